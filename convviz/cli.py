@@ -1,0 +1,71 @@
+"""The ``convviz`` command.
+
+``convviz [network.json] [--screenshot PATH]`` starts the desktop app;
+``convviz SUBCOMMAND …`` runs a headless tool (``summary``, ``presets``, ``data``, ``train``).
+
+Each subcommand lives in its own module in ``convviz.commands`` and exposes
+``register(subparsers)``, which adds its parser and sets ``func(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: subcommand name → module in convviz.commands that registers it
+SUBCOMMANDS = {
+    "summary": "summary",
+    "presets": "summary",
+    "data": "data",
+    "train": "train",
+}
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as ``convviz: error: …`` without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="convviz",
+        description="ConvViz: build, size, train and step through convolutional networks.",
+        epilog="With no subcommand, starts the desktop app: convviz [network.json] [--screenshot PATH]",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    registered = set()
+    for module_name in dict.fromkeys(SUBCOMMANDS.values()):
+        try:
+            module = importlib.import_module(f"convviz.commands.{module_name}")
+        except ModuleNotFoundError as exc:  # a subcommand not built yet
+            if exc.name != f"convviz.commands.{module_name}":
+                raise
+            continue
+        module.register(subparsers)
+        registered.add(module_name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
+        from convviz.ui.app import run_app  # Qt is imported only for the app
+
+        return run_app(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"convviz {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"convviz {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""Start ConvViz: ``python main.py [network.json] [--screenshot PATH]``."""
+
+import sys
+
+from convviz.ui.app import run_app
+
+if __name__ == "__main__":
+    sys.exit(run_app(sys.argv[1:]))
