@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from pathlib import Path
 
 
@@ -11,7 +10,7 @@ def resources_dir() -> Path:
     source_tree = Path(__file__).resolve().parent.parent / "resources"
     if source_tree.is_dir():
         return source_tree
-    return Path(str(importlib.resources.files("convviz._resources")))
+    return Path(__file__).resolve().parent / "_resources"
 
 
 def resource(*parts: str) -> Path:
