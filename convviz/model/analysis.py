@@ -223,11 +223,11 @@ def _analyze_layer(layer: Layer, name: str, path: tuple, depth: int, v: Volume |
     if layer.COMPOSITE:
         _analyze_block(report, v)
         return report
-    if v is None:
-        return report
     problems = layer.field_messages()
     if problems:
         report.error = ShapeError("; ".join(problems))
+        return report
+    if v is None:
         return report
     try:
         out = layer.output_shape(v)

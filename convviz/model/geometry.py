@@ -48,12 +48,27 @@ class AxisWindow:
     p: int
     d: int
     policy: str
+    axis: str
     size: int | None
     extra: int = 0
     dropped: int = 0
-    formula: str = ""
     error: str | None = None
     fixes: tuple[Fix, ...] = ()
+
+    @property
+    def formula(self) -> str:
+        """``(10 − 3 + 2·0)/2 + 1 = 4.5``; with a policy, what it added or dropped (made on demand)."""
+        if not all(isinstance(x, int) for x in (self.n, self.f, self.s, self.p, self.d)) or self.s < 1:
+            return ""
+        room = self.n + 2 * self.p - span(self.f, self.d) + self.extra - self.dropped
+        text = f"{base_formula(self.n, self.f, self.s, self.p, self.d, self.extra, self.dropped)} = {fmt_num(Fraction(room, self.s) + 1)}"
+        rows = "row" if self.axis == "H" else "column"
+        if self.extra:
+            where = "bottom" if self.axis == "H" else "right"
+            text += f" ({self.extra} zero {rows}{'s' if self.extra > 1 else ''} added at the {where})"
+        if self.dropped:
+            text += f" (last {rows} dropped)" if self.dropped == 1 else f" (last {self.dropped} {rows}s dropped)"
+        return text
 
 
 def span(f: int, d: int = 1) -> int:
@@ -87,14 +102,14 @@ def slide(n: int, f: int, s: int = 1, p: int = 0, d: int = 1, policy: str = "err
 
     ``axis`` names the axis in messages ("W" or "H"); the fixes it proposes change P, S or the policy.
     """
-    args = dict(n=n, f=f, s=s, p=p, d=d, policy=policy)
+    args = dict(n=n, f=f, s=s, p=p, d=d, policy=policy, axis=axis)
     for name, value, low in (("F", f, 1), ("S", s, 1), ("P", p, 0), ("dilation", d, 1)):
         if not isinstance(value, int) or value < low:
             what = "a positive whole number" if low else "a whole number ≥ 0"
             return AxisWindow(**args, size=None, error=f"{name} must be {what}, got {name}={value}")
     if policy not in POLICIES:
         return AxisWindow(**args, size=None, error=f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
-    f_eff = span(f, d)
+    f_eff = d * (f - 1) + 1
     room = n + 2 * p - f_eff  # input positions left once the window is placed at the start
     if room < 0:
         what = f"F={f}" if d == 1 else f"the dilated window d·(F − 1) + 1 = {f_eff}"
@@ -102,49 +117,25 @@ def slide(n: int, f: int, s: int = 1, p: int = 0, d: int = 1, policy: str = "err
         fixes = [Fix(f"P={need_p} (→ {(n + 2 * need_p - f_eff) // s + 1})", {"pad": need_p})]
         if d == 1 and n + 2 * p >= 1:
             fixes.append(Fix(f"F={n + 2 * p} (→ 1)", {"size": n + 2 * p}))
-        return AxisWindow(
-            **args,
-            size=None,
-            formula=base_formula(n, f, s, p, d) + f" = {fmt_num(Fraction(room, s) + 1)}",
-            error=(
-                f"{what} is larger than the padded input {axis} + 2P = {n} + 2·{p} = {n + 2 * p}: "
-                f"use P ≥ {need_p} or a smaller window"
-            ),
-            fixes=tuple(fixes),
+        error = (
+            f"{what} is larger than the padded input {axis} + 2P = {n} + 2·{p} = {n + 2 * p}: "
+            f"use P ≥ {need_p} or a smaller window"
         )
-    exact = Fraction(room, s) + 1
-    if room % s == 0:
-        return AxisWindow(**args, size=int(exact), formula=f"{base_formula(n, f, s, p, d)} = {int(exact)}")
+        return AxisWindow(**args, size=None, error=error, fixes=tuple(fixes))
+    remainder = room % s
+    if remainder == 0:
+        return AxisWindow(**args, size=room // s + 1)
     if policy == "pad":
-        extra = s - room % s
-        size = (room + extra) // s + 1
-        rows = "row" if axis == "H" else "column"
-        where = "bottom" if axis == "H" else "right"
-        plural = "s" if extra > 1 else ""
-        return AxisWindow(
-            **args,
-            size=size,
-            extra=extra,
-            formula=f"{base_formula(n, f, s, p, d, extra=extra)} = {size} ({extra} zero {rows}{plural} added at the {where})",
-        )
+        return AxisWindow(**args, size=room // s + 2, extra=s - remainder)
     if policy == "crop":
-        dropped = room % s
-        size = room // s + 1
-        rows = "row" if axis == "H" else "column"
-        what = f"last {rows}" if dropped == 1 else f"last {dropped} {rows}s"
-        return AxisWindow(
-            **args,
-            size=size,
-            dropped=dropped,
-            formula=f"{base_formula(n, f, s, p, d, dropped=dropped)} = {size} ({what} dropped)",
-        )
-    return _uneven(n, f, s, p, d, axis, exact, args)
+        return AxisWindow(**args, size=room // s + 1, dropped=remainder)
+    return _uneven(n, f, s, p, d, axis, args)
 
 
-def _uneven(n, f, s, p, d, axis, exact, args) -> AxisWindow:
+def _uneven(n, f, s, p, d, axis, args) -> AxisWindow:
     """The invalid-stride message: the arithmetic, the nearest valid P and S, and the pad/crop ways out."""
     f_eff = span(f, d)
-    formula = f"{base_formula(n, f, s, p, d)} = {fmt_num(exact)}"
+    formula = f"{base_formula(n, f, s, p, d)} = {fmt_num(Fraction(n + 2 * p - f_eff, s) + 1)}"
     fixes: list[Fix] = []
     tries: list[str] = []
     p_fit = nearest_valid_pad(n, f_eff, s, p)
@@ -168,7 +159,7 @@ def _uneven(n, f, s, p, d, axis, exact, args) -> AxisWindow:
         f"{formula} is not a whole number: try {' or '.join(tries)}{why_no_p}, "
         f"or zero-pad to fit (→ {pad_size}) or crop to fit (→ {crop_size})"
     )
-    return AxisWindow(**args, size=None, formula=formula, error=error, fixes=tuple(fixes))
+    return AxisWindow(**args, size=None, error=error, fixes=tuple(fixes))
 
 
 def nearest_valid_pad(n: int, f_eff: int, s: int, p: int) -> int | None:

@@ -125,23 +125,34 @@ class Layer:
         fields = [f for f in dataclasses.fields(cls) if f.name != "name"]
         return fields + [f for f in dataclasses.fields(cls) if f.name == "name"]
 
+    @classmethod
+    def _checks(cls) -> list[tuple]:
+        """(name, kind, low, high, choices) of each checked field, worked out once per class."""
+        checks = cls.__dict__.get("_checks_cache")
+        if checks is None:
+            checks = [
+                (f.name, f.metadata.get("kind"), f.metadata.get("low"), f.metadata.get("high"), f.metadata.get("choices"))
+                for f in cls.hyperparameters()
+                if f.metadata.get("kind") in ("int", "pair", "float", "choice")
+            ]
+            cls._checks_cache = checks
+        return checks
+
     def field_problems(self) -> list[tuple[str, str]]:
         """(field, requirement) for every value outside its allowed range, e.g. ("stride", "must be ≥ 1")."""
         problems = []
-        for f in self.hyperparameters():
-            meta = f.metadata
-            value = getattr(self, f.name)
-            kind = meta.get("kind")
-            if kind in ("int", "pair", "float"):
-                low, high = meta.get("low"), meta.get("high")
-                values = pair(value) if kind == "pair" else (value,)
-                if low is not None and any(x < low for x in values):
-                    whole = low == 1 and kind != "float"
-                    problems.append((f.name, "must be a positive whole number" if whole else f"must be ≥ {low:g}"))
-                elif high is not None and any(x > high for x in values):
-                    problems.append((f.name, f"must be at most {high:,g}"))
-            elif kind == "choice" and value not in meta["choices"]:
-                problems.append((f.name, f"must be one of {', '.join(meta['choices'])}"))
+        for name, kind, low, high, choices in self._checks():
+            value = getattr(self, name)
+            if kind == "choice":
+                if value not in choices:
+                    problems.append((name, f"must be one of {', '.join(choices)}"))
+                continue
+            values = pair(value) if kind == "pair" else (value,)
+            if low is not None and (values[0] < low or values[-1] < low):
+                whole = low == 1 and kind != "float"
+                problems.append((name, "must be a positive whole number" if whole else f"must be ≥ {low:g}"))
+            elif high is not None and (values[0] > high or values[-1] > high):
+                problems.append((name, f"must be at most {high:,g}"))
         return problems
 
     def field_messages(self) -> list[str]:
