@@ -6,10 +6,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
+from convviz.atomic import atomic_write, write_text_atomic
 from convviz.data.errors import DataError
 
 _FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
@@ -31,8 +31,8 @@ def write_error(exc: OSError, path: Path) -> DataError:
 def ensure_folder(folder: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise DataError(f"cannot use {folder} as a folder: a file of that name is in the way") from None
+    except (FileExistsError, NotADirectoryError):
+        raise DataError(f"cannot make the folder {folder}: a file is in the way") from None
     except OSError as exc:
         raise write_error(exc, folder / ".") from None
     return folder
@@ -62,28 +62,22 @@ def check_md5_text(md5: str) -> str:
 
 
 def copy_file_atomically(source: Path, destination: Path) -> None:
-    """Copy to ``destination.part``, flush it to disk, then rename it into place."""
-    part = destination.with_name(destination.name + ".part")
+    """Copy ``source`` so that ``destination`` is either absent or complete."""
     try:
-        with open(source, "rb") as src, open(part, "wb") as dst:
-            shutil.copyfileobj(src, dst, 2**20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(part, destination)
+        src = open(source, "rb")
     except OSError as exc:
-        part.unlink(missing_ok=True)
-        if exc.filename and Path(exc.filename) == source:
-            raise DataError(f"cannot read {source}: {exc.strerror or exc}") from None
+        raise DataError(f"cannot read {source}: {exc.strerror or exc}") from None
+    try:
+        with src, atomic_write(destination, "wb") as dst:
+            shutil.copyfileobj(src, dst, 2**20)
+    except OSError as exc:
         raise write_error(exc, destination) from None
 
 
 def write_json_atomically(path: Path, content: dict) -> None:
-    part = path.with_name(path.name + ".part")
     try:
-        part.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
-        os.replace(part, path)
+        write_text_atomic(path, json.dumps(content, indent=2) + "\n")
     except OSError as exc:
-        part.unlink(missing_ok=True)
         raise write_error(exc, path) from None
 
 

@@ -35,6 +35,9 @@ class _NdarrayToken:
     def __repr__(self) -> str:
         return "numpy.ndarray"
 
+    def __call__(self, *args, **kwargs):
+        raise UnsafePickleError("the pickle calls numpy.ndarray directly; numpy only passes it to _reconstruct")
+
 
 _NDARRAY = _NdarrayToken()
 

@@ -28,7 +28,7 @@ def load_dataset(source: str | os.PathLike, *, validation: int | float = 0.1, se
         if path is None:
             raise DataError(
                 f"CIFAR-10 is not in the cache ({cache_dir(cache) / 'cifar10'}): run `convviz data fetch` "
-                "to download it (163 MB), or `convviz data fetch --archive PATH` to use a copy you have"
+                "to download it (170 MB), or `convviz data fetch --archive PATH` to use a copy you have"
             )
     else:
         path = Path(source).expanduser()

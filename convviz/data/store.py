@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from convviz.data.cache import cache_dir
 from convviz.data.cifar10 import (ARCHIVE_NAME, CIFAR10_MD5, CIFAR10_URL, FOLDER_NAME, MEMBERS,
@@ -22,6 +23,11 @@ from convviz.data.files import (check_md5_text, copy_file_atomically, ensure_fol
 
 RECORD_NAME = "source.json"
 RECORD_FORMAT = "convviz-data-source"
+
+
+class FetchResult(NamedTuple):
+    path: Path  # the archive or folder in the cache
+    note: str  # what was done, for the user: "downloaded from … and checked: 50,000 training …"
 
 
 def cifar10_dir(cache: str | os.PathLike | None = None) -> Path:
@@ -40,8 +46,8 @@ def find_cifar10(cache: str | os.PathLike | None = None) -> Path | None:
 
 def fetch_cifar10(cache: str | os.PathLike | None = None, *, archive: str | os.PathLike | None = None,
                   url: str | None = None, md5: str | None = None, progress: ProgressCallback | None = None,
-                  force: bool = False) -> Path:
-    """Put CIFAR-10 into the cache and return its path there.
+                  force: bool = False) -> FetchResult:
+    """Put CIFAR-10 into the cache; returns its path there and a note on what was done.
 
     - ``archive``: copy the user's ``.tar.gz`` or extracted folder (checked with ``md5`` if given);
     - otherwise download ``url`` (default: the official archive and its md5; a mirror needs ``md5``),
@@ -60,43 +66,48 @@ def fetch_cifar10(cache: str | os.PathLike | None = None, *, archive: str | os.P
     expected = check_md5_text(md5)
     target = folder / ARCHIVE_NAME
     if not force and target.is_file() and md5_of(target) == expected:
-        return target
+        return FetchResult(target, f"was already in the cache (md5 {expected} checked)")
     downloaded = download(url, folder / (ARCHIVE_NAME + ".download"), expected, progress)
-    _check_contents(downloaded, origin=url, discard=True)
-    return _install(downloaded, folder, {ARCHIVE_NAME: expected}, origin=url, expected_md5=expected)
+    checked = _check_contents(downloaded, origin=url, discard=True)
+    path = _install(downloaded, folder, {ARCHIVE_NAME: expected}, origin=url, expected_md5=expected)
+    return FetchResult(path, f"downloaded from {url}, md5 checked, {checked}")
 
 
-def _adopt(source: Path, folder: Path, expected_md5: str | None) -> Path:
+def _adopt(source: Path, folder: Path, expected_md5: str | None) -> FetchResult:
     if not source.exists():
         raise DataError(f"no archive or folder at {source}")
     if source.is_dir():
         data_folder = find_data_folder(source)
-        _check_contents(data_folder, origin=str(source))
+        checked = _check_contents(data_folder, origin=str(source))
         staging = folder / (FOLDER_NAME + ".partial")
         remove(staging)
         ensure_folder(staging)
         for name in MEMBERS:
             copy_file_atomically(data_folder / name, staging / name)
         checksums = {f"{FOLDER_NAME}/{name}": md5_of(staging / name) for name in MEMBERS}
-        return _install(staging, folder, checksums, origin=str(source), expected_md5=None)
+        path = _install(staging, folder, checksums, origin=str(source), expected_md5=None)
+        return FetchResult(path, f"copied from {source}, {checked}")
     actual = md5_of(source)
     if expected_md5 and actual != expected_md5:
         raise ChecksumError(f"{source} has md5 {actual}, not the {expected_md5} given: it is not the "
                             "archive you meant, or it is damaged")
-    _check_contents(source, origin=str(source))
+    checked = _check_contents(source, origin=str(source))
     staging = folder / (ARCHIVE_NAME + ".copy")
     copy_file_atomically(source, staging)
-    return _install(staging, folder, {ARCHIVE_NAME: actual}, origin=str(source), expected_md5=expected_md5)
+    path = _install(staging, folder, {ARCHIVE_NAME: actual}, origin=str(source), expected_md5=expected_md5)
+    return FetchResult(path, f"copied from {source}, {checked}")
 
 
-def _check_contents(path: Path, origin: str, discard: bool = False) -> None:
-    """Read the data once with the safe loader; if that fails, delete ``path`` when ``discard``."""
+def _check_contents(path: Path, origin: str, discard: bool = False) -> str:
+    """Read the data once with the safe loader and say what it holds; if it cannot be read,
+    delete ``path`` when ``discard``."""
     try:
-        read_cifar10(path)
+        arrays = read_cifar10(path)
     except DataError as exc:
         if discard:
             remove(path)
         raise DataError(f"{origin} is not usable CIFAR-10 data, so it was not put in the cache: {exc}") from None
+    return f"contents checked: {len(arrays.train):,} training and {len(arrays.test):,} test images"
 
 
 def _install(staged: Path, folder: Path, checksums: dict[str, str], origin: str,
