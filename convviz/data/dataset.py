@@ -70,6 +70,11 @@ class Normalization:
         offset = (-np.asarray(self.mean) / np.asarray(self.std)).astype(np.float32)[:, None, None]
         return images.astype(np.float32) * scale + offset
 
+    def to_pixels(self, x: np.ndarray) -> np.ndarray:
+        """The inverse of ``apply``: (N, C, H, W) float32 → uint8, for showing a batch as pictures."""
+        mean, std = np.asarray(self.mean)[:, None, None], np.asarray(self.std)[:, None, None]
+        return np.clip(np.rint((x * std + mean) * 255), 0, 255).astype(np.uint8)
+
 
 class ImageDataset:
     """A labelled image data set: train / validation / test splits, class names and normalization.
