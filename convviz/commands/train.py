@@ -1,0 +1,138 @@
+"""``convviz train SPEC --data PATH|cifar10|synthetic [--epochs N] [--batch B] [--lr LR] …``
+
+Headless training with a text progress bar; ``--json-log FILE`` writes one JSON record per line;
+``--checkpoint DIR`` saves at each epoch end and when stopped (Ctrl+C); ``--resume DIR`` continues a run.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+
+from convviz.cli import UserError
+from convviz.training.config import OPTIMIZERS, SCHEDULES
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a network without the window, with a progress bar",
+        description="Train a network on CIFAR-10 or the synthetic data set with ConvViz's numpy engine.",
+    )
+    parser.add_argument("spec", metavar="SPEC", nargs="?", help="a network file (.json) or preset:NAME (optional with --resume)")
+    parser.add_argument("--data", default="synthetic", metavar="PATH|cifar10|synthetic",
+                        help="a CIFAR-10 archive or folder, cifar10 (the cache), or synthetic (default)")
+    parser.add_argument("--epochs", type=int, help="epochs to train (default 10; with --resume: the new total)")
+    parser.add_argument("--batch", type=int, help="batch size (default 64)")
+    parser.add_argument("--lr", type=float, help="learning rate (default 0.01)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default momentum")
+    parser.add_argument("--momentum", type=float, help="momentum for momentum/nesterov (default 0.9)")
+    parser.add_argument("--weight-decay", type=float, help="L2 weight decay (default 5e-4)")
+    parser.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default constant)")
+    parser.add_argument("--clip", type=float, help="clip the gradient norm to this value")
+    parser.add_argument("--no-augment", action="store_true", help="turn off random flips and crops")
+    parser.add_argument("--validation", type=float, help="fraction of training images held out (default 0.1)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--checkpoint", metavar="DIR", help="save a checkpoint here at each epoch end and when stopped")
+    parser.add_argument("--resume", metavar="DIR", help="continue the run saved in this checkpoint folder")
+    parser.add_argument("--json-log", metavar="FILE", help="write every record as one line of JSON")
+    parser.set_defaults(func=run_train)
+
+
+def _config(args, base=None):
+    from convviz.training.config import ConfigError, TrainConfig
+
+    changes = {
+        "epochs": args.epochs, "batch_size": args.batch, "lr": args.lr, "optimizer": args.optimizer,
+        "momentum": args.momentum, "weight_decay": args.weight_decay, "schedule": args.schedule,
+        "clip_norm": args.clip, "validation": args.validation, "seed": args.seed,
+        "augment": False if args.no_augment else None,
+    }
+    changes = {key: value for key, value in changes.items() if value is not None}
+    try:
+        return (base or TrainConfig()).replace(**changes)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
+def run_train(args) -> int:
+    from convviz.data import DataError, load_dataset
+    from convviz.model import SpecFormatError, spec_from_argument
+    from convviz.training.checkpoint import CheckpointError, load_checkpoint, resume_trainer
+    from convviz.training.trainer import Trainer, TrainingError
+
+    if args.spec is None and args.resume is None:
+        raise UserError("give a network (a .json file or preset:NAME), or --resume DIR")
+    try:
+        checkpoint = load_checkpoint(args.resume) if args.resume else None
+        spec = checkpoint.spec if checkpoint else spec_from_argument(args.spec)
+        if checkpoint and args.spec and spec_from_argument(args.spec) != spec:
+            raise UserError(f"{args.spec} is not the network saved in {args.resume}: leave SPEC out to resume")
+        config = _config(args, checkpoint.config if checkpoint else None)
+        print(f"loading the {args.data} data set …", file=sys.stderr, flush=True)
+        dataset = load_dataset(args.data, validation=config.validation, seed=config.seed)
+        if checkpoint:
+            trainer = resume_trainer(args.resume, dataset, checkpoint_dir=args.checkpoint or args.resume, epochs=config.epochs)
+        else:
+            trainer = Trainer(spec, dataset, config, checkpoint_dir=args.checkpoint)
+    except (SpecFormatError, DataError, CheckpointError, TrainingError) as exc:
+        raise UserError(str(exc)) from None
+    except KeyError as exc:  # an unknown preset
+        raise UserError(exc.args[0]) from None
+    log = open(args.json_log, "a" if checkpoint else "w", encoding="utf-8") if args.json_log else None
+    try:
+        return _train(trainer, log)
+    finally:
+        if log:
+            log.close()
+
+
+def _train(trainer, log) -> int:
+    from convviz.commands.progress_bar import ProgressBar
+    from convviz.training.records import Evaluation, Event, Metrics, record_to_json
+
+    bar = ProgressBar()
+    status = 0
+    final: dict[str, float] = {}
+
+    def interrupt(signum, frame):  # first Ctrl+C: stop cleanly between steps; second: at once
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        trainer.control.stop()
+        bar.finish()
+        print("stopping after this step (Ctrl+C again to quit at once) …", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        for record in trainer.run():
+            if log:
+                log.write(json.dumps(record_to_json(record), allow_nan=False) + "\n")
+                log.flush()
+            if isinstance(record, Metrics):
+                eta = "" if record.eta_seconds is None else f" · ETA {_clock(record.eta_seconds)}"
+                bar.update(
+                    record.step / trainer.total_steps,
+                    f"epoch {record.epoch}/{trainer.config.epochs} · loss {record.smoothed_loss:.3f} · "
+                    f"acc {record.batch_accuracy:.0%} · {record.images_per_second:,.0f} img/s{eta}",
+                )
+            elif isinstance(record, Evaluation):
+                final[record.split] = record.accuracy
+            elif isinstance(record, Event) and record.kind not in ("paused", "resumed"):
+                bar.finish()
+                stream = sys.stderr if record.kind in ("error", "diverged", "started") else sys.stdout
+                print(record.message, file=stream, flush=True)
+                if record.kind in ("error", "diverged", "stopped"):
+                    status = 130 if record.kind == "stopped" else 1
+                    trainer.control.stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        bar.finish()
+    if "test" in final:
+        print(f"final test accuracy: {final['test']:.2%}")
+    return status
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return time.strftime("%H:%M:%S", time.gmtime(seconds)) if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"

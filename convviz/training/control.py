@@ -1,0 +1,111 @@
+"""Thread-safe controls for a running trainer: pause, resume, single-step, stop and requests.
+
+The trainer checks them between steps, so each takes effect within one step; a paused trainer
+waits on a condition variable and wakes at once when told to go on.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class Control:
+    """Flags set from any thread (the GUI), read by the trainer's thread between steps."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self.paused = False
+        self.stopped = False
+        self.steps_allowed = 0  # single steps granted while paused
+        self.snapshot_requested = False
+        self.evaluation_requested = False
+        self.checkpoint_requests: list[str] = []
+        self.snapshot_every_steps: int | None = None
+        self.snapshot_every_seconds: float | None = None
+        self.lr_scale: float | None = None  # a new learning-rate multiplier to apply
+
+    # -- called by the consumer ----------------------------------------------------------------------
+    def pause(self) -> None:
+        with self._lock:
+            self.paused = True
+            self._lock.notify_all()
+
+    def resume(self) -> None:
+        with self._lock:
+            self.paused = False
+            self._lock.notify_all()
+
+    def step(self, count: int = 1) -> None:
+        """Run ``count`` more batches, then stay paused."""
+        with self._lock:
+            self.paused = True
+            self.steps_allowed += count
+            self._lock.notify_all()
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            self._lock.notify_all()
+
+    def request_snapshot(self) -> None:
+        with self._lock:
+            self.snapshot_requested = True
+            self._lock.notify_all()
+
+    def request_evaluation(self) -> None:
+        with self._lock:
+            self.evaluation_requested = True
+            self._lock.notify_all()
+
+    def request_checkpoint(self, path: str) -> None:
+        with self._lock:
+            self.checkpoint_requests.append(str(path))
+            self._lock.notify_all()
+
+    def set_snapshot_schedule(self, every_steps: int | None = None, every_seconds: float | None = None) -> None:
+        """Snapshot every ``every_steps`` steps and/or every ``every_seconds`` seconds (None: not by that)."""
+        with self._lock:
+            self.snapshot_every_steps = every_steps if every_steps and every_steps > 0 else None
+            self.snapshot_every_seconds = every_seconds if every_seconds and every_seconds > 0 else None
+
+    def scale_learning_rate(self, factor: float) -> None:
+        """Multiply the schedule's learning rate by ``factor`` from the next step on (e.g. 0.1 after divergence)."""
+        if not factor > 0:
+            raise ValueError(f"the learning-rate factor must be > 0, got {factor!r}")
+        with self._lock:
+            self.lr_scale = factor
+            self._lock.notify_all()
+
+    # -- called by the trainer ------------------------------------------------------------------------
+    def take(self, name: str):
+        """Read and clear a one-shot request (``snapshot_requested``, ``evaluation_requested``, …)."""
+        with self._lock:
+            value = getattr(self, name)
+            setattr(self, name, [] if isinstance(value, list) else None if name == "lr_scale" else False)
+            return value
+
+    def wait_while_paused(self, timeout: float = 0.25) -> str:
+        """Block while paused; returns ``stop``, ``step`` (one granted step), ``run`` or ``idle``
+        (still paused after ``timeout``, so the trainer can serve requests and come back)."""
+        with self._lock:
+            if self.stopped:
+                return "stop"
+            if not self.paused:
+                return "run"
+            if self.steps_allowed:
+                self.steps_allowed -= 1
+                return "step"
+            self._lock.wait(timeout)
+            if self.stopped:
+                return "stop"
+            if not self.paused:
+                return "run"
+            if self.steps_allowed:
+                self.steps_allowed -= 1
+                return "step"
+            return "idle"
+
+    @property
+    def has_requests(self) -> bool:
+        with self._lock:
+            return bool(self.snapshot_requested or self.evaluation_requested or self.checkpoint_requests or self.lr_scale)

@@ -1,0 +1,144 @@
+"""What the trainer yields: immutable records of metrics, evaluations, snapshots and events.
+
+Arrays in records are fresh copies marked read-only, never views of buffers the trainer keeps
+changing, so a view in another thread may hold on to them as long as it likes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def frozen_copy(array: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``array``."""
+    out = np.array(array, copy=True)
+    out.flags.writeable = False
+    return out
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Training progress every few steps. ``epoch`` counts from 1; ``progress`` is epochs done (2.5 …)."""
+
+    step: int
+    epoch: int
+    progress: float
+    loss: float
+    smoothed_loss: float
+    batch_accuracy: float
+    lr: float
+    images_per_second: float
+    elapsed_seconds: float
+    eta_seconds: float | None
+    kind: str = "metrics"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Accuracy and mean loss over a whole split (``validation`` or ``test``)."""
+
+    step: int
+    epoch: int
+    split: str
+    accuracy: float
+    loss: float
+    images: int
+    reason: str  # "epoch end" or "request"
+    kind: str = "evaluation"
+
+
+@dataclass(frozen=True)
+class LayerSnapshot:
+    """One layer at snapshot time, for the probe images.
+
+    ``activation``: (P, C, H, W) the layer's output; ``activation_grad``: dL/d output, same shape;
+    norms are Frobenius norms over the layer's parameters (0 without any), and ``update_ratio`` is
+    ‖ΔW‖/‖W‖ of the last update (CS231n: about 1e-3 is healthy), None without parameters.
+    """
+
+    name: str
+    type: str
+    activation: np.ndarray
+    activation_grad: np.ndarray
+    weight_norm: float
+    grad_norm: float
+    update_ratio: float | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The network's insides at one step: every layer for the fixed probe images, and every conv filter.
+
+    ``probe_images``: (P, H, W, C) uint8 as stored; ``probe_labels``: (P,); ``probe_scores``: (P, K);
+    ``filters``: conv layer name → (K, C, F, F) weights.
+    """
+
+    step: int
+    epoch: int
+    probe_images: np.ndarray
+    probe_labels: np.ndarray
+    probe_scores: np.ndarray
+    layers: tuple[LayerSnapshot, ...]
+    filters: dict = field(default_factory=dict)
+    kind: str = "snapshot"
+
+    def layer(self, name: str) -> LayerSnapshot:
+        for item in self.layers:
+            if item.name == name:
+                return item
+        raise KeyError(f"no layer named {name!r} in this snapshot")
+
+
+#: Event kinds, in the order a run may meet them.
+EVENT_KINDS = ("started", "paused", "resumed", "epoch_end", "checkpoint", "diverged", "stopped", "finished", "error")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to the run; ``message`` is for people, ``details`` for programs."""
+
+    kind: str
+    step: int
+    epoch: int
+    message: str
+    details: dict = field(default_factory=dict)
+
+
+Record = Metrics | Evaluation | Snapshot | Event
+
+
+def record_to_json(record: Record) -> dict:
+    """A JSON-ready dict of a record (``--json-log`` writes one per line); snapshots give norms, not arrays."""
+    if isinstance(record, Snapshot):
+        return {
+            "kind": "snapshot",
+            "step": record.step,
+            "epoch": record.epoch,
+            "layers": [
+                {
+                    "name": item.name,
+                    "type": item.type,
+                    "shape": list(item.activation.shape),
+                    "activation_mean": _finite(float(np.mean(item.activation))),
+                    "activation_std": _finite(float(np.std(item.activation))),
+                    "weight_norm": _finite(item.weight_norm),
+                    "grad_norm": _finite(item.grad_norm),
+                    "update_ratio": _finite(item.update_ratio),
+                }
+                for item in record.layers
+            ],
+        }
+    data = dataclasses.asdict(record)
+    data = {"kind": data.pop("kind"), **data}
+    return {key: _finite(value) for key, value in data.items()}
+
+
+def _finite(value):
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,106 @@
+"""Run a trainer in a QThread and re-emit what it yields as Qt signals.
+
+The trainer is a plain generator (``convviz.training``); :class:`TrainingWorker` lives in its own
+thread and loops over it. Controls (pause, resume, step, stop, requests) go straight to the trainer's
+thread-safe :class:`~convviz.training.control.Control`, so they take effect between steps even though
+the worker thread is busy and never returns to its event loop.
+
+Snapshots are coalesced: the worker keeps only the newest and emits ``snapshot_ready`` once until the
+GUI takes it with :meth:`TrainingWorker.take_snapshot`, so a slow view never backs up the trainer.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from convviz.training.control import Control
+from convviz.training.records import Evaluation, Event, Metrics, Snapshot
+
+
+class TrainingWorker(QObject):
+    """Loops over a trainer's records in the worker thread; see the module docstring."""
+
+    metrics = Signal(object)  # Metrics
+    evaluation = Signal(object)  # Evaluation
+    event = Signal(object)  # Event
+    snapshot_ready = Signal()  # take it with take_snapshot()
+    finished = Signal()
+
+    def __init__(self, make_trainer: Callable, control: Control) -> None:
+        """``make_trainer(control)`` builds the Trainer (in the worker thread: loading data may be slow)."""
+        super().__init__()
+        self._make_trainer = make_trainer
+        self.control = control
+        self.trainer = None
+        self._lock = threading.Lock()
+        self._latest: Snapshot | None = None
+        self._signalled = False
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self.trainer = self._make_trainer(self.control)
+            for record in self.trainer.run():
+                self._dispatch(record)
+        except Exception as exc:  # building the trainer failed (bad data, no memory …)
+            self.event.emit(Event("error", 0, 0, str(exc), {"exception": type(exc).__name__,
+                                                           "traceback": traceback.format_exc()}))
+        finally:
+            self.finished.emit()
+
+    def _dispatch(self, record) -> None:
+        if isinstance(record, Metrics):
+            self.metrics.emit(record)
+        elif isinstance(record, Evaluation):
+            self.evaluation.emit(record)
+        elif isinstance(record, Snapshot):
+            with self._lock:
+                self._latest = record
+                already = self._signalled
+                self._signalled = True
+            if not already:
+                self.snapshot_ready.emit()
+        elif isinstance(record, Event):
+            self.event.emit(record)
+
+    def take_snapshot(self) -> Snapshot | None:
+        """The newest snapshot (None if taken already); re-arms ``snapshot_ready``."""
+        with self._lock:
+            snapshot, self._latest = self._latest, None
+            self._signalled = False
+        return snapshot
+
+
+class TrainingSession(QObject):
+    """A worker and its thread: start, control, and stop cleanly (the window's close uses ``shutdown``)."""
+
+    finished = Signal()
+
+    def __init__(self, make_trainer: Callable, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.control = Control()
+        self.thread = QThread()
+        self.thread.setObjectName("convviz-training")
+        self.worker = TrainingWorker(make_trainer, self.control)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.finished.connect(self.thread.quit)
+        self.thread.finished.connect(self.finished)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self.thread.isRunning()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Stop the run and wait for the thread to end; True if it did within ``timeout_ms``."""
+        self.control.stop()
+        if not self.thread.isRunning():
+            return True
+        return self.thread.wait(timeout_ms)

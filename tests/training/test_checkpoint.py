@@ -1,0 +1,170 @@
+"""Checkpoints: exact resume, atomic writes, and damaged or hostile files refused."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from convviz.training.checkpoint import CheckpointError, load_checkpoint, resume_trainer, save_checkpoint
+from convviz.training.config import TrainConfig
+from convviz.training.records import Metrics
+from convviz.training.trainer import Trainer
+
+CONFIG = TrainConfig(epochs=2, batch_size=32, lr=0.05, optimizer="adam", metrics_every=1, augment=True)
+
+
+def run_steps(trainer, steps):
+    """Advance ``trainer`` by exactly ``steps`` training steps (then the generator is dropped)."""
+    target = trainer.step + steps
+    for record in trainer.run():
+        if isinstance(record, Metrics) and record.step == target:
+            return
+    raise AssertionError("the run ended early")
+
+
+def test_resume_continues_exactly(tmp_path, spec, small_data):
+    straight = Trainer(spec, small_data, CONFIG)
+    run_steps(straight, 20 + 13)  # crosses the epoch boundary at step 17
+
+    first = Trainer(spec, small_data, CONFIG)
+    run_steps(first, 20)
+    save_checkpoint(first, tmp_path / "run")
+    resumed = resume_trainer(tmp_path / "run", small_data)
+    assert (resumed.step, resumed.epoch, resumed.batch_index) == (20, 1, 3)
+    run_steps(resumed, 13)
+
+    for name, value in straight.net.params().items():
+        np.testing.assert_array_equal(resumed.net.params()[name], value, err_msg=name)
+    assert resumed.history[:20] == first.history[:20]
+
+
+def test_resume_mid_epoch_with_batch_norm_and_dropout(tmp_path, small_data):
+    from convviz.model import preset
+
+    spec = preset("smallvgg")
+    config = TrainConfig(epochs=1, batch_size=16, metrics_every=1, augment=False)
+    small = small_data
+    straight = Trainer(spec, small, config)
+    run_steps(straight, 5)
+    first = Trainer(spec, small, config)
+    run_steps(first, 3)
+    save_checkpoint(first, tmp_path / "bn")
+    resumed = resume_trainer(tmp_path / "bn", small)
+    run_steps(resumed, 2)
+    for name, value in {**straight.net.params(), **straight.net.buffers()}.items():
+        mine = {**resumed.net.params(), **resumed.net.buffers()}[name]
+        np.testing.assert_array_equal(mine, value, err_msg=name)
+
+
+def test_saving_twice_keeps_one_arrays_file(tmp_path, spec, small_data):
+    trainer = Trainer(spec, small_data, CONFIG)
+    run_steps(trainer, 2)
+    save_checkpoint(trainer, tmp_path)
+    run_steps(trainer, 2)
+    save_checkpoint(trainer, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arrays-000000004.npz", "checkpoint.json"]
+
+
+@pytest.fixture
+def saved(tmp_path, spec, small_data):
+    trainer = Trainer(spec, small_data, CONFIG)
+    run_steps(trainer, 3)
+    save_checkpoint(trainer, tmp_path)
+    return tmp_path
+
+
+def arrays_file(folder):
+    return folder / json.loads((folder / "checkpoint.json").read_text())["arrays"]
+
+
+def test_truncated_arrays_are_refused(saved):
+    path = arrays_file(saved)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="does not match its checksum"):
+        load_checkpoint(saved)
+
+
+def test_pickle_carrying_arrays_are_refused_without_running_them(saved, small_data):
+    class Boom:
+        def __reduce__(self):
+            return (open, (str(saved / "pwned"), "w"))
+
+    path = arrays_file(saved)
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    arrays["weights/conv1.weight"] = np.array([Boom()], dtype=object)
+    np.savez(path, **arrays)  # np.savez pickles object arrays
+    index = json.loads((saved / "checkpoint.json").read_text())
+    import hashlib
+
+    index["arrays_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()  # a forger fixes the checksum too
+    (saved / "checkpoint.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match="holds pickled Python objects"):
+        load_checkpoint(saved)
+    assert not (saved / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda i: i.update(format="something-else"), "is not a ConvViz checkpoint"),
+        (lambda i: i.update(version=99), "version 99, written by a newer ConvViz"),
+        (lambda i: i.pop("step"), "step is missing"),
+        (lambda i: i.update(arrays="../../etc/passwd"), "arrays must name an arrays-NNN.npz file"),
+        (lambda i: i["spec"]["layers"][0].update(filters=10**9), "filters: must be at most 65,536"),
+        (lambda i: i["config"].update(lr=-1.0), "lr must be > 0"),
+    ],
+)
+def test_damaged_index_is_refused(saved, change, message):
+    index = json.loads((saved / "checkpoint.json").read_text())
+    change(index)
+    (saved / "checkpoint.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(saved)
+
+
+def test_not_json_and_missing(tmp_path, saved):
+    with pytest.raises(CheckpointError, match="has no checkpoint.json"):
+        load_checkpoint(tmp_path / "nowhere")
+    (saved / "checkpoint.json").write_text('{"format": "convviz-checkpoint", ')
+    with pytest.raises(CheckpointError, match="checkpoint.json is damaged"):
+        load_checkpoint(saved)
+
+
+def test_weights_that_do_not_fit_the_network_are_refused(saved, small_data):
+    path = arrays_file(saved)
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    arrays["weights/conv1.weight"] = np.zeros((2, 2), np.float32)
+    np.savez(path, **arrays)
+    index = json.loads((saved / "checkpoint.json").read_text())
+    import hashlib
+
+    index["arrays_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (saved / "checkpoint.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match="does not fit its network: .*conv1.weight"):
+        resume_trainer(saved, small_data)
+
+
+def test_resume_on_other_data_is_refused(saved):
+    from convviz.data import synthetic_dataset
+
+    other = synthetic_dataset(train=300, test=100, validation=30, seed=1)
+    with pytest.raises(CheckpointError, match="resume with the same data set"):
+        resume_trainer(saved, other)
+
+
+def test_failed_write_keeps_the_previous_checkpoint(saved, spec, small_data, monkeypatch):
+    before = (saved / "checkpoint.json").read_text()
+    trainer = Trainer(spec, small_data, CONFIG)
+    run_steps(trainer, 5)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(OSError):
+        save_checkpoint(trainer, saved)
+    assert (saved / "checkpoint.json").read_text() == before
+    load_checkpoint(saved)  # still whole

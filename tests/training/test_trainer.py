@@ -1,0 +1,148 @@
+"""The trainer on small synthetic data: learning, controls, divergence, snapshots."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from convviz.training.config import TrainConfig
+from convviz.training.records import Evaluation, Event, Metrics, Snapshot
+from convviz.training.trainer import Trainer, TrainingError
+
+
+def records_of(trainer, kinds=None, limit=10_000):
+    out = []
+    for record in trainer.run():
+        out.append(record)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def test_loss_falls_and_epochs_end_with_evaluations(spec, small_data):
+    config = TrainConfig(epochs=3, batch_size=32, lr=0.05, metrics_every=5, augment=False)
+    trainer = Trainer(spec, small_data, config)
+    records = records_of(trainer)
+    metrics = [r for r in records if isinstance(r, Metrics)]
+    assert metrics[0].step == 5 and metrics[-1].step == trainer.total_steps == 3 * 17
+    first, last = np.mean([m.loss for m in metrics[:3]]), np.mean([m.loss for m in metrics[-3:]])
+    assert last < first * 0.8, (first, last)
+    evaluations = [r for r in records if isinstance(r, Evaluation)]
+    assert [(e.epoch, e.split) for e in evaluations] == [
+        (1, "validation"), (1, "test"), (2, "validation"), (2, "test"), (3, "validation"), (3, "test")
+    ]
+    assert evaluations[-1].accuracy > 0.2  # ten classes: chance is 0.1
+    kinds = [r.kind for r in records if isinstance(r, Event)]
+    assert kinds == ["started", "epoch_end", "epoch_end", "epoch_end", "finished"]
+    assert all(m.images_per_second > 0 for m in metrics) and metrics[-1].eta_seconds == 0
+
+
+def test_same_seed_same_run(spec, small_data):
+    config = TrainConfig(epochs=1, batch_size=50, metrics_every=1)
+    losses = [[r.loss for r in records_of(Trainer(spec, small_data, config)) if isinstance(r, Metrics)] for _ in range(2)]
+    assert losses[0] == losses[1]
+
+
+def test_snapshot_holds_copies_of_every_layer(spec, small_data):
+    trainer = Trainer(spec, small_data, TrainConfig(epochs=1, batch_size=32))
+    trainer.control.set_snapshot_schedule(every_steps=4)
+    snapshots = [r for r in records_of(trainer) if isinstance(r, Snapshot)]
+    assert len(snapshots) == trainer.steps_per_epoch // 4
+    snap = snapshots[-1]
+    names = [layer.name for layer in snap.layers]
+    assert names[:3] == ["conv1", "relu1", "maxpool1"]
+    conv1 = snap.layer("conv1")
+    assert conv1.activation.shape == (8, 8, 16, 16) and conv1.activation_grad.shape == (8, 8, 16, 16)
+    assert not conv1.activation.flags.writeable
+    assert 1e-5 < conv1.update_ratio < 1.0 and conv1.weight_norm > 0 and conv1.grad_norm > 0
+    assert snap.layer("relu1").update_ratio is None
+    assert snap.filters["conv1"].shape == (8, 3, 5, 5)
+    assert snap.probe_images.shape == (8, 32, 32, 3) and snap.probe_images.dtype == np.uint8
+    # a copy: later training does not change it
+    assert not np.shares_memory(snap.filters["conv1"], trainer.net.params()["conv1.weight"])
+    assert not np.array_equal(snapshots[0].filters["conv1"], snapshots[-1].filters["conv1"])
+
+
+def test_pause_step_resume_stop_from_another_thread(spec, small_data):
+    trainer = Trainer(spec, small_data, TrainConfig(epochs=50, batch_size=32, metrics_every=1))
+    control = trainer.control
+    control.pause()
+    seen = []
+    done = threading.Event()
+
+    def consume():
+        for record in trainer.run():
+            seen.append(record)
+        done.set()
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    try:
+        _wait_for(lambda: any(getattr(r, "kind", "") == "paused" for r in seen))
+        assert trainer.step == 0
+        control.step()
+        _wait_for(lambda: trainer.step == 1)
+        control.step(2)
+        _wait_for(lambda: trainer.step == 3)
+        assert trainer.step == 3  # stays paused after the granted steps
+        control.resume()
+        _wait_for(lambda: trainer.step > 6)
+        control.stop()
+        assert done.wait(5), "stop did not end the run"
+    finally:
+        control.stop()
+        thread.join(10)
+    kinds = [r.kind for r in seen if isinstance(r, Event)]
+    assert kinds[0] == "started" and "resumed" in kinds and kinds[-1] == "stopped"
+
+
+def _wait_for(condition, timeout=10.0):
+    import time
+
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.005)
+
+
+def test_nan_in_a_layer_pauses_at_the_last_good_state_and_names_the_layer(spec, small_data):
+    trainer = Trainer(spec, small_data, TrainConfig(epochs=1, batch_size=32, metrics_every=1))
+    run = trainer.run()
+    for record in run:
+        if isinstance(record, Metrics) and record.step == 2:
+            break
+    weight = trainer.net.params()["conv2.weight"]
+    weight[0, 0, 0, 0] = np.nan
+    good = {k: v.copy() for k, v in trainer.net.params().items() if k != "conv2.weight"}
+    record = next(r for r in run if isinstance(r, Event))
+    assert record.kind == "diverged"
+    assert record.details["layer"] == "conv2" and record.details["tensor"] == "output"
+    assert "NaN in the output of conv2" in record.message and "Lower the learning rate" in record.message
+    assert trainer.control.paused and trainer.step == 2
+    for name, value in good.items():  # nothing was updated with the bad gradients
+        np.testing.assert_array_equal(trainer.net.params()[name], value)
+    trainer.control.stop()
+    assert [r.kind for r in run if isinstance(r, Event)][-1] == "stopped"
+
+
+def test_refuses_a_batch_that_does_not_fit_in_memory(spec, small_data):
+    with pytest.raises(TrainingError, match=r"a training step with batch 4096 needs about .* is available: try batch \d+"):
+        Trainer(spec, small_data, TrainConfig(batch_size=4096), memory_limit=20_000_000)
+
+
+def test_refuses_a_network_that_does_not_fit_the_data(small_data):
+    from convviz.model import preset
+
+    with pytest.raises(TrainingError, match="takes 32×32×1 images but synthetic has 32×32×3"):
+        Trainer(preset("lenet5"), small_data)
+
+
+def test_exception_inside_becomes_an_error_record(spec, small_data, monkeypatch):
+    trainer = Trainer(spec, small_data, TrainConfig(epochs=1, batch_size=32))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(trainer.net, "backward", broken)
+    records = records_of(trainer)
+    assert records[-1].kind == "error" and "RuntimeError: disk on fire" in records[-1].message
