@@ -1,0 +1,173 @@
+"""Fast max and average pooling over (fh, fw) windows, plus ReLU fused into the 2×2 max pool.
+
+    x: (N, C, H, W) → out: (N, C, Ho, Wo),  Ho = (H + top + bottom − fh) // sh + 1
+    max:     out = max over the window; padding is −inf, so it never wins
+    average: out = window sum / (fh·fw); padded zeros count (PyTorch's count_include_pad=True)
+
+The loops run over the fh·fw taps of the window, each a strided slice of the whole batch, never over
+pixels. Max pooling sends each window's gradient to one element: the first maximum in row-major
+window order (what np.argmax picks), in both these kernels and the naive ones. Backward finds it
+tap by tap: a tap takes the gradient where it equals the max, and that gradient is then removed
+from what later taps can take. Outputs keep the input's memory order, so channel-major activations
+from the convolution stay channel-major.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from convviz.engine.kernels.geometry import Window2d, check_array, check_same_dtype, check_shape, pair, window
+from convviz.engine.kernels.layout import channel_major
+
+
+@dataclass(frozen=True)
+class PoolCache:
+    """What the pooling backward passes read."""
+
+    x: np.ndarray  # the input (max pool; padded with −inf when pad > 0), or None (average pool)
+    out: np.ndarray  # (N, C, Ho, Wo) the forward output (max pool)
+    geo: Window2d
+    shape: tuple  # the input's shape (N, C, H, W)
+    padded: bool  # x is the padded channel-major copy (C, N, Hp, Wp) viewed as (N, C, Hp, Wp)
+
+
+def pool_window(x, size, stride, pad, kind: str) -> Window2d:
+    """Checks shared by the pools: 4-D float x, window inside the padded input, pad < window."""
+    check_array("x", x, 4, "(N, C, H, W)")
+    fh, fw = pair(size, "size")
+    geo = window(x.shape[2], x.shape[3], fh, fw, size if stride is None else stride, pad, 1, what=f"{kind} window")
+    (top, bottom), (left, right) = geo.pad
+    if max(top, bottom) >= fh or max(left, right) >= fw:
+        raise ValueError(
+            f"pad must be smaller than the {kind} window so every window holds an input value, "
+            f"got pad={geo.pad} for a {fh}×{fw} window"
+        )
+    return geo
+
+
+def taps(a, geo: Window2d) -> list:
+    """The window's taps in row-major order: views (N, C, Ho, Wo) of a[..., i·sh + p, j·sw + q]."""
+    (sh, sw), rows, cols = geo.stride, geo.out_h, geo.out_w
+    return [
+        a[:, :, p : p + sh * (rows - 1) + 1 : sh, q : q + sw * (cols - 1) + 1 : sw]
+        for p in range(geo.taps_h)
+        for q in range(geo.taps_w)
+    ]
+
+
+def reduce_taps(ufunc, views):
+    """ufunc.reduce over the tap views, written into one new array in the input's memory order."""
+    if len(views) == 1:
+        return views[0].copy(order="K")
+    out = ufunc(views[0], views[1])
+    for view in views[2:]:
+        ufunc(out, view, out=out)
+    return out
+
+
+def padded_input(x, geo: Window2d, fill: float):
+    """x itself without padding, else a filled, padded copy (channel-major memory, NCHW view)."""
+    if geo.pad == ((0, 0), (0, 0)):
+        return x, False
+    return channel_major(x, geo.pad, fill).transpose(1, 0, 2, 3), True
+
+
+def max_pool_forward(x, size=2, stride=None, pad=0):
+    """Max over (fh, fw) windows (stride defaults to the size); returns (out, cache)."""
+    geo = pool_window(x, size, stride, pad, "pooling")
+    xp, padded = padded_input(x, geo, -np.inf)
+    out = reduce_taps(np.maximum, taps(xp, geo))
+    return out, PoolCache(xp, out, geo, x.shape, padded)
+
+
+def max_pool_backward(dout, cache: PoolCache):
+    """dout (N, C, Ho, Wo) → dx (N, C, H, W): each window's gradient to its first maximum."""
+    check_pool_dout(dout, cache)
+    geo, xp = cache.geo, cache.x
+    overlap = geo.stride[0] < geo.taps_h or geo.stride[1] < geo.taps_w
+    dxp = np.zeros_like(xp) if overlap or cache.padded or uncovered(geo) else np.empty_like(xp)
+    route_to_max(xp, cache.out, dout, geo, dxp, accumulate=overlap)
+    return crop(dxp, geo, cache.padded)
+
+
+def route_to_max(xp, out, dout, geo: Window2d, dxp, accumulate: bool):
+    """dxp[tap] (+)= the part of dout whose first maximum is at that tap."""
+    left = dout.copy(order="K")  # gradient not yet given to an earlier tap
+    hit = np.empty_like(left)
+    share = np.empty_like(left)
+    last = geo.taps_h * geo.taps_w - 1
+    for index, (tap, target) in enumerate(zip(taps(xp, geo), taps(dxp, geo))):
+        np.equal(tap, out, out=hit)
+        if accumulate:
+            np.multiply(left, hit, out=share)
+            target += share
+        else:
+            np.multiply(left, hit, out=target)
+            share = target
+        if index < last:
+            left -= share
+
+
+def avg_pool_forward(x, size=2, stride=None, pad=0):
+    """Mean over (fh, fw) windows, padded zeros included in the count; returns (out, cache)."""
+    geo = pool_window(x, size, stride, pad, "pooling")
+    xp, _ = padded_input(x, geo, 0.0)
+    out = reduce_taps(np.add, taps(xp, geo))
+    out /= geo.taps_h * geo.taps_w
+    return out, PoolCache(None, out, geo, x.shape, geo.pad != ((0, 0), (0, 0)))
+
+
+def avg_pool_backward(dout, cache: PoolCache):
+    """dout (N, C, Ho, Wo) → dx (N, C, H, W): every tap gets dout / (fh·fw)."""
+    check_pool_dout(dout, cache)
+    geo = cache.geo
+    share = dout / (geo.taps_h * geo.taps_w)
+    N, C, H, W = cache.shape
+    dxp = np.zeros((C, N, geo.padded_h, geo.padded_w), dout.dtype).transpose(1, 0, 2, 3)
+    for target in taps(dxp, geo):
+        target += share
+    return crop(dxp, geo, True)
+
+
+def relu_max_pool_forward(x):
+    """max(0, 2×2 max pool of x), stride 2: ReLU then pooling in one pass over a quarter of the data.
+
+    Equal to max_pool_forward(np.maximum(x, 0), 2) since max commutes with ReLU; returns (out, cache).
+    """
+    geo = pool_window(x, 2, 2, 0, "pooling")
+    out = reduce_taps(np.maximum, taps(x, geo))
+    np.maximum(out, np.zeros_like(out), out=out)  # a zeros array measured 2× faster than scalar 0
+    return out, PoolCache(x, out, geo, x.shape, False)
+
+
+def relu_max_pool_backward(dout, cache: PoolCache):
+    """Gradient of relu_max_pool_forward: to the first maximum of each window whose max is > 0."""
+    check_pool_dout(dout, cache)
+    live = dout * (cache.out > 0)
+    return max_pool_backward(live, cache)
+
+
+def check_pool_dout(dout, cache: PoolCache) -> None:
+    check_array("dout", dout, 4, "(N, C, Ho, Wo)")
+    check_shape("dout", dout, cache.out.shape, "like the forward output")
+    check_same_dtype(cache.out, dout=dout)
+
+
+def uncovered(geo: Window2d) -> bool:
+    """Some input rows/columns are in no window (crop), so their gradient must be zeroed."""
+    return (
+        geo.stride[0] * (geo.out_h - 1) + geo.taps_h < geo.padded_h
+        or geo.stride[1] * (geo.out_w - 1) + geo.taps_w < geo.padded_w
+        or geo.stride[0] > geo.taps_h
+        or geo.stride[1] > geo.taps_w
+    )
+
+
+def crop(dxp, geo: Window2d, padded: bool):
+    """The gradient of the unpadded input."""
+    if not padded:
+        return dxp
+    (top, _), (left, _) = geo.pad
+    return dxp[:, :, top : top + geo.in_h, left : left + geo.in_w]
