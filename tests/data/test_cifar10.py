@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import CLASS_NAMES, PER_BATCH, make_members, write_archive, write_folder
+from cifar_samples import CLASS_NAMES, PER_BATCH, make_members, write_archive, write_folder
 
 from convviz.data import DataError, read_cifar10
 

@@ -1,7 +1,7 @@
 """``convviz data fetch`` and ``convviz data info`` as a user runs them."""
 
 import pytest
-from conftest import md5_hex
+from cifar_samples import md5_hex
 
 from convviz.cli import main
 from convviz.commands.data import describe_progress

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import md5_hex
+from cifar_samples import md5_hex, write_folder
 
 from convviz.data import ChecksumError, DataError, fetch_cifar10, find_cifar10, read_cifar10
 from convviz.data import download as download_module
@@ -216,8 +216,6 @@ def test_cached_archive_that_changed_is_reported(tmp_path, server, archive_bytes
 
 
 def test_users_archive_and_folder_are_copied_into_the_cache(tmp_path, cifar_archive, members):
-    from conftest import write_folder
-
     result = fetch_cifar10(tmp_path / "cache", archive=cifar_archive)
     assert result.path.read_bytes() == cifar_archive.read_bytes()
     record = json.loads((result.path.parent / "source.json").read_text())

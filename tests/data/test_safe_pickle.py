@@ -9,7 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import make_members, py2_pickle, write_archive
+from cifar_samples import make_members, py2_pickle, write_archive
 
 from convviz.data import DataError, UnsafePickleError, read_cifar10
 from convviz.data.safe_pickle import safe_loads
