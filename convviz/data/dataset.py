@@ -112,9 +112,6 @@ class ImageDataset:
         except KeyError:
             raise DataError(f"unknown split {name!r}: choose one of {', '.join(SPLITS)}") from None
 
-    def __len__(self) -> int:
-        return sum(len(s) for s in self.splits.values())
-
     def batch(self, split: str, indices: np.ndarray, augmentation: Augmentation | None = None,
               rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Images ``indices`` of ``split``: x (B, C, H, W) float32 normalized, y (B,) int64.

@@ -75,11 +75,10 @@ def download(url: str, destination: str | os.PathLike, md5: str, progress: Progr
         except _Retry as exc:
             if attempt + 1 == attempts:
                 kept = part.stat().st_size if part.exists() else 0
-                raise DataError(
-                    f"downloading {url} failed after {attempts} attempts: {exc}. "
-                    f"The {kept / 1e6:,.1f} MB received so far are kept in {part}; run the same command "
-                    f"again to resume, or download the file yourself and use it with --archive PATH"
-                ) from None
+                again = (f"The {_size(kept)} received so far are kept in {part}; run the same command again "
+                         "to resume" if kept else "Run the same command again to retry")
+                raise DataError(f"downloading {url} failed after {attempts} attempts: {exc}. {again}, or "
+                                "download the file yourself and use it with --archive PATH") from None
             time.sleep(retry_delay * 2**attempt)
     actual = md5_of(part)
     if actual != expected:
@@ -94,6 +93,10 @@ def download(url: str, destination: str | os.PathLike, md5: str, progress: Progr
     except OSError as exc:
         raise write_error(exc, destination) from None
     return destination
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:,.1f} MB" if count >= 100_000 else f"{count:,} bytes"
 
 
 def _check_url(url: str) -> None:

@@ -112,14 +112,17 @@ def _check_contents(path: Path, origin: str, discard: bool = False) -> str:
 
 def _install(staged: Path, folder: Path, checksums: dict[str, str], origin: str,
              expected_md5: str | None) -> Path:
-    """Move ``staged`` into its final place, drop any other copy, and record where it came from."""
-    final = folder / (FOLDER_NAME if staged.is_dir() else ARCHIVE_NAME)
-    for old in (folder / ARCHIVE_NAME, folder / FOLDER_NAME, folder / RECORD_NAME):
-        remove(old)
+    """Move ``staged`` into its final place, drop the other form, and record where it came from."""
+    final, other = (FOLDER_NAME, ARCHIVE_NAME) if staged.is_dir() else (ARCHIVE_NAME, FOLDER_NAME)
+    final, other = folder / final, folder / other
+    remove(folder / RECORD_NAME)  # it describes the old data
+    if staged.is_dir():
+        remove(final)  # a folder cannot be replaced in one step
     try:
         os.replace(staged, final)
     except OSError as exc:
         raise write_error(exc, final) from None
+    remove(other)
     write_json_atomically(folder / RECORD_NAME, {
         "format": RECORD_FORMAT,
         "version": 1,

@@ -63,8 +63,8 @@ def test_interrupted_download_is_kept_and_resumed_by_the_next_run(tmp_path, serv
     url = server.serve(ARCHIVE, archive_bytes)
     server.state.drop_after = [1000, 2000]
 
-    with pytest.raises(DataError, match=r"failed after 2 attempts: the connection .*The 0.0 MB received so far "
-                                        r"are kept in .*a.tar.gz.part; run the same command again to resume"):
+    with pytest.raises(DataError, match=r"failed after 2 attempts: the connection .*The 3,000 bytes received so "
+                                        r"far are kept in .*a.tar.gz.part; run the same command again to resume"):
         download(url, tmp_path / "a.tar.gz", md5_hex(archive_bytes), attempts=2, retry_delay=0)
     assert (tmp_path / "a.tar.gz.part").stat().st_size == 3000
     assert not (tmp_path / "a.tar.gz").exists()
@@ -136,7 +136,8 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(DataError, match=rf"failed after 2 attempts: could not reach 127.0.0.1:{port} .*check the "
-                                        r"network connection.*--archive PATH"):
+                                        r"network connection. Run the same command again to retry, or download "
+                                        r"the file yourself and use it with --archive PATH"):
         download(f"http://127.0.0.1:{port}/a.tar.gz", tmp_path / "a.tar.gz", "0" * 32, attempts=2, retry_delay=0)
 
 
