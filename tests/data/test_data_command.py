@@ -1,10 +1,13 @@
 """``convviz data fetch`` and ``convviz data info`` as a user runs them."""
 
+import io
+
 import pytest
 from cifar_samples import md5_hex
 
 from convviz.cli import main
 from convviz.commands.data import describe_progress
+from convviz.commands.progress_bar import ProgressBar
 from convviz.data import Progress
 
 
@@ -66,3 +69,30 @@ def test_fetch_mistakes_are_one_line_errors(tmp_path, capsys, args, message):
 def test_progress_text_says_size_rate_and_time_left():
     assert describe_progress(Progress(88_600_000, 170_500_000, 5_300_000)) == "88.6/170.5 MB  5.3 MB/s  0:00:15 left"
     assert describe_progress(Progress(1_000_000, None, 0.0)) == "1.0 MB"
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_redraws_one_line_on_a_terminal():
+    screen = Terminal()
+    bar = ProgressBar(screen)
+    for done in range(0, 101, 25):
+        bar.update(done / 100, f"{done} MB")
+    bar.finish()
+
+    lines = screen.getvalue().split("\r")[1:]
+    assert len(lines) == 5 and screen.getvalue().endswith("\n")
+    assert lines[2].startswith("[" + "#" * 15 + "-" * 15 + "]  50%  50 MB")
+
+
+def test_progress_bar_writes_a_line_per_tenth_to_a_log():
+    log = io.StringIO()
+    bar = ProgressBar(log)
+    for done in range(0, 1001):
+        bar.update(done / 1000, "")
+    bar.finish()
+
+    assert [line.split("]")[1].strip() for line in log.getvalue().splitlines()] == [f"{p}%" for p in range(0, 101, 10)]
