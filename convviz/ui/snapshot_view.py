@@ -1,0 +1,131 @@
+"""Inside the network while it learns: a probe image, one layer's activation maps, and conv filters.
+
+Shows the newest :class:`~convviz.training.records.Snapshot`: pick a probe image and a layer to see
+every depth slice of its output side by side (as the CS231n notes draw them), and the filters of the
+chosen (or first) conv layer, in colour when they look at an RGB image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from convviz.training.records import Snapshot
+
+MAX_TILES = 64
+
+
+def tile(maps: np.ndarray, gap: int = 1, fill: float = np.nan) -> np.ndarray:
+    """(K, H, W) or (K, H, W, 3) → one image of the K maps in a near-square grid, ``gap`` pixels apart."""
+    k, h, w = maps.shape[:3]
+    cols = int(np.ceil(np.sqrt(k)))
+    rows = int(np.ceil(k / cols))
+    shape = (rows * (h + gap) - gap, cols * (w + gap) - gap) + maps.shape[3:]
+    out = np.full(shape, fill, dtype=np.float32)
+    for i in range(k):
+        r, c = divmod(i, cols)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = maps[i]
+    return out
+
+
+def normalize_each(maps: np.ndarray) -> np.ndarray:
+    """Scale each map (first axis) to [0, 1] on its own, so faint and strong filters both show."""
+    flat = maps.reshape(len(maps), -1)
+    low = flat.min(axis=1).reshape((-1,) + (1,) * (maps.ndim - 1))
+    high = flat.max(axis=1).reshape((-1,) + (1,) * (maps.ndim - 1))
+    return (maps - low) / np.where(high > low, high - low, 1.0)
+
+
+def filter_image(weights: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(K, C, F, F) filters → (tiled image, is_rgb): RGB tiles for C = 3, else each filter's first slices."""
+    if weights.shape[1] == 3:
+        rgb = normalize_each(weights[:MAX_TILES].transpose(0, 2, 3, 1))
+        return tile(rgb, fill=1.0), True
+    slices = weights[:MAX_TILES, 0]
+    return tile(normalize_each(slices)), False
+
+
+class SnapshotView(QWidget):
+    """Probe image, activation maps of a chosen layer, and conv filters, from the newest snapshot."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        pg.setConfigOptions(imageAxisOrder="row-major")
+        self.snapshot: Snapshot | None = None
+        self.layer_choice = QComboBox()
+        self.layer_choice.setToolTip("The layer whose output volume is shown, one depth slice per tile")
+        self.layer_choice.currentIndexChanged.connect(self._render)
+        self.probe_choice = QSpinBox(minimum=0, maximum=0)
+        self.probe_choice.setToolTip("Which probe image (a fixed validation image) goes through the network")
+        self.probe_choice.valueChanged.connect(self._render)
+        self.caption = QLabel("Start training to see activations and filters.")
+        self.caption.setWordWrap(True)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Image"))
+        controls.addWidget(self.probe_choice)
+        controls.addWidget(QLabel("Layer"))
+        controls.addWidget(self.layer_choice, 1)
+
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setBackground("w")
+        self.image_box = self._box()
+        self.activation_box = self._box()
+        self.canvas.nextRow()
+        self.filter_box = self._box(colspan=2)
+        self.image_item = pg.ImageItem()
+        self.activation_item = pg.ImageItem()
+        self.filter_item = pg.ImageItem()
+        self.activation_item.setColorMap(pg.colormap.get("viridis"))
+        self.image_box.addItem(self.image_item)
+        self.activation_box.addItem(self.activation_item)
+        self.filter_box.addItem(self.filter_item)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.caption)
+
+    def _box(self, colspan: int = 1) -> pg.ViewBox:
+        box = self.canvas.addViewBox(colspan=colspan, lockAspect=True, invertY=True, enableMouse=False)
+        box.setMenuEnabled(False)
+        return box
+
+    def show_snapshot(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        names = [layer.name for layer in snapshot.layers]
+        if names != [self.layer_choice.itemText(i) for i in range(self.layer_choice.count())]:
+            current = self.layer_choice.currentText()
+            self.layer_choice.blockSignals(True)
+            self.layer_choice.clear()
+            self.layer_choice.addItems(names)
+            self.layer_choice.setCurrentIndex(max(0, names.index(current)) if current in names else 0)
+            self.layer_choice.blockSignals(False)
+        self.probe_choice.setMaximum(len(snapshot.probe_images) - 1)
+        self._render()
+
+    def _render(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None or not snapshot.layers:
+            return
+        probe = min(self.probe_choice.value(), len(snapshot.probe_images) - 1)
+        layer = snapshot.layers[max(0, self.layer_choice.currentIndex())]
+        self.image_item.setImage(snapshot.probe_images[probe], autoLevels=False, levels=(0, 255))
+        volume = layer.activation[probe]  # (C, H, W)
+        shown = volume[:MAX_TILES]
+        mosaic = tile(shown)
+        finite = mosaic[np.isfinite(mosaic)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        self.activation_item.setImage(np.nan_to_num(mosaic, nan=low), autoLevels=False, levels=(low, high if high > low else low + 1))
+        filters_name = layer.name if layer.name in snapshot.filters else next(iter(snapshot.filters), None)
+        if filters_name is not None:
+            image, rgb = filter_image(np.asarray(snapshot.filters[filters_name]))
+            self.filter_item.setImage(image, autoLevels=False, levels=(0, 1))
+        c, h, w = volume.shape
+        scores = snapshot.probe_scores[probe]
+        shown_text = f" (first {len(shown)} shown)" if c > len(shown) else ""
+        self.caption.setText(
+            f"Step {snapshot.step}: {layer.name} gives {w}×{h}×{c}{shown_text}; range {low:.3g} to {high:.3g}. "
+            f"Label {int(snapshot.probe_labels[probe])}, predicted {int(np.argmax(scores))}. "
+            + (f"Filters of {filters_name}." if filters_name else "No conv layer.")
+        )
