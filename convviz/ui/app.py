@@ -31,11 +31,26 @@ def run_app(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("ConvViz")
     app.setOrganizationName("ConvViz")
+    if args.screenshot:
+        # A screenshot is a first start with fresh settings: it never reads or writes the user's.
+        import tempfile
+
+        from PySide6.QtCore import QSettings
+
+        from convviz.ui.dialogs import ConsoleDialogs
+
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = QSettings(os.path.join(tmp, "settings.ini"), QSettings.Format.IniFormat)
+            window = MainWindow(settings=settings, dialogs=ConsoleDialogs())
+            if args.network and not window.open_path(args.network):
+                print("convviz: showing the default network instead", file=sys.stderr)
+            code = save_screenshot(window, args.screenshot, args.size)
+            window.document.undo_stack.setClean()
+            window.close()
+            return code
     window = MainWindow()
     if args.network:
         window.open_path(args.network)
-    if args.screenshot:
-        return save_screenshot(window, args.screenshot, args.size)
     window.show()
     return app.exec()
 

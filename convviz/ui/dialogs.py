@@ -1,0 +1,89 @@
+"""Every question and message box the builder window shows, in one object.
+
+The window never calls ``QFileDialog`` or ``QMessageBox`` itself: it asks its :class:`Dialogs`, so tests
+hand it one that answers at once, and ``--screenshot`` hands it :class:`ConsoleDialogs`, which
+prints instead of waiting for a click.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+FILE_FILTER = "ConvViz networks (*.json);;All files (*)"
+
+
+class Dialogs:
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self.parent = parent
+
+    def open_network(self, directory: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Open network", directory, FILE_FILTER)
+        return path or None
+
+    def save_network(self, suggested: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Save network as", suggested, FILE_FILTER)
+        if path and not path.lower().endswith(".json"):
+            path += ".json"
+        return path or None
+
+    def ask_unsaved(self, name: str) -> str:
+        """``save``, ``discard`` or ``cancel`` for a network with unsaved changes."""
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self.parent,
+            "Unsaved changes",
+            f"“{name}” has changes that are not saved. Save them first?",
+            buttons.Save | buttons.Discard | buttons.Cancel,
+            buttons.Save,
+        )
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
+
+    def show_problems(self, title: str, text: str, problems: list[str]) -> None:
+        """A file that could not be opened: what is wrong with it, one line per problem."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self.parent)
+        shown = problems[:12]
+        more = f"\n… and {len(problems) - 12} more (see Details)" if len(problems) > 12 else ""
+        box.setInformativeText("\n".join(f"• {p}" for p in shown) + more)
+        if len(problems) > 12:
+            box.setDetailedText("\n".join(problems))
+        box.exec()
+
+    def show_error(self, title: str, text: str) -> None:
+        QMessageBox.warning(self.parent, title, text)
+
+    def show_help(self, title: str, html: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, title, html, QMessageBox.StandardButton.Ok, self.parent)
+        box.setTextFormat(box.textFormat().RichText)
+        box.exec()
+
+    def about(self, title: str, html: str) -> None:
+        QMessageBox.about(self.parent, title, html)
+
+
+class ConsoleDialogs(Dialogs):
+    """For runs without a person at the screen (``--screenshot``): print, never wait."""
+
+    def open_network(self, directory: str) -> str | None:
+        return None
+
+    def save_network(self, suggested: str) -> str | None:
+        return None
+
+    def ask_unsaved(self, name: str) -> str:
+        return "discard"
+
+    def show_problems(self, title: str, text: str, problems: list[str]) -> None:
+        print(f"convviz: {text}", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+
+    def show_error(self, title: str, text: str) -> None:
+        print(f"convviz: {text}", file=sys.stderr)
+
+    def show_help(self, title: str, html: str) -> None:
+        pass
+
+    def about(self, title: str, html: str) -> None:
+        pass

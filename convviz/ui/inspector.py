@@ -1,0 +1,583 @@
+"""The inspector: the selected layer's hyperparameters, its arithmetic with the user's numbers, and fixes.
+
+Editors are made from the layer class's fields (``cls.hyperparameters()`` and their ``kind``): spin
+boxes for whole numbers and per-axis pairs, a choice for the uneven-stride policy, a check box for
+biases. Every keystroke is an edit (``NetworkDocument.set_fields``; a run of keystrokes in one field
+is one undo step), so the size formula ``(32 − 5 + 2·2)/1 + 1 = 32`` and the parameter arithmetic
+``16×5×5×3 + 16 = 1,216`` follow as the user types. An invalid layer shows its reason and one button
+per fix of its :class:`~convviz.model.ShapeError`.
+
+The editors are rebuilt only when another layer is selected; after an edit they are updated in
+place (never the one being typed into), so typing is never interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from convviz.model import Volume
+from convviz.model.layers import LIMITS, pair
+from convviz.model.summary import format_count
+from convviz.ui.document import INPUT, NetworkDocument, editable_fields
+from convviz.ui.layer_style import INVALID_COLOR, INVALID_FILL, POLICY_LABELS, UNRESOLVED_COLOR, category_color
+
+#: Common input volumes offered for the input card.
+COMMON_INPUTS = [
+    ("CIFAR-10 colour images", Volume(32, 32, 3)),
+    ("MNIST digits", Volume(28, 28, 1)),
+    ("LeNet-5 (padded digits)", Volume(32, 32, 1)),
+    ("ImageNet crop (VGG, ResNet)", Volume(224, 224, 3)),
+    ("AlexNet crop", Volume(227, 227, 3)),
+]
+
+
+# -- editors -------------------------------------------------------------------------------------------
+
+
+class _NoWheelMixin:
+    """Spin boxes in a scrolling panel change only when focused, so scrolling never edits a value."""
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()
+
+
+class IntEditor(_NoWheelMixin, QSpinBox):
+    edited = Signal(object)
+
+    def __init__(self, low: int, high: int, parent=None) -> None:
+        super().__init__(parent)
+        self.setRange(low, high)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setGroupSeparatorShown(True)
+        self.setAccelerated(True)
+        self.valueChanged.connect(lambda v: self.edited.emit(int(v)))
+
+    def set_value(self, value) -> None:
+        if self.value() != value:
+            self.blockSignals(True)
+            self.setValue(value)
+            self.blockSignals(False)
+
+
+class FloatEditor(_NoWheelMixin, QDoubleSpinBox):
+    """A number shown as the user writes it (0.5, 1e-05), not with a fixed count of decimals."""
+
+    edited = Signal(object)
+
+    def __init__(self, low: float, high: float, default: float, parent=None) -> None:
+        super().__init__(parent)
+        self.setDecimals(12)
+        self.setRange(low, high)
+        self.setSingleStep(10 ** (math.floor(math.log10(default)) - 1) if default > 0 else 0.01)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.valueChanged.connect(lambda v: self.edited.emit(float(v)))
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802
+        return f"{value:.6g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):
+        try:
+            value = float(text)
+        except ValueError:
+            return QValidator.State.Intermediate, text, pos
+        ok = self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
+
+    def set_value(self, value) -> None:
+        if self.value() != value:
+            self.blockSignals(True)
+            self.setValue(value)
+            self.blockSignals(False)
+
+
+class PairEditor(QWidget):
+    """One number for a square window, or H and W apart (the ⇄ button splits them)."""
+
+    edited = Signal(object)
+
+    def __init__(self, low: int, high: int, parent=None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.spin_h = IntEditor(low, high)
+        self.spin_w = IntEditor(low, high)
+        self.label_x = QLabel("×")
+        self.split = QToolButton()
+        self.split.setText("H≠W")
+        self.split.setCheckable(True)
+        self.split.setToolTip("Use different values along H (rows) and W (columns)")
+        layout.addWidget(self.spin_h, 1)
+        layout.addWidget(self.label_x)
+        layout.addWidget(self.spin_w, 1)
+        layout.addWidget(self.split)
+        self.spin_h.edited.connect(self._changed)
+        self.spin_w.edited.connect(self._changed)
+        self.split.toggled.connect(self._toggled)
+        self._show_split(False)
+
+    def _show_split(self, split: bool) -> None:
+        self.spin_w.setVisible(split)
+        self.label_x.setVisible(split)
+        self.spin_h.setToolTip("along H (rows)" if split else "")
+        self.spin_w.setToolTip("along W (columns)")
+
+    def _toggled(self, split: bool) -> None:
+        self._show_split(split)
+        if not split and self.spin_w.value() != self.spin_h.value():
+            self.spin_w.set_value(self.spin_h.value())
+            self._changed()
+
+    def _changed(self, *_args) -> None:
+        self.edited.emit(self.value())
+
+    def value(self):
+        h = self.spin_h.value()
+        w = self.spin_w.value() if self.split.isChecked() else h
+        return h if h == w else (h, w)
+
+    def set_value(self, value) -> None:
+        h, w = pair(value)
+        self.spin_h.set_value(h)
+        self.spin_w.set_value(w)
+        if h != w and not self.split.isChecked():
+            self.split.blockSignals(True)
+            self.split.setChecked(True)
+            self.split.blockSignals(False)
+            self._show_split(True)
+
+
+class BoolEditor(QCheckBox):
+    edited = Signal(object)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.toggled.connect(lambda v: self.edited.emit(bool(v)))
+
+    def value(self) -> bool:
+        return self.isChecked()
+
+    def set_value(self, value) -> None:
+        if self.isChecked() != value:
+            self.blockSignals(True)
+            self.setChecked(value)
+            self.blockSignals(False)
+
+
+class ChoiceEditor(QComboBox):
+    edited = Signal(object)
+
+    def __init__(self, choices, labels: dict | None = None, parent=None) -> None:
+        super().__init__(parent)
+        for choice in choices:
+            self.addItem((labels or {}).get(choice, choice), choice)
+        self.currentIndexChanged.connect(lambda i: self.edited.emit(self.itemData(i)))
+
+    def value(self):
+        return self.currentData()
+
+    def set_value(self, value) -> None:
+        i = self.findData(value)
+        if i != self.currentIndex():
+            self.blockSignals(True)
+            self.setCurrentIndex(i)
+            self.blockSignals(False)
+
+
+class TextEditor(QLineEdit):
+    edited = Signal(object)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.textEdited.connect(lambda t: self.edited.emit(t.strip()))
+
+    def value(self) -> str:
+        return self.text().strip()
+
+    def set_value(self, value) -> None:
+        if self.value() != value:
+            self.setText(value)
+
+
+def make_editor(f, layer) -> QWidget | None:
+    meta = f.metadata
+    kind = meta.get("kind")
+    if kind == "int":
+        return IntEditor(meta.get("low") or 0, meta.get("high") or 1_000_000)
+    if kind == "pair":
+        return PairEditor(meta.get("low") or 0, meta.get("high") or 1_000_000)
+    if kind == "float":
+        return FloatEditor(meta.get("low") or 0.0, meta.get("high") or 1e6, f.default)
+    if kind == "bool":
+        return BoolEditor()
+    if kind == "choice":
+        return ChoiceEditor(meta["choices"], POLICY_LABELS if f.name == "policy" else None)
+    if kind == "str":
+        return TextEditor()
+    return None
+
+
+def _rich(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# -- the panel ----------------------------------------------------------------------------------------------
+
+
+class Inspector(QScrollArea):
+    """The inspector dock's contents for a :class:`NetworkDocument`."""
+
+    expand_requested = Signal(tuple)
+
+    def __init__(self, document: NetworkDocument, parent=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        body = QWidget()
+        self.setWidget(body)
+        outer = QVBoxLayout(body)
+        outer.setContentsMargins(8, 6, 8, 6)
+        outer.setSpacing(6)
+
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setWordWrap(True)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.rule = QLabel()  # the generic formula of the layer type
+        self.rule.setWordWrap(True)
+        self.rule.setStyleSheet("color: #3c4043; background: #f1f3f4; border-radius: 3px; padding: 3px;")
+        self.rule.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for w in (self.title, self.description, self.rule):
+            outer.addWidget(w)
+
+        self.problem_box = QFrame()
+        self.problem_box.setStyleSheet(
+            f"QFrame#problem {{ background: {INVALID_FILL}; border: 1px solid {INVALID_COLOR}; border-radius: 4px; }}"
+        )
+        self.problem_box.setObjectName("problem")
+        problem_layout = QVBoxLayout(self.problem_box)
+        problem_layout.setContentsMargins(8, 6, 8, 6)
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setTextFormat(Qt.TextFormat.RichText)
+        self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        problem_layout.addWidget(self.problem_label)
+        self.fix_row = QVBoxLayout()
+        self.fix_row.setSpacing(3)
+        problem_layout.addLayout(self.fix_row)
+        self.fix_buttons: list[QPushButton] = []
+        outer.addWidget(self.problem_box)
+
+        self.fields_box = QGroupBox("Hyperparameters")
+        self.form = QFormLayout(self.fields_box)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setContentsMargins(8, 6, 8, 6)
+        outer.addWidget(self.fields_box)
+
+        self.shapes_box = QGroupBox("Shapes and arithmetic")
+        shapes = QFormLayout(self.shapes_box)
+        shapes.setContentsMargins(8, 6, 8, 6)
+        self.input_label = QLabel()
+        self.size_label = QLabel()
+        self.output_label = QLabel()
+        self.params_label = QLabel()
+        self.macs_label = QLabel()
+        for w in (self.input_label, self.size_label, self.output_label, self.params_label, self.macs_label):
+            w.setWordWrap(True)
+            w.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.size_label.setStyleSheet("font-weight: bold;")
+        self.params_label.setStyleSheet("font-weight: bold;")
+        shapes.addRow("Input:", self.input_label)
+        shapes.addRow("Output size:", self.size_label)
+        shapes.addRow("Output:", self.output_label)
+        shapes.addRow("Parameters:", self.params_label)
+        shapes.addRow("Mult-adds:", self.macs_label)
+        outer.addWidget(self.shapes_box)
+
+        self.block_box = QGroupBox("Inner stacks")
+        block = QVBoxLayout(self.block_box)
+        block.setContentsMargins(8, 6, 8, 6)
+        self.block_label = QLabel()
+        self.block_label.setWordWrap(True)
+        self.block_label.setTextFormat(Qt.TextFormat.RichText)
+        block.addWidget(self.block_label)
+        buttons = QHBoxLayout()
+        self.expand_button = QPushButton("Show in the stack")
+        self.add_branch_button = QPushButton("Add branch")
+        self.identity_button = QPushButton("Use identity shortcut")
+        for b in (self.expand_button, self.add_branch_button, self.identity_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        block.addLayout(buttons)
+        outer.addWidget(self.block_box)
+        self.expand_button.clicked.connect(lambda: self.expand_requested.emit(self._path))
+        self.add_branch_button.clicked.connect(lambda: self.document.add_branch(self._path))
+        self.identity_button.clicked.connect(
+            lambda: self.document.set_fields(self._path, {"shortcut": []}, merge=False, text="Use identity shortcut")
+        )
+
+        self.input_box = QGroupBox("Input volume")
+        input_form = QFormLayout(self.input_box)
+        input_form.setContentsMargins(8, 6, 8, 6)
+        self.input_w = IntEditor(1, LIMITS["extent"])
+        self.input_h = IntEditor(1, LIMITS["extent"])
+        self.input_d = IntEditor(1, LIMITS["depth"])
+        input_form.addRow("Width W:", self.input_w)
+        input_form.addRow("Height H:", self.input_h)
+        input_form.addRow("Depth D:", self.input_d)
+        self.common_inputs = QComboBox()
+        self.common_inputs.addItem("Common inputs…", None)
+        for label, volume in COMMON_INPUTS:
+            self.common_inputs.addItem(f"{label}: {volume}", volume)
+        input_form.addRow("", self.common_inputs)
+        for spin in (self.input_w, self.input_h, self.input_d):
+            spin.edited.connect(self._input_edited)
+            spin.editingFinished.connect(self.document.seal)
+        self.common_inputs.activated.connect(self._common_input)
+        outer.addWidget(self.input_box)
+
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet(f"color: {UNRESOLVED_COLOR};")
+        self.note.setTextFormat(Qt.TextFormat.RichText)
+        self.note.linkActivated.connect(self._link)
+        outer.addWidget(self.note)
+        outer.addStretch(1)
+
+        self.editors: dict[str, QWidget] = {}
+        self._path = None
+        self._layer = None
+        document.changed.connect(self.refresh)
+        document.selection_changed.connect(self.refresh)
+        self.refresh()
+
+    # -- showing ----------------------------------------------------------------------------------------------
+    def refresh(self, *_args) -> None:
+        doc = self.document
+        path = doc.selected
+        if path is None:
+            self._show_nothing()
+        elif path == INPUT:
+            self._show_input()
+        else:
+            self._show_layer(path)
+
+    def _set_visible(self, *, layer: bool, problem: bool = False, block: bool = False, inp: bool = False) -> None:
+        self.fields_box.setVisible(layer)
+        self.shapes_box.setVisible(layer)
+        self.rule.setVisible(layer)
+        self.problem_box.setVisible(problem)
+        self.block_box.setVisible(block)
+        self.input_box.setVisible(inp)
+
+    def _show_nothing(self) -> None:
+        self._path = self._layer = None
+        self._clear_editors()
+        self._set_visible(layer=False)
+        self.title.setText("<b>Nothing selected</b>")
+        self.description.setText(
+            "Select a card in the stack, or a box in the diagram, to see its hyperparameters and the "
+            "arithmetic behind its output volume."
+        )
+        self.note.setText("")
+
+    def _show_input(self) -> None:
+        spec = self.document.spec
+        if self._path != INPUT:
+            self._clear_editors()
+            self._path, self._layer = INPUT, None
+        self._set_visible(layer=False, inp=True)
+        v = spec.input
+        self.title.setText(f"<span style='font-size: 13pt'><b>Input</b></span> &nbsp; {v}")
+        self.description.setText(
+            "One image as a volume: width W × height H × depth D (3 colour channels, or 1 for grey). "
+            "Every layer's output volume follows from it."
+        )
+        self.input_w.set_value(v.width)
+        self.input_h.set_value(v.height)
+        self.input_d.set_value(v.depth)
+        self.note.setText(f"{v.elements:,} numbers per image.")
+
+    def _show_layer(self, path: tuple) -> None:
+        doc = self.document
+        layer = doc.layer(path)
+        report = doc.layer_report(path)
+        if layer is not self._layer or path != self._path:
+            self._build_editors(path, layer)
+        for name, editor in self.editors.items():
+            editor.set_value(getattr(layer, name))
+            if name == "name":
+                editor.setPlaceholderText(report.name.rsplit(".", 1)[-1] if not layer.name else "")
+        color = category_color(layer.CATEGORY).name()
+        self.title.setText(
+            f"<span style='font-size: 13pt'><b>{_rich(report.name)}</b></span> &nbsp; "
+            f"<span style='color:{color}'>{_rich(layer.TITLE)}</span>"
+        )
+        self.description.setText(layer.DESCRIPTION)
+        self.rule.setText(layer.FORMULA)
+        self._show_shapes(report)
+        self._show_problem(path, report)
+        self._show_block(layer, report)
+        self.fields_box.setVisible(bool(self.editors))
+        if report.status == "unresolved":
+            first = doc.report.problems[0] if doc.report.problems else None
+            where = f"<a href='select'>{_rich(first.name)}</a>" if first is not None else "the layer above"
+            self.note.setText(f"Its input is unknown until {where} is fixed, so it has no shape yet.")
+        else:
+            self.note.setText("")
+
+    def _show_shapes(self, report) -> None:
+        self.shapes_box.setVisible(True)
+        self.rule.setVisible(True)
+        self.input_label.setText(str(report.input) if report.input is not None else "unknown")
+        formula = report.size_formula() if report.input is not None else ""
+        self.size_label.setText(formula.replace("; ", "\n") if formula else "—")
+        if report.output is not None:
+            self.output_label.setText(f"{report.output}  ({report.output.elements:,} numbers)")
+        else:
+            self.output_label.setText("— (the layer cannot be built)" if report.status == "invalid" else "— (input unknown)")
+        if report.layer.COMPOSITE:
+            params = f"{report.params:,} (the inner layers together)" if report.input is not None else "—"
+        elif report.output is None:
+            params = "—"
+        else:
+            params = report.param_formula() if report.params else "none: nothing to learn"
+        self.params_label.setText(params)
+        self.macs_label.setText(f"{report.macs:,} per image ({format_count(report.macs)})" if report.output is not None else "—")
+
+    def _show_problem(self, path: tuple, report) -> None:
+        for button in self.fix_buttons:
+            self.fix_row.removeWidget(button)
+            button.deleteLater()
+        self.fix_buttons = []
+        error = report.error
+        if error is None and report.status == "invalid":
+            inner = next((r for r in report.walk() if r.error is not None), None)
+            if inner is not None:
+                self.problem_label.setText(
+                    f"<b style='color:{INVALID_COLOR}'>✗ {_rich(inner.name)}</b> inside this block: {_rich(inner.error.message)}"
+                )
+                button = QPushButton(f"Go to {inner.name}")
+                button.clicked.connect(lambda _=False, p=inner.path: self.document.select(p))
+                self._add_fix_button(button)
+                self.problem_box.setVisible(True)
+                return
+        if error is None:
+            self.problem_box.setVisible(False)
+            return
+        self.problem_label.setText(f"<b style='color:{INVALID_COLOR}'>✗ Invalid:</b> {_rich(error.message)}")
+        for fix in error.fixes:
+            button = QPushButton(f"Fix: {fix.label}")
+            button.setToolTip(self._fix_tooltip(fix))
+            button.clicked.connect(lambda _=False, f=fix: self.document.apply_fix(path, f))
+            self._add_fix_button(button)
+        self.problem_box.setVisible(True)
+
+    def _add_fix_button(self, button: QPushButton) -> None:
+        button.setStyleSheet("text-align: left; padding: 3px 8px;")
+        self.fix_row.addWidget(button)
+        self.fix_buttons.append(button)
+
+    @staticmethod
+    def _fix_tooltip(fix) -> str:
+        if fix.insert_before is not None:
+            return f"Insert {fix.insert_before.TITLE} in front of this layer"
+        parts = []
+        for key, value in fix.changes.items():
+            if key == "policy":
+                parts.append(f"uneven stride: {POLICY_LABELS.get(value, value)}")
+            elif isinstance(value, list):
+                parts.append(f"{key}: " + " → ".join(layer.brief() for layer in value))
+            else:
+                parts.append(f"{key} = {value}")
+        return "Set " + ", ".join(parts)
+
+    def _show_block(self, layer, report) -> None:
+        if not layer.COMPOSITE:
+            self.block_box.setVisible(False)
+            return
+        lines = []
+        for label, stack in report.children:
+            if stack:
+                chain = " → ".join(_rich(r.layer.brief()) for r in stack)
+                out = stack[-1].output
+            else:
+                chain = "identity (x passes through)" if label == "shortcut" else "passes the input through"
+                out = report.input
+            lines.append(f"<b>{_rich(label)}</b>: {chain} <i>→ {out if out is not None else '—'}</i>")
+        merge = "added element by element" if hasattr(layer, "body") else "concatenated in depth"
+        lines.append(f"The outputs are {merge}.")
+        self.block_label.setText("<br>".join(lines))
+        self.add_branch_button.setVisible(hasattr(layer, "branches"))
+        self.identity_button.setVisible(hasattr(layer, "shortcut") and bool(layer.shortcut))
+        self.block_box.setVisible(True)
+
+    # -- editors -------------------------------------------------------------------------------------------------
+    def _clear_editors(self) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.editors = {}
+
+    def _build_editors(self, path: tuple, layer) -> None:
+        self._clear_editors()
+        self._path, self._layer = path, layer
+        for f in editable_fields(layer):
+            editor = make_editor(f, layer)
+            if editor is None:
+                continue
+            label = f.metadata.get("label") or f.name
+            editor.setToolTip(f.metadata.get("doc", ""))
+            editor.edited.connect(lambda value, name=f.name: self._edited(name, value))
+            for spin in editor.findChildren(QSpinBox) + ([editor] if isinstance(editor, (QSpinBox, QDoubleSpinBox, QLineEdit)) else []):
+                spin.editingFinished.connect(self.document.seal)
+            self.form.addRow(f"{label}:", editor)
+            self.editors[f.name] = editor
+
+    def _edited(self, name: str, value) -> None:
+        if isinstance(self._path, tuple):
+            self.document.set_fields(self._path, {name: value})
+
+    def _input_edited(self, _value) -> None:
+        self.document.set_input(Volume(self.input_w.value(), self.input_h.value(), self.input_d.value()))
+
+    def _common_input(self, index: int) -> None:
+        volume = self.common_inputs.itemData(index)
+        self.common_inputs.setCurrentIndex(0)
+        if volume is not None:
+            self.document.seal()
+            self.document.set_input(volume)
+            self.document.seal()
+
+    def _link(self, _href: str) -> None:
+        if self.document.report.problems:
+            self.document.select(self.document.report.problems[0].path)

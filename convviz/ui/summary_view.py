@@ -1,0 +1,301 @@
+"""The summary dock: the torchinfo-style table and the memory of a training step.
+
+The table shows :func:`convviz.model.summary.summary_rows` with the same formatting as
+``convviz summary`` (``summary_text``), so the window and the command line always agree. Beside it:
+totals, a batch-size, optimizer and memory-budget control, the memory per category, whether a training
+step fits the budget, and the largest batch that does.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSettings, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from convviz.model.analysis import OPTIMIZER_STATE
+from convviz.model.summary import SummaryRow, format_bytes, format_count, parse_bytes, summary_rows
+from convviz.ui.document import NetworkDocument
+from convviz.ui.layer_style import INVALID_COLOR, OK_COLOR, UNRESOLVED_COLOR
+
+BUDGETS = ["2GB", "4GB", "8GB", "12GB", "16GB", "24GB", "40GB", "80GB"]
+
+
+class SummaryTableModel(QAbstractTableModel):
+    """One row per layer (inner layers of blocks indented), as ``summary_text`` prints them."""
+
+    HEADERS = ("Layer (type)", "Output shape", "Param #", "Mult-adds", "Memory")
+
+    def __init__(self, document: NetworkDocument, parent=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.batch = 1
+        self.rows: list[SummaryRow] = summary_rows(document.report, self.batch)
+
+    def refresh(self, batch: int | None = None) -> None:
+        if batch is not None:
+            self.batch = batch
+        rows = summary_rows(self.document.report, self.batch)
+        if len(rows) == len(self.rows):
+            self.rows = rows
+            if rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(self.HEADERS) - 1))
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, 4, 4)
+        else:
+            self.beginResetModel()
+            self.rows = rows
+            self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole and section == 4:
+            return f"The layer's output for a batch of {self.batch:,} images (float32)"
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole and section:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def cell(row: SummaryRow, column: int) -> str:
+        """The text of one cell, formatted exactly as ``convviz summary`` prints it."""
+        if column == 0:
+            return "    " * row.depth + f"{row.name} ({row.brief})" + ("  ✗" if row.status == "invalid" and row.problem else "")
+        if column == 1:
+            return row.output
+        if column == 2:
+            return f"{row.params:,}" if row.status != "unresolved" else "—"
+        if column == 3:
+            return f"{row.macs:,}" if row.status != "unresolved" else "—"
+        return format_bytes(row.activation_bytes) if row.status == "ok" else "—"
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.cell(row, column)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if row.status == "invalid":
+                return QBrush(QColor(INVALID_COLOR))
+            if row.status == "unresolved":
+                return QBrush(QColor(UNRESOLVED_COLOR))
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if row.problem:
+                return f"{row.name}: {row.problem}"
+            formula = row.report.param_formula()
+            return f"{row.name}: {row.brief}" + (f"\nparams: {formula}" if formula else "")
+        if role == Qt.ItemDataRole.FontRole and column == 0 and row.depth == 0:
+            font = QFont()
+            font.setBold(row.report.layer.COMPOSITE)
+            return font
+        return None
+
+
+class SummaryPanel(QWidget):
+    """The summary dock's contents: the table on the left, totals and memory on the right."""
+
+    def __init__(self, document: NetworkDocument, settings: QSettings | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.settings = settings
+        self.model = SummaryTableModel(document, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setShowGrid(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, 5):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setAccessibleName("Summary table")
+
+        self.totals = QLabel()
+        self.totals.setTextFormat(Qt.TextFormat.RichText)
+        self.totals.setWordWrap(True)
+
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 1_000_000)
+        self.batch.setGroupSeparatorShown(True)
+        self.batch.setAccelerated(True)
+        self.batch.setToolTip("Images per training step")
+        self.optimizer = QComboBox()
+        for name in OPTIMIZER_STATE:
+            self.optimizer.addItem(name)
+        self.optimizer.setToolTip("Momentum keeps 1 number per parameter, Adam 2")
+        self.budget = QComboBox()
+        self.budget.setEditable(True)
+        self.budget.addItems(BUDGETS)
+        self.budget.setToolTip("Memory of your GPU or RAM, e.g. 4GB, 512MB or 2GiB")
+        controls = QGridLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.setHorizontalSpacing(6)
+        controls.setVerticalSpacing(2)
+        for row, (label, widget) in enumerate((("Batch size:", self.batch), ("Optimizer:", self.optimizer), ("Memory budget:", self.budget))):
+            controls.addWidget(QLabel(label), row, 0)
+            controls.addWidget(widget, row, 1)
+
+        self.memory_grid = QGridLayout()
+        self.memory_grid.setContentsMargins(0, 0, 0, 0)
+        self.memory_grid.setHorizontalSpacing(12)
+        self.memory_grid.setVerticalSpacing(0)
+        self.memory_labels: list[tuple[QLabel, QLabel]] = []
+        for row in range(7):
+            name, value = QLabel(), QLabel()
+            value.setAlignment(Qt.AlignmentFlag.AlignRight)
+            self.memory_grid.addWidget(name, row, 0)
+            self.memory_grid.addWidget(value, row, 1)
+            self.memory_labels.append((name, value))
+        rule = QFrame()
+        rule.setFrameShape(QFrame.Shape.HLine)
+        rule.setStyleSheet("color: #dadce0;")
+        self.memory_grid.addWidget(rule, 7, 0, 1, 2)
+        self.training_name, self.training_value = QLabel("<b>training step</b>"), QLabel()
+        self.inference_name, self.inference_value = QLabel("inference (forward only)"), QLabel()
+        for r, (name, value) in enumerate(((self.training_name, self.training_value), (self.inference_name, self.inference_value)), start=8):
+            value.setAlignment(Qt.AlignmentFlag.AlignRight)
+            self.memory_grid.addWidget(name, r, 0)
+            self.memory_grid.addWidget(value, r, 1)
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextFormat(Qt.TextFormat.RichText)
+
+        side = QVBoxLayout()
+        side.setContentsMargins(6, 0, 6, 0)
+        side.setSpacing(4)
+        side.addLayout(controls)
+        side.addWidget(self.verdict)
+        side.addWidget(QLabel("<b>Memory of a training step</b> (float32)"))
+        side.addLayout(self.memory_grid)
+        side.addStretch(1)
+        side_widget = QWidget()
+        side_widget.setLayout(side)
+        side_scroll = QScrollArea()
+        side_scroll.setWidget(side_widget)
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_scroll.setFixedWidth(side_widget.sizeHint().width() + 14)
+
+        left = QVBoxLayout()
+        left.setContentsMargins(0, 0, 0, 0)
+        left.setSpacing(3)
+        left.addWidget(self.table, 1)
+        left.addWidget(self.totals)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(left, 1)
+        layout.addWidget(side_scroll)
+
+        self._restore()
+        self.batch.valueChanged.connect(self._controls_changed)
+        self.optimizer.currentIndexChanged.connect(self._controls_changed)
+        self.budget.currentTextChanged.connect(self._controls_changed)
+        self.table.selectionModel().currentRowChanged.connect(self._row_selected)
+        document.changed.connect(self.refresh)
+        document.selection_changed.connect(self._show_selection)
+        self.refresh()
+
+    # -- settings ---------------------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        s = self.settings
+        batch = int(s.value("summary/batch", 64)) if s is not None else 64
+        optimizer = str(s.value("summary/optimizer", "adam")) if s is not None else "adam"
+        budget = str(s.value("summary/budget", "8GB")) if s is not None else "8GB"
+        self.batch.setValue(max(1, batch))
+        self.optimizer.setCurrentText(optimizer if optimizer in OPTIMIZER_STATE else "adam")
+        self.budget.setCurrentText(budget)
+
+    def _controls_changed(self, *_args) -> None:
+        if self.settings is not None:
+            self.settings.setValue("summary/batch", self.batch.value())
+            self.settings.setValue("summary/optimizer", self.optimizer.currentText())
+            self.settings.setValue("summary/budget", self.budget.currentText())
+        self.refresh()
+
+    def budget_bytes(self) -> int | None:
+        try:
+            return parse_bytes(self.budget.currentText())
+        except ValueError:
+            return None
+
+    # -- showing ------------------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        report = self.document.report
+        batch = self.batch.value()
+        optimizer = self.optimizer.currentText()
+        self.model.refresh(batch)
+        out = report.output
+        status = (
+            f"<span style='color:{OK_COLOR}'>✓ valid</span>"
+            if report.valid
+            else f"<span style='color:{INVALID_COLOR}'>✗ {len(report.problems)} problem{'s' if len(report.problems) != 1 else ''}</span>"
+        )
+        self.totals.setText(
+            f"<b>{report.spec.name or 'Network'}</b> {status} &nbsp; {report.spec.input} → {out if out is not None else '—'}"
+            f" &nbsp; Total params: <b>{report.total_params:,}</b>"
+            f" &nbsp; Mult-adds per image: <b>{format_count(report.total_macs)}</b> ({report.total_macs:,})"
+        )
+        memory = report.memory(batch, optimizer)
+        for (name, value), (label, amount) in zip(self.memory_labels, memory.categories()):
+            name.setText(label)
+            value.setText(format_bytes(amount))
+        self.training_value.setText(f"<b>{format_bytes(memory.training)}</b>")
+        self.inference_value.setText(format_bytes(memory.inference))
+        budget = self.budget_bytes()
+        if budget is None:
+            self.verdict.setText(f"<span style='color:{INVALID_COLOR}'>A budget looks like 4GB, 512MB or 2GiB.</span>")
+        elif not report.valid:
+            self.verdict.setText(f"<span style='color:{UNRESOLVED_COLOR}'>Fix the network to size it against the budget.</span>")
+        else:
+            largest = report.max_batch(budget, optimizer)
+            if memory.training <= budget:
+                verdict = f"<span style='color:{OK_COLOR}'>✓ batch {batch:,} fits in {format_bytes(budget)}</span>"
+            else:
+                verdict = f"<span style='color:{INVALID_COLOR}'>✗ batch {batch:,} does not fit in {format_bytes(budget)}</span>"
+            self.verdict.setText(f"{verdict}<br>Largest batch that fits: <b>{largest:,}</b>")
+        self._show_selection(self.document.selected)
+
+    def _row_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid() and not getattr(self, "_syncing", False):
+            self.document.select(self.model.rows[current.row()].report.path)
+
+    def _show_selection(self, path) -> None:
+        self._syncing = True
+        try:
+            for i, row in enumerate(self.model.rows):
+                if row.report.path == path:
+                    self.table.selectRow(i)
+                    self.table.scrollTo(self.model.index(i, 0))
+                    return
+            self.table.clearSelection()
+        finally:
+            self._syncing = False
+
