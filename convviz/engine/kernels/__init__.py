@@ -31,9 +31,10 @@ Pooling (window (fh, fw), stride defaults to the window, asymmetric pad smaller 
     (count_include_pad=True). relu_max_pool is max(0, ·) fused into the 2×2 stride-2 max pool.
 
 Memory layout: the fast kernels accept arrays in any memory order. Their results are (N, C, H, W)
-views of *channel-major* memory, (C, N, H, W) contiguous, which is what the next kernel reads
-fastest; ``np.ascontiguousarray`` gives plain NCHW memory if some code needs it. The forward
-caches refer to ``w`` (and the pools to ``x``): do not modify those in place before backward.
+views of *batch-last* memory, (C, H, W, N) contiguous (``a.transpose(1, 2, 3, 0)`` is contiguous),
+which is what the next kernel reads fastest; ``np.ascontiguousarray`` gives plain NCHW memory if
+some code needs it. The forward caches refer to ``w`` (and the pools to ``x``): do not modify those
+in place before backward.
 
 BLAS threads: the fast conv and local kernels run with ``convviz.engine.blas.ENGINE_THREADS`` BLAS
 threads (1: measured fastest on this 2-core machine) and restore the caller's count afterwards.

@@ -4,7 +4,7 @@
     out[n, k, i, j] = b[i, j, k] + Σ_c,p,q w[i, j, k, c, p, q] · xpad[n, c, i·sh + p·dh, j·sw + q·dw]
 
 Same stride/pad/dilation conventions and output size as conv2d. One im2col copy gives
-cols (Ho·Wo, N, C·Fh·Fw); then a batched GEMM per output position: out[i, j] = cols[i, j] @ w[i, j].T.
+cols (Ho·Wo, C·Fh·Fw, N); then one GEMM per output position: out[i, j] = w[i, j] @ cols[i, j].
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import numpy as np
 from convviz.engine.blas import engine_threads
 from convviz.engine.kernels.conv import check_conv_args
 from convviz.engine.kernels.geometry import Window2d, check_array, check_same_dtype, check_shape, window
-from convviz.engine.kernels.layout import add_windows, channel_major, windows
+from convviz.engine.kernels.layout import add_windows, batch_last, windows
 
 W_DIMS = "(Ho, Wo, K, C, Fh, Fw)"
 
 
 @dataclass(frozen=True)
 class LocalCache:
-    cols: np.ndarray  # (Ho·Wo, N, C·Fh·Fw)
+    cols: np.ndarray  # (Ho·Wo, C·Fh·Fw, N)
     w: np.ndarray  # (Ho, Wo, K, C, Fh, Fw)
     has_bias: bool
     geo: Window2d
@@ -45,13 +45,13 @@ def local2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
         check_shape("b", b, (Ho, Wo, K), f"to match w.shape={w.shape}")
         check_same_dtype(x, b=b)
     N = x.shape[0]
-    # (C, Fh, Fw, N, Ho, Wo) → (Ho, Wo, N, C, Fh, Fw), copied contiguous: one im2col
-    cols = np.ascontiguousarray(windows(channel_major(x, geo.pad), geo).transpose(4, 5, 3, 0, 1, 2))
-    cols = cols.reshape(Ho * Wo, N, C * Fh * Fw)
-    out = np.matmul(cols, w.reshape(Ho * Wo, K, -1).transpose(0, 2, 1))  # (Ho·Wo, N, K)
+    # (C, Fh, Fw, Ho, Wo, N) → (Ho, Wo, C, Fh, Fw, N), copied contiguous: one im2col
+    cols = np.ascontiguousarray(windows(batch_last(x, geo.pad), geo).transpose(3, 4, 0, 1, 2, 5))
+    cols = cols.reshape(Ho * Wo, C * Fh * Fw, N)
+    out = np.matmul(w.reshape(Ho * Wo, K, -1), cols)  # (Ho·Wo, K, N)
     if b is not None:
-        out += b.reshape(Ho * Wo, 1, K)
-    return out.reshape(Ho, Wo, N, K).transpose(2, 3, 0, 1), LocalCache(cols, w, b is not None, geo)
+        out += b.reshape(Ho * Wo, K, 1)
+    return out.reshape(Ho, Wo, K, N).transpose(3, 2, 0, 1), LocalCache(cols, w, b is not None, geo)
 
 
 @engine_threads
@@ -59,18 +59,18 @@ def local2d_backward(dout, cache: LocalCache, *, input_grad: bool = True):
     """dout (N, K, Ho, Wo) → (dx (N, C, H, W) or None, dw like w, db (Ho, Wo, K) or None)."""
     cols, w, geo = cache.cols, cache.w, cache.geo
     Ho, Wo, K, C, Fh, Fw = w.shape
-    N = cols.shape[1]
+    N = cols.shape[2]
     check_array("dout", dout, 4, "(N, K, Ho, Wo)")
     check_shape("dout", dout, (N, K, Ho, Wo), "like the forward output")
     check_same_dtype(cols, dout=dout)
-    d = np.ascontiguousarray(dout.transpose(2, 3, 0, 1)).reshape(Ho * Wo, N, K)
-    db = d.sum(axis=1).reshape(Ho, Wo, K) if cache.has_bias else None
-    dw = np.matmul(d.transpose(0, 2, 1), cols).reshape(w.shape)
+    d = np.ascontiguousarray(dout.transpose(2, 3, 1, 0)).reshape(Ho * Wo, K, N)
+    db = d.sum(axis=2).reshape(Ho, Wo, K) if cache.has_bias else None
+    dw = np.matmul(d, cols.transpose(0, 2, 1)).reshape(w.shape)
     if not input_grad:
         return None, dw, db
-    dcols = np.matmul(d, w.reshape(Ho * Wo, K, -1)).reshape(Ho, Wo, N, C, Fh, Fw)
-    dxp = np.zeros((C, N, geo.padded_h, geo.padded_w), cols.dtype)
-    add_windows(dxp, dcols.transpose(3, 4, 5, 2, 0, 1), geo)
+    dcols = np.matmul(w.reshape(Ho * Wo, K, -1).transpose(0, 2, 1), d).reshape(Ho, Wo, C, Fh, Fw, N)
+    dxp = np.zeros((C, geo.padded_h, geo.padded_w, N), cols.dtype)
+    add_windows(dxp, dcols.transpose(2, 3, 4, 0, 1, 5), geo)
     (top, _), (left, _) = geo.pad
-    dx = dxp[:, :, top : top + geo.in_h, left : left + geo.in_w]
-    return dx.transpose(1, 0, 2, 3), dw, db
+    dx = dxp[:, top : top + geo.in_h, left : left + geo.in_w]
+    return dx.transpose(3, 0, 1, 2), dw, db
