@@ -1,0 +1,368 @@
+"""The engine's element-wise, normalization and fully connected layers: forward and backward side by side.
+
+Every layer is built from its :class:`~convviz.model.analysis.LayerReport` (the specification's one
+source of truth for shapes) and works on NCHW arrays ``(N, C, H, W)``; a flat 1×1×D volume is held as
+``(N, D)`` (a windowed layer given ``(N, D)`` reads it as ``(N, D, 1, 1)``). ``forward`` caches what
+``backward`` reads, and ``backward`` reads nothing else.
+
+Ownership, for in-place work. A network runs each stack with two flags per layer, worked out once from
+the class attributes below: ``inplace`` in ``forward(x, train, inplace)`` says nobody else will read
+``x`` again (so the layer may overwrite it), and in ``backward(dout, inplace)`` the same for ``dout``.
+Traced passes never set them.
+
+- ``KEEPS_OUTPUT``: backward reads the layer's own output, so the next layer must not overwrite it;
+- ``OUTPUT_ALIASES_INPUT``: the output may be the input itself or a view of it;
+- ``DX_ALIASES_DOUT``: the input gradient may be ``dout`` itself or a view of it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convviz.model.analysis import LayerReport
+from convviz.model.volume import Volume
+
+
+def array_shape(v: Volume) -> tuple[int, ...]:
+    """The per-image shape of the engine's array for volume ``v``: (D,) when flat, else (D, H, W)."""
+    return (v.depth,) if v.is_flat else v.chw()
+
+
+def as_4d(x: np.ndarray) -> np.ndarray:
+    """(N, D) → (N, D, 1, 1) view; 4-D arrays unchanged."""
+    return x if x.ndim == 4 else x.reshape(x.shape[0], x.shape[1], 1, 1)
+
+
+def as_flat(x: np.ndarray) -> np.ndarray:
+    """(N, D, 1, 1) → (N, D); (N, D) unchanged. Only for flat volumes."""
+    return x if x.ndim == 2 else x.reshape(x.shape[0], -1)
+
+
+class Layer:
+    """One layer of a built network: parameters, forward and backward.
+
+    ``params``, ``grads`` and ``buffers`` map local names (``weight``, ``bias``, ``running_mean`` …) to
+    the live arrays, weight first, then bias, then any other parameter.
+    """
+
+    KEEPS_OUTPUT = False
+    OUTPUT_ALIASES_INPUT = False
+    DX_ALIASES_DOUT = False
+    COMPOSITE = False
+
+    def __init__(self, report: LayerReport, dtype):
+        self.report = report
+        self.spec = report.layer
+        self.name = report.name
+        self.input = report.input
+        self.output = report.output
+        self.dtype = np.dtype(dtype)
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def add_param(self, name: str, shape: tuple) -> np.ndarray:
+        self.params[name] = np.zeros(shape, self.dtype)
+        self.grads[name] = np.zeros(shape, self.dtype)
+        return self.params[name]
+
+    def fan(self) -> tuple[int, int]:
+        """(fan_in, fan_out) for initialisation (weighted layers only)."""
+        raise NotImplementedError
+
+    def forward(self, x: np.ndarray, train: bool, inplace: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray, inplace: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}: {self.input} → {self.output}>"
+
+
+# -- activations ---------------------------------------------------------------------------------------
+
+
+class ReLU(Layer):
+    """y = max(0, x); dx = dout · [y > 0]. Caches y (or x's sign, which is the same thing)."""
+
+    KEEPS_OUTPUT = True
+    OUTPUT_ALIASES_INPUT = True
+    DX_ALIASES_DOUT = True
+
+    def forward(self, x, train, inplace=False):
+        y = np.maximum(x, 0, out=x if inplace else None)
+        self.y = y
+        return y
+
+    def backward(self, dout, inplace=False):
+        return relu_backward(dout, self.y, inplace)
+
+
+def relu_backward(dout: np.ndarray, y: np.ndarray, inplace: bool = False) -> np.ndarray:
+    """dout · [y > 0], written over ``dout`` when ``inplace`` (y is the ReLU's output)."""
+    if inplace:
+        np.multiply(dout, y > 0, out=dout)
+        return dout
+    return np.multiply(dout, y > 0, dtype=dout.dtype)
+
+
+class LeakyReLU(Layer):
+    """y = x for x > 0, α·x otherwise; dx = dout · (1 or α). Caches y (α ≥ 0: y > 0 exactly where x > 0)."""
+
+    KEEPS_OUTPUT = True
+
+    def forward(self, x, train, inplace=False):
+        self.slope = self.dtype.type(self.spec.slope)
+        y = np.where(x > 0, x, x * self.slope)
+        self.y = y
+        return y
+
+    def backward(self, dout, inplace=False):
+        return np.where(self.y > 0, dout, dout * self.slope)
+
+
+class Tanh(Layer):
+    """y = tanh(x); dx = dout · (1 − y²). Caches y."""
+
+    KEEPS_OUTPUT = True
+
+    def forward(self, x, train, inplace=False):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, dout, inplace=False):
+        return dout * (1 - self.y * self.y)
+
+
+class Sigmoid(Layer):
+    """y = 1 / (1 + e^−x), computed without overflow; dx = dout · y · (1 − y). Caches y."""
+
+    KEEPS_OUTPUT = True
+
+    def forward(self, x, train, inplace=False):
+        e = np.exp(-np.abs(x))  # never overflows
+        self.y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        return self.y
+
+    def backward(self, dout, inplace=False):
+        return dout * self.y * (1 - self.y)
+
+
+# -- normalization and regularization -------------------------------------------------------------------
+
+
+class BatchNorm(Layer):
+    """Batch normalization per depth slice: over (N, H, W) of (N, C, H, W), or over N of (N, D).
+
+    Train: μ, σ² (biased) of the batch; x̂ = (x − μ)/√(σ² + ε); y = γ·x̂ + β; the running statistics
+    follow PyTorch: running = (1 − m)·running + m·batch, with the unbiased variance (n/(n − 1)·σ²).
+    Eval: μ and σ² are the running statistics. Parameters ``weight`` (γ) and ``bias`` (β), (C,);
+    buffers ``running_mean`` (0) and ``running_var`` (1), (C,).
+
+    Backward (train), with n values per slice and dx̂ = dout·γ:
+    dx = (1/σ̂)/n · (n·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂)); dγ = Σ dout·x̂; dβ = Σ dout.
+    In eval mode μ and σ² are constants: dx = dout·γ/σ̂.
+    """
+
+    def __init__(self, report, dtype):
+        super().__init__(report, dtype)
+        c = report.input.depth
+        self.add_param("weight", (c,))[...] = 1
+        self.add_param("bias", (c,))
+        self.buffers["running_mean"] = np.zeros(c, self.dtype)
+        self.buffers["running_var"] = np.ones(c, self.dtype)
+
+    @staticmethod
+    def _axes(x):
+        return (0,) if x.ndim == 2 else (0, 2, 3)
+
+    def _per_slice(self, v):
+        """(C,) → broadcastable against x."""
+        return v if self.ndim == 2 else v.reshape(1, -1, 1, 1)
+
+    def forward(self, x, train, inplace=False):
+        eps, momentum = self.spec.eps, self.spec.momentum
+        self.ndim = x.ndim
+        axes = self._axes(x)
+        n = x.size // x.shape[1]
+        gamma, beta = self.params["weight"], self.params["bias"]
+        if train:
+            if n < 2:
+                raise ValueError(
+                    f"{self.name}: batch norm in training needs more than one value per depth slice, "
+                    f"got input shape {x.shape}"
+                )
+            mean = x.mean(axis=axes)
+            centred = x - self._per_slice(mean)
+            var = np.mean(np.square(centred), axis=axes)
+            inv_std = 1 / np.sqrt(var + eps)
+            xhat = np.multiply(centred, self._per_slice(inv_std), out=centred)
+            running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean
+            running_var *= 1 - momentum
+            running_var += (momentum * n / (n - 1)) * var
+        else:
+            inv_std = 1 / np.sqrt(self.buffers["running_var"] + eps)
+            xhat = (x - self._per_slice(self.buffers["running_mean"])) * self._per_slice(inv_std)
+        self.train, self.xhat, self.inv_std = train, xhat, inv_std.astype(self.dtype, copy=False)
+        return xhat * self._per_slice(gamma) + self._per_slice(beta)
+
+    def backward(self, dout, inplace=False):
+        xhat, inv_std, gamma = self.xhat, self.inv_std, self.params["weight"]
+        axes = self._axes(dout)
+        self.grads["bias"][...] = dout.sum(axis=axes)
+        self.grads["weight"][...] = np.sum(dout * xhat, axis=axes)
+        if not self.train:
+            return dout * self._per_slice(gamma * inv_std)
+        n = dout.size // dout.shape[1]
+        # dx̂ = dout·γ; Σdx̂ = γ·dβ and Σ(dx̂·x̂) = γ·dγ, so no second pass over the batch is needed.
+        scale = self._per_slice(gamma * inv_std / n)
+        mean_term = self._per_slice(self.grads["bias"])
+        xhat_term = self._per_slice(self.grads["weight"])
+        return scale * (n * dout - mean_term - xhat * xhat_term)
+
+
+def channel_window_sum(z: np.ndarray, before: int, after: int) -> np.ndarray:
+    """out[:, c] = Σ z[:, j] for j from c − before to c + after (clipped to the channels), z (N, C, …)."""
+    channels = z.shape[1]
+    out = z.copy()
+    for offset in range(1, min(before, channels - 1) + 1):
+        out[:, offset:] += z[:, :-offset]
+    for offset in range(1, min(after, channels - 1) + 1):
+        out[:, :-offset] += z[:, offset:]
+    return out
+
+
+class LRN(Layer):
+    """Local response normalization across depth, as AlexNet and PyTorch's ``LocalResponseNorm``.
+
+    b_c = a_c / s_c^β with s_c = k + (α/n)·Σ a_j² over j = c − ⌊n/2⌋ … c + ⌊(n − 1)/2⌋ (missing
+    slices count as 0). x: (N, C, H, W) or (N, C). Caches a and s.
+
+    Backward: db/da_i = s_i^−β at i, plus −2β(α/n)·a_i·Σ_c dout_c·a_c·s_c^(−β−1) over the slices c
+    whose window holds i (c = i − ⌊(n − 1)/2⌋ … i + ⌊n/2⌋).
+    """
+
+    def forward(self, x, train, inplace=False):
+        n, alpha, beta, k = self.spec.size, self.spec.alpha, self.spec.beta, self.spec.k
+        s = channel_window_sum(x * x, n // 2, (n - 1) // 2)
+        s *= alpha / n
+        s += k
+        self.x, self.s = x, s
+        return x * s ** (-beta)
+
+    def backward(self, dout, inplace=False):
+        n, alpha, beta = self.spec.size, self.spec.alpha, self.spec.beta
+        x, s = self.x, self.s
+        s_beta = s ** (-beta)
+        t = dout * x * s_beta / s  # dout_c · a_c · s_c^(−β−1)
+        back = channel_window_sum(t, (n - 1) // 2, n // 2)
+        return dout * s_beta - (2 * beta * alpha / n) * x * back
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training y = x·m with m = [u ≥ p]/(1 − p), u uniform from the network's
+    generator; in eval (or p = 0) y = x. dx = dout·m. Caches the mask m."""
+
+    OUTPUT_ALIASES_INPUT = True
+    DX_ALIASES_DOUT = True
+
+    def __init__(self, report, dtype, rng_owner):
+        super().__init__(report, dtype)
+        self.rng_owner = rng_owner  # anything with an ``rng`` attribute (the Network)
+
+    def forward(self, x, train, inplace=False):
+        p = self.spec.p
+        if not train or p == 0:
+            self.mask = None
+            return x
+        u = self.rng_owner.rng.random(x.shape, dtype=self.dtype)
+        self.mask = (u >= p).astype(self.dtype) * self.dtype.type(1 / (1 - p))
+        return np.multiply(x, self.mask, out=x if inplace else None)
+
+    def backward(self, dout, inplace=False):
+        if self.mask is None:
+            return dout
+        return np.multiply(dout, self.mask, out=dout if inplace else None)
+
+
+# -- shape changes and fully connected ---------------------------------------------------------------
+
+
+class Flatten(Layer):
+    """(N, C, H, W) → (N, C·H·W) in PyTorch's (C, H, W) order; backward reshapes back."""
+
+    OUTPUT_ALIASES_INPUT = True
+    DX_ALIASES_DOUT = True
+
+    def forward(self, x, train, inplace=False):
+        self.shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout, inplace=False):
+        return dout.reshape(self.shape)
+
+
+class FC(Layer):
+    """y = x·Wᵀ + b. x: (N, D); weight: (units, D) as in PyTorch; bias: (units,).
+
+    dx = dout·W; dW = doutᵀ·x; db = Σ_n dout. Caches x.
+    """
+
+    def __init__(self, report, dtype):
+        super().__init__(report, dtype)
+        self.add_param("weight", (self.spec.units, report.input.depth))
+        if self.spec.bias:
+            self.add_param("bias", (self.spec.units,))
+
+    def fan(self):
+        return self.input.depth, self.spec.units
+
+    def forward(self, x, train, inplace=False):
+        self.shape = x.shape
+        x = as_flat(x)
+        self.x = x
+        y = x @ self.params["weight"].T
+        if "bias" in self.params:
+            y += self.params["bias"]
+        return y
+
+    def backward(self, dout, inplace=False, input_grad=True):
+        np.matmul(dout.T, self.x, out=self.grads["weight"])
+        if "bias" in self.grads:
+            np.sum(dout, axis=0, out=self.grads["bias"])
+        return (dout @ self.params["weight"]).reshape(self.shape) if input_grad else None
+
+
+class GlobalAvgPool(Layer):
+    """(N, C, H, W) → (N, C): the mean of each depth slice; dx = dout/(H·W) spread over the slice."""
+
+    def forward(self, x, train, inplace=False):
+        x = as_4d(x)
+        self.shape = x.shape
+        return x.mean(axis=(2, 3))
+
+    def backward(self, dout, inplace=False):
+        n, c, h, w = self.shape
+        dx = np.empty(self.shape, dout.dtype)
+        dx[...] = (dout / (h * w))[:, :, None, None]
+        return dx
+
+
+class Softmax(Layer):
+    """The output layer: the network's scores are its input (logits); the loss applies the softmax.
+
+    Forward and backward pass values through unchanged; see ``softmax_cross_entropy`` and
+    ``Network.predict_proba``.
+    """
+
+    OUTPUT_ALIASES_INPUT = True
+    DX_ALIASES_DOUT = True
+
+    def forward(self, x, train, inplace=False):
+        return x
+
+    def backward(self, dout, inplace=False):
+        return dout

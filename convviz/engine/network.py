@@ -1,0 +1,445 @@
+"""A trainable network built from a specification: stacks of engine layers, composites, weights by name.
+
+    net = Network(preset("convnetjs"), seed=0)          # float32; dtype=np.float64 for gradient checks
+    scores = net.forward(x, train=True)                  # x (N, C, H, W) → (N, K)
+    loss, dscores = softmax_cross_entropy(scores, y)
+    dx = net.backward(dscores)                           # fills net.grads()
+
+Shapes come from ``analyze(spec)`` (the one source of truth): every layer is built from its report,
+and the first forward pass checks that every layer's real output has the shape the report gives.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from convviz.engine import layers as L
+from convviz.engine import windowed as W
+from convviz.model import layers as spec_layers
+from convviz.model.analysis import LayerReport, analyze
+from convviz.model.network import NetworkSpec
+
+ACTIVATIONS = (spec_layers.ReLU, spec_layers.LeakyReLU, spec_layers.Tanh, spec_layers.Sigmoid)
+# Layers that sit between a weighted layer and its activation without changing which one it is.
+PASS_THROUGH = (
+    spec_layers.BatchNorm, spec_layers.Dropout, spec_layers.MaxPool, spec_layers.AvgPool,
+    spec_layers.Flatten, spec_layers.GlobalAvgPool, spec_layers.LRN,
+)
+
+LEAF_TYPES = {
+    spec_layers.Conv: W.Conv,
+    spec_layers.LocallyConnected: W.LocallyConnected,
+    spec_layers.MaxPool: W.MaxPool,
+    spec_layers.AvgPool: W.AvgPool,
+    spec_layers.GlobalAvgPool: L.GlobalAvgPool,
+    spec_layers.ReLU: L.ReLU,
+    spec_layers.LeakyReLU: L.LeakyReLU,
+    spec_layers.Tanh: L.Tanh,
+    spec_layers.Sigmoid: L.Sigmoid,
+    spec_layers.BatchNorm: L.BatchNorm,
+    spec_layers.LRN: L.LRN,
+    spec_layers.Flatten: L.Flatten,
+    spec_layers.FC: L.FC,
+    spec_layers.Softmax: L.Softmax,
+}
+
+
+# -- stacks and blocks -----------------------------------------------------------------------------------
+
+
+class Stack:
+    """An ordered list of layers run one after the other (the network itself, or a block's inner stack).
+
+    Two plans run it: the *fast* plan (training) fuses a ReLU with the 2×2 max pool next to it and lets
+    a layer overwrite an array nobody else reads (see ``convviz.engine.layers``); the *traced* plan
+    runs every layer on its own, without in-place work, and reports each one to a recorder.
+    """
+
+    def __init__(self, layers: list):
+        self.layers = layers
+        self.fast = self._fuse(layers)
+        self.fast_owned = _ownership(self.fast)
+        self.plain_owned = [(False, False)] * len(layers)
+        self.checked = {"fast": False, "traced": False}
+        self.last_traced = False
+
+    @staticmethod
+    def _fuse(layers: list) -> list:
+        steps, i = [], 0
+        while i < len(layers):
+            if i + 1 < len(layers) and (
+                W.fusable_relu_pool(layers[i], layers[i + 1]) or W.fusable_relu_pool(layers[i + 1], layers[i])
+            ):
+                steps.append(W.ReLUMaxPool(layers[i], layers[i + 1]))
+                i += 2
+            else:
+                steps.append(layers[i])
+                i += 1
+        return steps
+
+    def forward(self, x, train: bool, recorder=None):
+        traced = recorder is not None
+        self.last_traced = traced  # backward must use the plan whose caches this pass filled
+        steps, owned = (self.layers, self.plain_owned) if traced else (self.fast, self.fast_owned)
+        check = not self.checked["traced" if traced else "fast"]
+        for step, (x_owned, _) in zip(steps, owned):
+            if traced:
+                recorder.forward_in(step, x)
+            if step.COMPOSITE:
+                y = step.forward(x, train, recorder=recorder)
+            else:
+                y = step.forward(x, train, inplace=x_owned)
+            if traced:
+                recorder.forward_out(step, y)
+            if check:
+                _check_shape(step, y)
+            x = y
+        self.checked["traced" if traced else "fast"] = True
+        return x
+
+    def backward(self, dout, recorder=None, input_grad: bool = True):
+        """dout: the gradient of this stack's output → the gradient of its input (None when
+        ``input_grad`` is False and the first layer can skip it)."""
+        traced = self.last_traced
+        if recorder is not None and not traced:
+            raise RuntimeError("a traced backward pass needs a traced forward pass first")
+        steps, owned = (self.layers, self.plain_owned) if traced else (self.fast, self.fast_owned)
+        for index in range(len(steps) - 1, -1, -1):
+            step, (_, dout_owned) = steps[index], owned[index]
+            if recorder is not None:
+                recorder.backward_in(step, dout)
+            if step.COMPOSITE:
+                dx = step.backward(dout, recorder=recorder)
+            elif index == 0 and not input_grad and isinstance(step, (W.Conv, L.FC)):
+                dx = step.backward(dout, inplace=dout_owned, input_grad=False)
+            else:
+                dx = step.backward(dout, inplace=dout_owned)
+            if recorder is not None:
+                recorder.backward_out(step, dx)
+            dout = dx
+        return None if not input_grad else dout
+
+
+def _ownership(steps: list) -> list[tuple[bool, bool]]:
+    """(x owned, dout owned) per step: may the step overwrite its input / its upstream gradient?
+
+    A stack's input belongs to the caller (the user's batch, or a block input shared by several
+    stacks), and so does the gradient given to its last layer.
+    """
+    n = len(steps)
+    x_owned = [False] * n
+    for i in range(1, n):
+        prev = steps[i - 1]
+        if prev.COMPOSITE:
+            x_owned[i] = True  # a block's output is a new array it does not keep
+        elif prev.KEEPS_OUTPUT:
+            x_owned[i] = False
+        elif prev.OUTPUT_ALIASES_INPUT:
+            x_owned[i] = x_owned[i - 1]
+        else:
+            x_owned[i] = True
+    dout_owned = [False] * n
+    for i in range(n - 2, -1, -1):
+        nxt = steps[i + 1]
+        dout_owned[i] = dout_owned[i + 1] if (not nxt.COMPOSITE and nxt.DX_ALIASES_DOUT) else True
+    return list(zip(x_owned, dout_owned))
+
+
+def _check_shape(step, y: np.ndarray) -> None:
+    expected = L.array_shape(step.output)
+    real = y.shape[1:]
+    if real != expected and not (step.output.is_flat and real == (step.output.depth, 1, 1)):
+        raise RuntimeError(
+            f"{step.name}: the engine produced per-image shape {real} but the specification says "
+            f"{step.output} = {expected}"
+        )
+
+
+class Residual(L.Layer):
+    """y = F(x) + shortcut(x): the body stack plus the shortcut stack (empty: the identity).
+
+    dx = dF(dout) + dshortcut(dout): the gradient flows unchanged into both stacks and their input
+    gradients add.
+    """
+
+    COMPOSITE = True
+
+    def __init__(self, report, body: Stack, shortcut: Stack):
+        super().__init__(report, np.float64)
+        self.body, self.shortcut = body, shortcut
+        self.stacks = [body, shortcut]
+
+    def forward(self, x, train, recorder=None):
+        self.shape = x.shape
+        a = self.body.forward(x, train, recorder)
+        s = self.shortcut.forward(x, train, recorder) if self.shortcut.layers else x
+        return a + (s if s.shape == a.shape else s.reshape(a.shape))
+
+    def backward(self, dout, recorder=None):
+        da = self.body.backward(dout, recorder)
+        ds = self.shortcut.backward(dout, recorder) if self.shortcut.layers else dout
+        return da.reshape(self.shape) + ds.reshape(self.shape)
+
+
+class Branch(L.Layer):
+    """Parallel stacks on the same input, outputs concatenated in depth in order (Inception).
+
+    An empty branch passes x. dx = Σ over branches of the branch's input gradient for its slice of
+    dout (depths d₁, d₂, … along axis 1).
+    """
+
+    COMPOSITE = True
+
+    def __init__(self, report, stacks: list[Stack], depths: list[int]):
+        super().__init__(report, np.float64)
+        self.stacks, self.depths = stacks, depths
+
+    def forward(self, x, train, recorder=None):
+        self.shape = x.shape
+        outs = [stack.forward(x, train, recorder) if stack.layers else x for stack in self.stacks]
+        if any(o.ndim == 4 for o in outs):
+            outs = [L.as_4d(o) for o in outs]
+        return np.concatenate(outs, axis=1)
+
+    def backward(self, dout, recorder=None):
+        dx = np.zeros(self.shape, dout.dtype)
+        start = 0
+        for stack, depth in zip(self.stacks, self.depths):
+            part = dout[:, start:start + depth]
+            start += depth
+            dx += (stack.backward(part, recorder) if stack.layers else part).reshape(self.shape)
+        return dx
+
+
+# -- building --------------------------------------------------------------------------------------------
+
+
+def build_stack(reports: list[LayerReport], dtype, rng_owner) -> Stack:
+    """Engine layers for a stack of reports (blocks built recursively)."""
+    built = []
+    for report in reports:
+        spec = report.layer
+        if isinstance(spec, spec_layers.Residual):
+            (_, body), (_, shortcut) = report.children
+            built.append(Residual(report, build_stack(body, dtype, rng_owner), build_stack(shortcut, dtype, rng_owner)))
+        elif isinstance(spec, spec_layers.Branch):
+            stacks = [build_stack(children, dtype, rng_owner) for _, children in report.children]
+            depths = [children[-1].output.depth if children else report.input.depth for _, children in report.children]
+            built.append(Branch(report, stacks, depths))
+        elif isinstance(spec, spec_layers.Dropout):
+            built.append(L.Dropout(report, dtype, rng_owner))
+        else:
+            built.append(LEAF_TYPES[type(spec)](report, dtype))
+    return Stack(built)
+
+
+def init_scale(spec_stack: list, index: int) -> tuple[str, float]:
+    """("he", gain²) or ("glorot", 1) for the weighted layer at ``index`` of a spec stack.
+
+    He (std = √(gain²/fan_in), gain² = 2/(1 + α²)) unless the activation that follows — looking past
+    batch norm, pooling, dropout and flatten — is tanh or sigmoid, which get Glorot
+    (std = √(2/(fan_in + fan_out))).
+    """
+    for layer in spec_stack[index + 1:]:
+        if isinstance(layer, (spec_layers.Tanh, spec_layers.Sigmoid)):
+            return "glorot", 1.0
+        if isinstance(layer, spec_layers.LeakyReLU):
+            return "he", 2.0 / (1.0 + layer.slope**2)
+        if not isinstance(layer, PASS_THROUGH):
+            break
+    return "he", 2.0
+
+
+def walk_layers(stack: Stack):
+    """Every engine layer of a stack, depth first (a block before its inner layers)."""
+    for layer in stack.layers:
+        yield layer
+        if layer.COMPOSITE:
+            for inner in layer.stacks:
+                yield from walk_layers(inner)
+
+
+# -- the network -----------------------------------------------------------------------------------------
+
+
+class Network:
+    """A network built from a :class:`~convviz.model.NetworkSpec`, ready to train. See ``convviz.engine``."""
+
+    def __init__(self, spec: NetworkSpec, seed: int = 0, dtype=np.float32):
+        dtype = np.dtype(dtype)
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        spec = copy.deepcopy(spec)
+        report = analyze(spec)
+        if not report.valid:
+            problems = [f"{r.name}: {r.error.message}" for r in report.problems]
+            raise ValueError("cannot build the network: " + ("; ".join(problems) or "the output volume is unknown"))
+        self.spec, self.report, self.dtype, self.seed = spec, report, dtype, seed
+        init_seq, dropout_seq = np.random.SeedSequence(seed).spawn(2)
+        self.rng = np.random.default_rng(dropout_seq)
+        self.stack = build_stack(report.layers, dtype, self)
+        self.layers = {layer.name: layer for layer in walk_layers(self.stack)}
+        self._init_weights(np.random.default_rng(init_seq))
+        self._params = {f"{l.name}.{k}": v for l in self.layers.values() for k, v in l.params.items()}
+        self._grads = {f"{l.name}.{k}": v for l in self.layers.values() for k, v in l.grads.items()}
+        self._buffers = {f"{l.name}.{k}": v for l in self.layers.values() for k, v in l.buffers.items()}
+        self.output_volume = report.output
+        self._forward_shape = None  # shape of the last forward's scores (None: no forward yet)
+        self._forward_id = 0  # counts forward passes, so a trace knows whether the caches are its own
+
+    def _init_weights(self, rng: np.random.Generator) -> None:
+        """Seeded He/Glorot normal weights, drawn in float32 so that a float32 and a float64 network
+        with the same seed start from the same numbers; biases 0."""
+
+        def visit(spec_stack, built_stack):
+            for i, (spec, layer) in enumerate(zip(spec_stack, built_stack.layers)):
+                if layer.COMPOSITE:
+                    for (_, inner_spec), inner in zip(spec.stacks(), layer.stacks):
+                        visit(inner_spec, inner)
+                elif isinstance(layer, (W.Conv, L.FC)):  # LocallyConnected is a Conv
+                    kind, gain2 = init_scale(spec_stack, i)
+                    fan_in, fan_out = layer.fan()
+                    std = np.sqrt(gain2 / fan_in) if kind == "he" else np.sqrt(2.0 / (fan_in + fan_out))
+                    w = layer.params["weight"]
+                    draw = rng.standard_normal(w.shape, dtype=np.float32)
+                    draw *= np.float32(std)
+                    w[...] = draw
+
+        visit(self.spec.layers, self.stack)
+
+    # -- parameters ------------------------------------------------------------------------------------
+    def params(self) -> dict[str, np.ndarray]:
+        """Stable name → live parameter array, in layer order (weight, bias, then others)."""
+        return dict(self._params)
+
+    def grads(self) -> dict[str, np.ndarray]:
+        """Stable name → live gradient array (same names and order as ``params``), filled by backward."""
+        return dict(self._grads)
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        """Non-learned state: batch-norm ``running_mean`` and ``running_var`` by stable name."""
+        return dict(self._buffers)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, by stable name."""
+        return {name: a.copy() for name, a in {**self._params, **self._buffers}.items()}
+
+    def set_weights(self, weights: dict) -> None:
+        """Copy ``weights`` (every parameter and buffer by name, as ``get_weights`` gives) into the network.
+
+        Raises ValueError, changing nothing, for a missing or unknown name or a wrong shape.
+        """
+        live = {**self._params, **self._buffers}
+        missing = [name for name in live if name not in weights]
+        unknown = [name for name in weights if name not in live]
+        problems = []
+        if missing:
+            problems.append("missing " + ", ".join(missing))
+        if unknown:
+            problems.append("unknown " + ", ".join(unknown) + f" (this network has {', '.join(live)})")
+        for name, target in live.items():
+            if name in weights:
+                shape = np.shape(weights[name])
+                if shape != target.shape:
+                    problems.append(f"{name} has shape {shape}, expected {target.shape}")
+        if problems:
+            raise ValueError("cannot set weights: " + "; ".join(problems))
+        for name, target in live.items():
+            np.copyto(target, np.asarray(weights[name]), casting="unsafe")
+
+    def get_rng_state(self) -> dict:
+        """The dropout generator's state as plain data (JSON-able: nested dicts of str and int)."""
+        return copy.deepcopy(self.rng.bit_generator.state)
+
+    def set_rng_state(self, state: dict) -> None:
+        """Restore a state from ``get_rng_state`` (numpy scalars and 0-d arrays are accepted too)."""
+        def plain(value):
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            if isinstance(value, np.ndarray) and value.ndim == 0:
+                value = value.item()
+            return value.item() if isinstance(value, np.generic) else value
+
+        state = plain(state)
+        kind = type(self.rng.bit_generator).__name__
+        if not isinstance(state, dict) or state.get("bit_generator") != kind:
+            raise ValueError(f"not a {kind} generator state: {state!r:.200}")
+        try:
+            self.rng.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"not a valid {kind} generator state: {exc}") from None
+
+    def layer(self, name: str):
+        """The engine layer called ``name`` (``conv1``, ``res1.body.conv2`` …)."""
+        try:
+            return self.layers[name]
+        except KeyError:
+            raise KeyError(f"no layer named {name!r}; layers: {', '.join(self.layers)}") from None
+
+    # -- passes ----------------------------------------------------------------------------------------------
+    def _prepare_input(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        expected = self.spec.input.chw()
+        if x.ndim != 4 or x.shape[1:] != expected:
+            raise ValueError(
+                f"expected input of shape (N, {', '.join(map(str, expected))}) for a {self.spec.input} "
+                f"input volume, got {x.shape}"
+            )
+        return x if x.dtype == self.dtype else x.astype(self.dtype)
+
+    def _finish_output(self, y: np.ndarray) -> np.ndarray:
+        return L.as_flat(y) if self.output_volume.is_flat else L.as_4d(y)
+
+    def forward(self, x, train: bool = True) -> np.ndarray:
+        """x: (N, C, H, W) → scores (N, K) for a 1×1×K output (else score maps (N, K, H', W')).
+
+        ``train``: dropout on and batch norm on batch statistics (updating its running ones); False
+        for evaluation. A final Softmax layer is not applied: the scores are logits (see
+        ``softmax_cross_entropy`` and ``predict_proba``). Do not modify the scores before backward.
+        """
+        y = self._finish_output(self.stack.forward(self._prepare_input(x), train))
+        self._forward_shape = y.shape
+        self._forward_id += 1
+        return y
+
+    def backward(self, dscores, input_grad: bool = True) -> np.ndarray | None:
+        """dscores: dL/dscores, shaped like the last forward's scores → dx (N, C, H, W).
+
+        Fills ``grads()``. ``input_grad=False`` skips the input gradient where the first layer can
+        (a Conv or FC: the trainer never needs it) and returns None.
+        """
+        dscores = self._prepare_grad(dscores)
+        return self.stack.backward(dscores, input_grad=input_grad)
+
+    def _prepare_grad(self, dscores) -> np.ndarray:
+        if self._forward_shape is None:
+            raise RuntimeError("backward needs a forward pass first: call net.forward(x) before net.backward(dscores)")
+        dscores = np.asarray(dscores)
+        if dscores.shape != self._forward_shape:
+            raise ValueError(f"dscores must have the shape of the last scores {self._forward_shape}, got {dscores.shape}")
+        return dscores if dscores.dtype == self.dtype else dscores.astype(self.dtype)
+
+    def predict_proba(self, x) -> np.ndarray:
+        """Class probabilities: the softmax over axis 1 of ``forward(x, train=False)``."""
+        from convviz.engine.loss import softmax
+
+        return softmax(self.forward(x, train=False))
+
+    # -- traced passes (see convviz.engine.trace) ---------------------------------------------------------
+    def trace_forward(self, x, train: bool = False):
+        """A forward pass that keeps every layer's input and output: see ``convviz.engine.trace``."""
+        from convviz.engine.trace import trace_forward
+
+        return trace_forward(self, x, train)
+
+    def trace_backward(self, trace, dscores):
+        """Add every layer's upstream and downstream gradients and parameter gradients to ``trace``."""
+        from convviz.engine.trace import trace_backward
+
+        return trace_backward(self, trace, dscores)
+
+    def __repr__(self) -> str:
+        name = self.spec.name or "network"
+        return f"<Network {name!r}: {len(self._params)} parameter arrays, {self.dtype.name}>"

@@ -1,0 +1,185 @@
+"""Layers that slide a window: Conv, LocallyConnected, MaxPool, AvgPool (and ReLU fused into a pool).
+
+The specification decides every size: a windowed layer's padding is
+``((P_h, P_h + extra_h), (P_w, P_w + extra_w))`` with ``extra`` from ``layer.windows(input)`` (the
+zero rows/columns that policy ``pad`` adds at the bottom/right), and the kernels' floor
+``Ho = (H + top + bottom − d(F − 1) − 1) // S + 1`` drops what policy ``crop`` drops. The arithmetic
+itself lives in the kernels (``convviz.engine.kernels``); these classes hold the parameters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convviz.engine import kernels
+from convviz.engine.layers import Layer, as_4d
+from convviz.model.layers import pair
+
+
+def engine_padding(layer, v) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((top, bottom), (left, right)) zeros for spec ``layer`` on input volume ``v``."""
+    along_h, along_w = layer.windows(v)
+    ph, pw = pair(layer.pad)
+    return (ph, ph + along_h.extra), (pw, pw + along_w.extra)
+
+
+class WindowLayer(Layer):
+    """Geometry shared by the windowed layers: stride, padding (with the policy's extra), dilation."""
+
+    def __init__(self, report, dtype):
+        super().__init__(report, dtype)
+        self.size = pair(self.spec.size)
+        self.stride = pair(self.spec.stride)
+        self.dilation = pair(getattr(self.spec, "dilation", 1))
+        self.padding = engine_padding(self.spec, report.input)
+
+
+class Conv(WindowLayer):
+    """Convolution (cross-correlation): V[n, k, i, j] = Σ_c,p,q X̃[n, c, i·S + p·d, j·S + q·d]·w[k, c, p, q] + b[k].
+
+    x: (N, C, H, W); weight: (K, C, Fh, Fw); bias: (K,); out: (N, K, Ho, Wo) with
+    Ho = (H + top + bottom − d(Fh − 1) − 1) // S + 1. X̃ is x zero-padded by ``padding``.
+    Backward: dX is the convolution of dV with the spatially flipped filters, dW the sum over all
+    output positions of dV times the input window (see ``convviz.engine.trace``).
+    """
+
+    def __init__(self, report, dtype):
+        super().__init__(report, dtype)
+        fh, fw = self.size
+        self.add_param("weight", (self.spec.filters, report.input.depth, fh, fw))
+        if self.spec.bias:
+            self.add_param("bias", (self.spec.filters,))
+
+    def fan(self):
+        fh, fw = self.size
+        return self.input.depth * fh * fw, self.spec.filters * fh * fw
+
+    def forward(self, x, train, inplace=False):
+        out, self.cache = kernels.conv2d_forward(
+            as_4d(x), self.params["weight"], self.params.get("bias"), self.stride, self.padding, self.dilation
+        )
+        self.shape = x.shape
+        return out
+
+    def backward(self, dout, inplace=False, input_grad=True):
+        dx, dw, db = kernels.conv2d_backward(as_4d(dout), self.cache, input_grad=input_grad)
+        np.copyto(self.grads["weight"], dw)
+        if db is not None:
+            np.copyto(self.grads["bias"], db)
+        return None if dx is None else dx.reshape(self.shape)
+
+
+class LocallyConnected(Conv):
+    """A convolution without parameter sharing: every output position (i, j) has its own filters.
+
+    x: (N, C, H, W); weight: (Ho, Wo, K, C, Fh, Fw); bias: (Ho, Wo, K); out: (N, K, Ho, Wo).
+    V[n, k, i, j] = Σ_c,p,q X̃[n, c, i·S + p·d, j·S + q·d]·w[i, j, k, c, p, q] + b[i, j, k].
+    """
+
+    def __init__(self, report, dtype):
+        WindowLayer.__init__(self, report, dtype)
+        fh, fw = self.size
+        out, k, c = report.output, self.spec.filters, report.input.depth
+        self.add_param("weight", (out.height, out.width, k, c, fh, fw))
+        if self.spec.bias:
+            self.add_param("bias", (out.height, out.width, k))
+
+    def forward(self, x, train, inplace=False):
+        out, self.cache = kernels.local2d_forward(
+            as_4d(x), self.params["weight"], self.params.get("bias"), self.stride, self.padding, self.dilation
+        )
+        self.shape = x.shape
+        return out
+
+    def backward(self, dout, inplace=False, input_grad=True):
+        dx, dw, db = kernels.local2d_backward(as_4d(dout), self.cache, input_grad=input_grad)
+        np.copyto(self.grads["weight"], dw)
+        if db is not None:
+            np.copyto(self.grads["bias"], db)
+        return None if dx is None else dx.reshape(self.shape)
+
+
+class Pool(WindowLayer):
+    """Shared checks: the kernels need every window to hold an input value (padding < window)."""
+
+    def __init__(self, report, dtype):
+        super().__init__(report, dtype)
+        (top, bottom), (left, right) = self.padding
+        fh, fw = self.size
+        if max(top, bottom) >= fh or max(left, right) >= fw:
+            raise ValueError(
+                f"{self.name}: pooling needs its padding (with the rows added to fit) smaller than the "
+                f"{fh}×{fw} window so every window holds an input value, got padding {self.padding}"
+            )
+
+
+class MaxPool(Pool):
+    """out = the max of each (Fh, Fw) window per depth slice; padding is −inf (never wins).
+
+    x: (N, C, H, W) → (N, C, Ho, Wo). Backward sends each window's gradient to its first maximum
+    (row-major window order). The kernel's cache keeps x and the output.
+    """
+
+    KEEPS_OUTPUT = True
+
+    def forward(self, x, train, inplace=False):
+        out, self.cache = kernels.max_pool_forward(as_4d(x), self.size, self.stride, self.padding)
+        self.shape = x.shape
+        return out
+
+    def backward(self, dout, inplace=False):
+        return kernels.max_pool_backward(dout, self.cache).reshape(self.shape)
+
+
+class AvgPool(Pool):
+    """out = the mean of each (Fh, Fw) window, padded zeros counted (count_include_pad).
+
+    x: (N, C, H, W) → (N, C, Ho, Wo). Backward spreads dout/(Fh·Fw) over each window.
+    """
+
+    def forward(self, x, train, inplace=False):
+        out, self.cache = kernels.avg_pool_forward(as_4d(x), self.size, self.stride, self.padding)
+        self.shape = x.shape
+        return out
+
+    def backward(self, dout, inplace=False):
+        return kernels.avg_pool_backward(dout, self.cache).reshape(self.shape)
+
+
+def fusable_relu_pool(relu, pool) -> bool:
+    """ReLU next to a 2×2, stride-2, unpadded max pool: one fused kernel does both (in either order,
+    since max(0, ·) commutes with the max, ties included)."""
+    return (
+        isinstance(pool, MaxPool)
+        and type(relu).__name__ == "ReLU"
+        and pool.size == (2, 2)
+        and pool.stride == (2, 2)
+        and pool.padding == ((0, 0), (0, 0))
+    )
+
+
+class ReLUMaxPool:
+    """A ReLU and the 2×2 max pool next to it, run as one step of the fast (untraced) plan.
+
+    relu(maxpool(x)) = maxpool(relu(x)) exactly, gradients included: the pool runs on the raw input
+    and the ReLU on a quarter of the values. Traced passes run the two layers separately.
+    """
+
+    KEEPS_OUTPUT = True
+    OUTPUT_ALIASES_INPUT = False
+    DX_ALIASES_DOUT = False
+    COMPOSITE = False
+
+    def __init__(self, first, second):
+        self.layers = (first, second)
+        self.pool = second if isinstance(second, MaxPool) else first
+        self.name = f"{first.name}+{second.name}"
+        self.output = second.output
+
+    def forward(self, x, train, inplace=False):
+        out, self.cache = kernels.relu_max_pool_forward(as_4d(x))
+        self.shape = x.shape
+        return out
+
+    def backward(self, dout, inplace=False):
+        return kernels.relu_max_pool_backward(dout, self.cache).reshape(self.shape)
