@@ -19,13 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from convviz.engine.blas import engine_threads
-from convviz.engine.kernels.geometry import (
-    Window2d,
-    check_array,
-    check_same_dtype,
-    check_shape,
-    window,
-)
+from convviz.engine.kernels.checks import check_dout, sliding_window
+from convviz.engine.kernels.geometry import Window2d
 from convviz.engine.kernels.layout import add_windows, batch_last, padded_planes, row_chunks, windows
 
 
@@ -39,15 +34,6 @@ class ConvCache:
     geo: Window2d
 
 
-def check_conv_args(x, w, w_dims: str = "(K, C, Fh, Fw)") -> None:
-    """Checks shared by conv2d and local2d: ranks, float dtypes, matching channel counts."""
-    check_array("x", x, 4, "(N, C, H, W)")
-    check_array("w", w, w_dims.count(",") + 1, w_dims)
-    check_same_dtype(x, w=w)
-    if w.shape[-3] != x.shape[1]:
-        raise ValueError(f"x has C={x.shape[1]} channels but w expects C={w.shape[-3]} (w.shape={w.shape})")
-
-
 @engine_threads
 def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
     """Convolve x with filters w; returns (out, cache).
@@ -57,15 +43,9 @@ def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
     out: (N, K, Ho, Wo), a view of batch-last memory. The cache holds x's padded copy (x may change
     afterwards) and w itself (w must not change in place until backward).
     """
-    check_conv_args(x, w)
-    K, _, Fh, Fw = w.shape
-    if b is not None:
-        check_array("b", b, 1, "(K,)")
-        check_shape("b", b, (K,), f"to match K={K} filters")
-        check_same_dtype(x, b=b)
-    geo = window(x.shape[2], x.shape[3], Fh, Fw, stride, pad, dilation, what="filter")
+    geo = sliding_window(x, w, b, stride, pad, dilation)
     xp = batch_last(x, geo.pad)
-    out = correlate(xp, w.reshape(K, -1), geo, b)
+    out = correlate(xp, w.reshape(w.shape[0], -1), geo, b)
     return out.transpose(3, 0, 1, 2), ConvCache(xp, w, b is not None, geo)
 
 
@@ -80,9 +60,7 @@ def conv2d_backward(dout, cache: ConvCache, *, input_grad: bool = True):
     xp, w, geo = cache.xp, cache.w, cache.geo
     K = w.shape[0]
     N = xp.shape[3]
-    check_array("dout", dout, 4, "(N, K, Ho, Wo)")
-    check_shape("dout", dout, (N, K, geo.out_h, geo.out_w), "like the forward output")
-    check_same_dtype(xp, dout=dout)
+    check_dout(dout, (N, K, geo.out_h, geo.out_w), xp)
     d = np.ascontiguousarray(dout.transpose(1, 2, 3, 0))  # (K, Ho, Wo, N): free if it came from us
     db = d.reshape(K, -1).sum(axis=1) if cache.has_bias else None
     dw = filter_grad(xp, d, geo).reshape(w.shape)

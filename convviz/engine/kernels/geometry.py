@@ -1,4 +1,4 @@
-"""Argument checks and window arithmetic shared by every kernel.
+"""Window arithmetic shared by every kernel: argument normalisation and the output size.
 
 Along one axis of size H, with ``top`` and ``bottom`` zero rows padded, F taps of dilation d and
 stride S, the output size is the floor
@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @dataclass(frozen=True)
@@ -86,29 +84,6 @@ def window(in_h, in_w, taps_h, taps_w, stride, pad, dilation, what: str = "windo
             )
         sizes.append((padded - span) // s + 1)
     return Window2d(in_h, in_w, taps_h, taps_w, stride, pad, dilation, sizes[0], sizes[1])
-
-
-def check_array(name: str, a, ndim: int, dims: str) -> np.ndarray:
-    """``a`` as an ndarray of ``ndim`` dimensions and a float dtype, or a ValueError saying why not."""
-    if not isinstance(a, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array, got {type(a).__name__}")
-    if a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D {dims}, got shape {a.shape}")
-    if a.dtype not in FLOAT_DTYPES:
-        raise ValueError(f"{name} must be float32 or float64, got {a.dtype}")
-    return a
-
-
-def check_same_dtype(x: np.ndarray, **others) -> None:
-    """Every array in ``others`` (None allowed) has x's dtype: kernels never cast silently."""
-    for name, a in others.items():
-        if a is not None and a.dtype != x.dtype:
-            raise ValueError(f"{name}.dtype {a.dtype} does not match x.dtype {x.dtype}")
-
-
-def check_shape(name: str, a: np.ndarray, expected: tuple, why: str) -> None:
-    if a.shape != tuple(expected):
-        raise ValueError(f"{name} must have shape {tuple(expected)} {why}, got {a.shape}")
 
 
 def _two(value, name):

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from convviz.engine.blas import engine_threads
-from convviz.engine.kernels.conv import check_conv_args
-from convviz.engine.kernels.geometry import Window2d, check_array, check_same_dtype, check_shape, window
+from convviz.engine.kernels.checks import check_dout, sliding_window
+from convviz.engine.kernels.geometry import Window2d
 from convviz.engine.kernels.layout import add_windows, batch_last, windows
-
-W_DIMS = "(Ho, Wo, K, C, Fh, Fw)"
 
 
 @dataclass(frozen=True)
@@ -32,18 +30,8 @@ class LocalCache:
 @engine_threads
 def local2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
     """Locally connected forward; returns (out (N, K, Ho, Wo), cache). w's (Ho, Wo) must match."""
-    check_conv_args(x, w, W_DIMS)
+    geo = sliding_window(x, w, b, stride, pad, dilation, local=True)
     Ho, Wo, K, C, Fh, Fw = w.shape
-    geo = window(x.shape[2], x.shape[3], Fh, Fw, stride, pad, dilation, what="filter")
-    if (geo.out_h, geo.out_w) != (Ho, Wo):
-        raise ValueError(
-            f"w is for a {Ho}×{Wo} output but this input, stride, pad and dilation give "
-            f"{geo.out_h}×{geo.out_w} (w.shape={w.shape})"
-        )
-    if b is not None:
-        check_array("b", b, 3, "(Ho, Wo, K)")
-        check_shape("b", b, (Ho, Wo, K), f"to match w.shape={w.shape}")
-        check_same_dtype(x, b=b)
     N = x.shape[0]
     # (C, Fh, Fw, Ho, Wo, N) → (Ho, Wo, C, Fh, Fw, N), copied contiguous: one im2col
     cols = np.ascontiguousarray(windows(batch_last(x, geo.pad), geo).transpose(3, 4, 0, 1, 2, 5))
@@ -60,9 +48,7 @@ def local2d_backward(dout, cache: LocalCache, *, input_grad: bool = True):
     cols, w, geo = cache.cols, cache.w, cache.geo
     Ho, Wo, K, C, Fh, Fw = w.shape
     N = cols.shape[2]
-    check_array("dout", dout, 4, "(N, K, Ho, Wo)")
-    check_shape("dout", dout, (N, K, Ho, Wo), "like the forward output")
-    check_same_dtype(cols, dout=dout)
+    check_dout(dout, (N, K, Ho, Wo), cols)
     d = np.ascontiguousarray(dout.transpose(2, 3, 1, 0)).reshape(Ho * Wo, K, N)
     db = d.sum(axis=2).reshape(Ho, Wo, K) if cache.has_bias else None
     dw = np.matmul(d, cols.transpose(0, 2, 1)).reshape(w.shape)

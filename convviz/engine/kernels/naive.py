@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convviz.engine.kernels.conv import check_conv_args
-from convviz.engine.kernels.geometry import check_array, check_shape, window
-from convviz.engine.kernels.local import W_DIMS
-from convviz.engine.kernels.pool import pool_window
+from convviz.engine.kernels.checks import check_dout, pool_window, sliding_window
 
 
 def rows_cols(geo, i, j):
@@ -40,7 +37,6 @@ def unpad(dxp, geo):
 
 
 def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
-    check_conv_args(x, w)
     return _sliding_forward(x, w, b, stride, pad, dilation, local=False)
 
 
@@ -49,7 +45,6 @@ def conv2d_backward(dout, cache, *, input_grad=True):
 
 
 def local2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
-    check_conv_args(x, w, W_DIMS)
     return _sliding_forward(x, w, b, stride, pad, dilation, local=True)
 
 
@@ -58,7 +53,7 @@ def local2d_backward(dout, cache, *, input_grad=True):
 
 
 def _sliding_forward(x, w, b, stride, pad, dilation, local):
-    geo = window(x.shape[2], x.shape[3], w.shape[-2], w.shape[-1], stride, pad, dilation, what="filter")
+    geo = sliding_window(x, w, b, stride, pad, dilation, local)
     xp = padded(x, geo)
     N, K = x.shape[0], w.shape[-4]
     out = np.zeros((N, K, geo.out_h, geo.out_w), x.dtype)
@@ -75,8 +70,7 @@ def _sliding_forward(x, w, b, stride, pad, dilation, local):
 
 def _sliding_backward(dout, cache, input_grad, local):
     x, w, has_bias, geo = cache
-    check_array("dout", dout, 4, "(N, K, Ho, Wo)")
-    check_shape("dout", dout, (x.shape[0], w.shape[-4], geo.out_h, geo.out_w), "like the forward output")
+    check_dout(dout, (x.shape[0], w.shape[-4], geo.out_h, geo.out_w), x)
     xp = padded(x, geo)
     dxp, dw = np.zeros_like(xp), np.zeros_like(w)
     for n in range(dout.shape[0]):
@@ -97,7 +91,7 @@ def _sliding_backward(dout, cache, input_grad, local):
 
 
 def max_pool_forward(x, size=2, stride=None, pad=0):
-    geo = pool_window(x, size, stride, pad, "pooling")
+    geo = pool_window(x, size, stride, pad)
     xp = padded(x, geo, -np.inf)
     N, C = x.shape[:2]
     out = np.zeros((N, C, geo.out_h, geo.out_w), x.dtype)
@@ -126,7 +120,7 @@ def max_pool_backward(dout, cache):
 
 
 def avg_pool_forward(x, size=2, stride=None, pad=0):
-    geo = pool_window(x, size, stride, pad, "pooling")
+    geo = pool_window(x, size, stride, pad)
     xp = padded(x, geo)
     N, C = x.shape[:2]
     out = np.zeros((N, C, geo.out_h, geo.out_w), x.dtype)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from convviz.engine.kernels.geometry import Window2d, check_array, check_same_dtype, check_shape, pair, window
+from convviz.engine.kernels.checks import check_dout, pool_window
+from convviz.engine.kernels.geometry import Window2d
 from convviz.engine.kernels.layout import batch_last
 
 # Pooling works on pieces of this size: several passes over one piece then stay in the 1 MiB L2.
@@ -34,20 +35,6 @@ class PoolCache:
     geo: Window2d
     shape: tuple  # the input's shape (N, C, H, W)
     padded: bool  # x is the padded batch-last copy (C, Hp, Wp, N) viewed as (N, C, Hp, Wp)
-
-
-def pool_window(x, size, stride, pad, kind: str) -> Window2d:
-    """Checks shared by the pools: 4-D float x, window inside the padded input, pad < window."""
-    check_array("x", x, 4, "(N, C, H, W)")
-    fh, fw = pair(size, "size")
-    geo = window(x.shape[2], x.shape[3], fh, fw, size if stride is None else stride, pad, 1, what=f"{kind} window")
-    (top, bottom), (left, right) = geo.pad
-    if max(top, bottom) >= fh or max(left, right) >= fw:
-        raise ValueError(
-            f"pad must be smaller than the {kind} window so every window holds an input value, "
-            f"got pad={geo.pad} for a {fh}×{fw} window"
-        )
-    return geo
 
 
 def taps(a, geo: Window2d) -> list:
@@ -95,7 +82,7 @@ def output_like(xp, geo: Window2d):
 
 def max_pool_forward(x, size=2, stride=None, pad=0):
     """Max over (fh, fw) windows (stride defaults to the size); returns (out, cache)."""
-    geo = pool_window(x, size, stride, pad, "pooling")
+    geo = pool_window(x, size, stride, pad)
     xp, padded = padded_input(x, geo, -np.inf)
     out = output_like(xp, geo)
     for block in blocks(xp):
@@ -105,7 +92,7 @@ def max_pool_forward(x, size=2, stride=None, pad=0):
 
 def max_pool_backward(dout, cache: PoolCache):
     """dout (N, C, Ho, Wo) → dx (N, C, H, W): each window's gradient to its first maximum."""
-    check_pool_dout(dout, cache)
+    check_dout(dout, cache.out.shape, cache.out)
     geo, xp, out = cache.geo, cache.x, cache.out
     overlap = geo.stride[0] < geo.taps_h or geo.stride[1] < geo.taps_w
     dxp = np.zeros_like(xp) if overlap or cache.padded or uncovered(geo) else np.empty_like(xp)
@@ -133,7 +120,7 @@ def route_to_max(tap_views, out, dout, targets, accumulate: bool) -> None:
 
 def avg_pool_forward(x, size=2, stride=None, pad=0):
     """Mean over (fh, fw) windows, padded zeros included in the count; returns (out, cache)."""
-    geo = pool_window(x, size, stride, pad, "pooling")
+    geo = pool_window(x, size, stride, pad)
     xp, padded = padded_input(x, geo, 0.0)
     out = output_like(xp, geo)
     for block in blocks(xp):
@@ -144,7 +131,7 @@ def avg_pool_forward(x, size=2, stride=None, pad=0):
 
 def avg_pool_backward(dout, cache: PoolCache):
     """dout (N, C, Ho, Wo) → dx (N, C, H, W): every tap gets dout / (fh·fw)."""
-    check_pool_dout(dout, cache)
+    check_dout(dout, cache.out.shape, cache.out)
     geo = cache.geo
     share = dout / (geo.taps_h * geo.taps_w)
     N, C, H, W = cache.shape
@@ -160,7 +147,7 @@ def relu_max_pool_forward(x):
 
     Equal to max_pool_forward(np.maximum(x, 0), 2) since max commutes with ReLU; returns (out, cache).
     """
-    geo = pool_window(x, 2, 2, 0, "pooling")
+    geo = pool_window(x, 2, 2, 0)
     out = output_like(x, geo)
     for block in blocks(x):
         pooled = out[block]
@@ -171,14 +158,8 @@ def relu_max_pool_forward(x):
 
 def relu_max_pool_backward(dout, cache: PoolCache):
     """Gradient of relu_max_pool_forward: to the first maximum of each window whose max is > 0."""
-    check_pool_dout(dout, cache)
+    check_dout(dout, cache.out.shape, cache.out)
     return max_pool_backward(dout * (cache.out > 0), cache)
-
-
-def check_pool_dout(dout, cache: PoolCache) -> None:
-    check_array("dout", dout, 4, "(N, C, Ho, Wo)")
-    check_shape("dout", dout, cache.out.shape, "like the forward output")
-    check_same_dtype(cache.out, dout=dout)
 
 
 def uncovered(geo: Window2d) -> bool:

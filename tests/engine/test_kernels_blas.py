@@ -1,0 +1,81 @@
+"""BLAS thread limiting: kernels run with the engine's count and hand the caller's count back."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from convviz.engine import blas, kernels
+
+needs_blas = pytest.mark.skipif(blas.blas_library() is None, reason="numpy's BLAS has no thread-count API here")
+
+
+@pytest.fixture
+def two_threads():
+    previous = blas.set_threads(2)
+    yield
+    blas.set_threads(previous)
+
+
+def test_numpy_wheel_blas_is_found_on_linux():
+    lib = blas.blas_library()
+    if lib is None:
+        pytest.skip("no controllable BLAS (e.g. Apple Accelerate)")
+    assert lib.api in ("openblas", "mkl")
+    assert blas.get_threads() >= 1
+
+
+@needs_blas
+def test_limit_threads_sets_and_restores(two_threads):
+    with blas.limit_threads(1):
+        assert blas.get_threads() == 1
+    assert blas.get_threads() == 2
+
+
+@needs_blas
+def test_a_kernel_runs_with_the_engine_count_and_restores_the_callers(two_threads, monkeypatch):
+    seen = []
+    monkeypatch.setattr(np, "matmul", _spy(np.matmul, seen))
+    kernels.conv2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), None)
+    assert seen and set(seen) == {blas.ENGINE_THREADS}
+    assert blas.get_threads() == 2
+
+
+@needs_blas
+def test_env_var_overrides_or_turns_off(two_threads, monkeypatch):
+    seen = []
+    monkeypatch.setattr(np, "matmul", _spy(np.matmul, seen))
+    monkeypatch.setenv(blas.ENV_VAR, "off")
+    kernels.conv2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), None)
+    assert set(seen) == {2}
+    monkeypatch.setenv(blas.ENV_VAR, "two")
+    with pytest.raises(ValueError, match=r"CONVVIZ_BLAS_THREADS must be a positive integer or 'off', got 'two'"):
+        kernels.conv2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), None)
+    assert blas.get_threads() == 2
+
+
+@needs_blas
+def test_concurrent_kernels_restore_once(two_threads):
+    x, w = np.ones((8, 3, 16, 16)), np.ones((4, 3, 3, 3))
+    threads = [threading.Thread(target=lambda: [kernels.conv2d_forward(x, w, None) for _ in range(20)]) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert blas.get_threads() == 2
+
+
+def test_set_threads_refuses_nonsense():
+    if blas.blas_library() is None:
+        assert blas.set_threads(0) is None
+        return
+    with pytest.raises(ValueError, match=r"BLAS threads must be a positive integer, got 0"):
+        blas.set_threads(0)
+
+
+def _spy(matmul, seen):
+    def spy(*args, **kwargs):
+        seen.append(blas.get_threads())
+        return matmul(*args, **kwargs)
+
+    return spy
