@@ -86,23 +86,24 @@ class DiagramCanvas(QWidget):
         self.layout_boxes()
 
     # -- layout --------------------------------------------------------------------------------------------
-    def make_boxes(self) -> list[Box]:
+    def make_boxes(self) -> tuple[list[Box], dict]:
+        """The boxes to draw, and for every top-level path the box that shows it."""
         report = self.document.report
         spec = report.spec
         boxes = [Box(INPUT, "input", spec.input, "ok", "Input", "one image")]
-        self.owner = {INPUT: boxes[0]}
+        owner = {INPUT: boxes[0]}
         for r in report.layers:
             layer = r.layer
             folded = isinstance(layer, FOLDED) and r.status != "invalid"
             if folded:
                 if r.status == "ok" and boxes:
                     boxes[-1].folded.append(r.name)
-                    self.owner[r.path] = boxes[-1]
+                    owner[r.path] = boxes[-1]
                 continue
             block = "residual" if hasattr(layer, "body") else "branch" if hasattr(layer, "branches") else ""
             boxes.append(Box(r.path, r.name, r.output, r.status, layer.CATEGORY, layer.brief(), block=block))
-            self.owner[r.path] = boxes[-1]
-        return boxes
+            owner[r.path] = boxes[-1]
+        return boxes, owner
 
     def text_height(self) -> int:
         """Room the two labels of a box take (its name above, its volume below), with margins."""
@@ -110,7 +111,7 @@ class DiagramCanvas(QWidget):
 
     def fit_height(self, height: int) -> None:
         """Scale the boxes so the tallest one fits ``height`` pixels with its labels (never above 1:1)."""
-        tallest = max((h + d * math.sin(ANGLE) for _, h, d in (box_size(b.volume) for b in self.make_boxes())), default=1.0)
+        tallest = max((h + d * math.sin(ANGLE) for _, h, d in (box_size(b.volume) for b in self.make_boxes()[0])), default=1.0)
         scale = min(1.0, max(0.3, (height - self.text_height()) / tallest))
         if abs(scale - self.scale) > 0.01:
             self.scale = scale
@@ -118,7 +119,7 @@ class DiagramCanvas(QWidget):
             self.update()
 
     def layout_boxes(self) -> None:
-        boxes = self.make_boxes()
+        boxes, self.owner = self.make_boxes()
         name_metrics = QFontMetrics(self.name_font)
         label_metrics = QFontMetrics(self.label_font)
         x = float(self.MARGIN)

@@ -7,7 +7,7 @@ to be inserted below the selected layer (:attr:`LayerPalette.insert_requested`).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTreeView
 
@@ -51,7 +51,7 @@ class PaletteModel(QStandardItemModel):
 
     def mimeData(self, indexes):
         keys = [i.data(TYPE_ROLE) for i in indexes if i.data(TYPE_ROLE)]
-        return layer_type_mime(keys[0]) if keys else None
+        return layer_type_mime(keys[0]) if keys else QMimeData()
 
     def index_of_type(self, type_key: str) -> QModelIndex:
         for row in range(self.rowCount()):
