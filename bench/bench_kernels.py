@@ -10,7 +10,7 @@ conv 5×5 20 pad 2 → ReLU → pool → FC 10; batch 64, float32. Prints, with 
 - each kernel's median forward and backward time and its achieved GFLOP/s;
 - a full training step (forward, backward, SGD momentum update) of the net built from the kernels
   with plain numpy FC and softmax, in images/s, with ReLU fused into the pools and without;
-- its peak resident memory (a fresh subprocess training for a few steps);
+- its peak resident memory (a fresh subprocess training for a few steps; Linux);
 - when PyTorch is installed, the same net and step in PyTorch (1, 2 and default threads) and the
   ratio. Timings on a shared machine are noisy: compare the ratios printed by one run.
 """
@@ -18,7 +18,6 @@ conv 5×5 20 pad 2 → ReLU → pool → FC 10; batch 64, float32. Prints, with 
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 import sys
@@ -120,13 +119,14 @@ def batch(seed: int = 1):
     return rng.standard_normal((BATCH, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, BATCH)
 
 
-def gemm_rate(threads: int, repeats: int) -> float:
+def gemm_rate(threads: int, repeats: int) -> tuple[float, int | None]:
+    """(GFLOP/s of a 2048² float32 GEMM, the thread count BLAS reports meanwhile)."""
     a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
     out = np.empty_like(a)
     with blas.limit_threads(threads):
-        assert blas.get_threads() in (threads, None)
+        seen = blas.get_threads()
         seconds = median_s(lambda: np.matmul(a, a, out=out), repeats)
-    return 2 * 2048**3 / seconds / 1e9
+    return 2 * 2048**3 / seconds / 1e9, seen
 
 
 def kernel_rows(threads: int, repeats: int):
@@ -159,21 +159,28 @@ def kernel_rows(threads: int, repeats: int):
     return rows
 
 
-def kernel_net_rate(threads: int, fused: bool, repeats: int) -> float:
-    net, (x, y) = KernelNet(fused), batch()
-    with blas.limit_threads(threads):
-        seconds = median_s(lambda: net.step(x, y), repeats, inner=3)
-    return BATCH / seconds
+def kernel_steps() -> dict:
+    """{(threads, fused): step function} for the kernel-built net."""
+    steps = {}
+    for threads in (1, 2):
+        for fused in (True, False):
+            net, (x, y) = KernelNet(fused), batch()
+
+            def step(net=net, x=x, y=y, threads=threads):
+                with blas.limit_threads(threads):
+                    net.step(x, y)
+
+            steps[threads, fused] = step
+    return steps
 
 
-def torch_rates(repeats: int):
-    """{threads: images/s} for the same net and step in PyTorch, or None without PyTorch."""
+def torch_steps():
+    """({threads: step function}, default threads, version) for the same net in PyTorch, or None."""
     try:
         import torch
     except ImportError:
         return None
     default = torch.get_num_threads()
-    rates = {}
     torch.manual_seed(0)
     layers = []
     for c, k in CONVS:
@@ -183,29 +190,44 @@ def torch_rates(repeats: int):
     loss_fn = torch.nn.CrossEntropyLoss()
     x, y = (torch.from_numpy(a) for a in batch())
 
-    def step():
+    def step(threads):
+        torch.set_num_threads(threads)
         opt.zero_grad()
         loss_fn(net(x), y).backward()
         opt.step()
 
-    for threads in sorted({1, 2, default}):
-        torch.set_num_threads(threads)
-        rates[threads] = BATCH / median_s(step, repeats, inner=3)
-    torch.set_num_threads(default)
-    return rates, default, torch.__version__
+    return {t: (lambda t=t: step(t)) for t in sorted({1, 2, default})}, default, torch.__version__
+
+
+def interleaved_rates(steps: dict, rounds: int, per_round: int = 3) -> dict:
+    """{name: images/s}: every round times each step function in turn, so that the load of a shared
+    machine falls on all of them alike; the median over rounds is reported."""
+    times = {name: [] for name in steps}
+    for fn in steps.values():
+        fn()
+    for _ in range(rounds):
+        for name, fn in steps.items():
+            start = time.perf_counter()
+            for _ in range(per_round):
+                fn()
+            times[name].append((time.perf_counter() - start) / per_round)
+    return {name: BATCH / statistics.median(t) for name, t in times.items()}
 
 
 def peak_rss_mb(steps: int = 20) -> float:
-    """Peak resident memory of a fresh process that trains the kernel net for ``steps`` steps."""
+    """Peak resident memory (VmHWM) of a fresh process that trains the kernel net for ``steps`` steps.
+
+    VmHWM, not ru_maxrss: a child's ru_maxrss also counts the parent's memory at fork (PyTorch).
+    """
     code = (
-        "import resource, sys; sys.path.insert(0, %r)\n"
+        "import sys; sys.path.insert(0, %r)\n"
         "from bench_kernels import KernelNet, batch\n"
         "net, (x, y) = KernelNet(True), batch()\n"
         "for _ in range(%d): net.step(x, y)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
     ) % (str(Path(__file__).resolve().parent), steps)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(result.stdout.strip()) / 1024  # ru_maxrss is in KiB on Linux
+    return int(result.stdout.strip()) / 1024  # kB → MB
 
 
 def main() -> None:
@@ -217,8 +239,11 @@ def main() -> None:
     print(f"numpy {np.__version__}; BLAS: {lib.path if lib else 'not controllable'}; engine default "
           f"{blas.ENGINE_THREADS} thread(s); batch {BATCH}, float32; medians of {repeats}\n")
 
-    gemm = {t: gemm_rate(t, repeats) for t in (1, 2)}
-    print("float32 GEMM 2048×2048: " + ", ".join(f"{t} thread(s) {g:.0f} GFLOP/s" for t, g in gemm.items()))
+    gemm, seen = {}, {}
+    for threads in (1, 2):
+        gemm[threads], seen[threads] = gemm_rate(threads, repeats)
+    print("float32 GEMM 2048×2048: " + ", ".join(
+        f"{t} thread(s) {g:.0f} GFLOP/s (BLAS reports {seen[t]})" for t, g in gemm.items()))
 
     for threads in (1, 2):
         print(f"\nkernels, {threads} BLAS thread(s): median ms (GFLOP/s, % of the 2048² GEMM rate)")
@@ -231,32 +256,35 @@ def main() -> None:
             print(f"  {name:<26} {cells[0]:>20} {cells[1]:>20}")
 
     flops = step_flops()
-    print(f"\ntraining step (forward + backward + SGD), {flops / BATCH / 1e6:.1f} MFLOP per image:")
-    ours = {}
-    for threads in (1, 2):
-        for fused in (True, False):
-            rate = kernel_net_rate(threads, fused, repeats)
-            ours[threads, fused] = rate
-            gflops = rate * flops / BATCH / 1e9
-            label = "ReLU fused into pools" if fused else "ReLU apart"
-            print(f"  kernels, {threads} thread(s), {label:<22} {rate:6.0f} images/s  {gflops:5.1f} GFLOP/s "
-                  f"({100 * gflops / gemm[threads]:.0f}% of GEMM)")
+    ours = kernel_steps()
+    theirs = torch_steps()
+    steps = {("kernels", *key): fn for key, fn in ours.items()}
+    if theirs is not None:
+        steps.update({("torch", t): fn for t, fn in theirs[0].items()})
+    rates = interleaved_rates(steps, rounds=repeats)
+    print(f"\ntraining step (forward + backward + SGD), {flops / BATCH / 1e6:.1f} MFLOP per image, "
+          f"all variants interleaved round by round:")
+    for (threads, fused) in ours:
+        rate = rates["kernels", threads, fused]
+        gflops = rate * flops / BATCH / 1e9
+        label = "ReLU fused into pools" if fused else "ReLU apart"
+        print(f"  kernels, {threads} BLAS thread(s), {label:<22} {rate:6.0f} images/s  {gflops:5.1f} GFLOP/s "
+              f"({100 * gflops / gemm[threads]:.0f}% of GEMM)")
     print(f"  peak resident memory, kernel net training: {peak_rss_mb():.0f} MB")
-
-    result = torch_rates(repeats)
-    if result is None:
+    if theirs is None:
         print("\nPyTorch not installed: pip install torch==2.13.0 to compare")
         return
-    rates, default, version = result
-    best = max(ours.values())
-    print(f"\nPyTorch {version} (default {default} threads), same net and step:")
-    for threads, rate in rates.items():
-        print(f"  {threads} thread(s): {rate:6.0f} images/s  {rate * flops / BATCH / 1e9:5.1f} GFLOP/s")
+    torch_rates, default, version = {t: rates["torch", t] for t in theirs[0]}, theirs[1], theirs[2]
+    print(f"PyTorch {version} (default {default} threads), same net and step:")
+    for threads, rate in torch_rates.items():
+        print(f"  PyTorch, {threads} thread(s) {'':<30} {rate:6.0f} images/s  {rate * flops / BATCH / 1e9:5.1f} GFLOP/s")
     for threads in (1, 2):
-        print(f"  kernels / PyTorch with {default} threads, kernels on {threads} BLAS thread(s): "
-              f"{max(ours[threads, True], ours[threads, False]) / rates[default]:.2f}×")
-    print(f"  best kernels / PyTorch 1 thread: {best / rates[1]:.2f}×")
-
+        for fused in (True, False):
+            label = "fused" if fused else "apart"
+            print(f"  kernels ({threads} BLAS thread(s), ReLU {label}) / PyTorch ({default} threads): "
+                  f"{rates['kernels', threads, fused] / torch_rates[default]:.2f}×")
+    best = max(rates["kernels", t, f] for t, f in ours)
+    print(f"  best kernels / PyTorch with 1 thread: {best / torch_rates[1]:.2f}×")
 
 if __name__ == "__main__":
     main()
