@@ -111,7 +111,11 @@ def test_pooling_a_convolution_output_keeps_its_batch_last_memory():
     [
         (dict(x=np.zeros((4, 4))), r"x must be 4-D \(N, C, H, W\), got shape \(4, 4\)"),
         (dict(size=5), r"the pooling window \(5\) is larger than the padded input along H: 4 \+ 0 \+ 0 = 4"),
-        (dict(size=2, pad=2), r"pad must be smaller than the pooling window so every window holds an input value, got pad=\(\(2, 2\), \(2, 2\)\) for a 2×2 window"),
+        (
+            dict(size=2, pad=2),
+            r"pad must be smaller than the pooling window so every window holds an input value, "
+            r"got pad=\(\(2, 2\), \(2, 2\)\) for a 2×2 window",
+        ),
         (dict(size=0), r"size must be positive integers, got size=0"),
         (dict(stride=(2, 0)), r"stride must be positive integers, got stride=\(2, 0\)"),
     ],

@@ -25,7 +25,12 @@ def grads(out, dout, *tensors):
 
 @pytest.mark.parametrize(
     "stride, pad, dilation",
-    [(1, ((2, 2), (2, 2)), (1, 1)), ((2, 3), ((0, 1), (2, 0)), (1, 1)), (1, ((1, 0), (0, 2)), (2, 2)), (2, ((1, 1), (1, 1)), (1, 2))],
+    [
+        (1, ((2, 2), (2, 2)), (1, 1)),
+        ((2, 3), ((0, 1), (2, 0)), (1, 1)),
+        (1, ((1, 0), (0, 2)), (2, 2)),
+        (2, ((1, 1), (1, 1)), (1, 2)),
+    ],
 )
 def test_conv2d_matches_torch(stride, pad, dilation):
     rng = np.random.default_rng(0)

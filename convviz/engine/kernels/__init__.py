@@ -33,8 +33,8 @@ Pooling (window (fh, fw), stride defaults to the window, asymmetric pad smaller 
 Memory layout: the fast kernels accept arrays in any memory order. Their results are (N, C, H, W)
 views of *batch-last* memory, (C, H, W, N) contiguous (``a.transpose(1, 2, 3, 0)`` is contiguous),
 which is what the next kernel reads fastest; ``np.ascontiguousarray`` gives plain NCHW memory if
-some code needs it. The forward caches refer to ``w`` (and the pools to ``x``): do not modify those
-in place before backward.
+some code needs it. A forward's cache may refer to its ``x`` and ``w``: do not modify them in place
+before the backward.
 
 BLAS threads: the fast conv and local kernels run with ``convviz.engine.blas.ENGINE_THREADS`` BLAS
 threads (1: measured fastest on this 2-core machine) and restore the caller's count afterwards.

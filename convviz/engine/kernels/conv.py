@@ -40,8 +40,8 @@ def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
 
     x: (N, C, H, W); w: (K, C, Fh, Fw); b: (K,) or None; stride (sh, sw); dilation (dh, dw);
     pad ((top, bottom), (left, right)) zeros (an int or a (rows, cols) pair is also accepted).
-    out: (N, K, Ho, Wo), a view of batch-last memory. The cache holds x's padded copy (x may change
-    afterwards) and w itself (w must not change in place until backward).
+    out: (N, K, Ho, Wo), a view of batch-last memory. The cache refers to w and to x (or its padded
+    copy): do not modify them in place before backward.
     """
     geo = sliding_window(x, w, b, stride, pad, dilation)
     xp = batch_last(x, geo.pad)
