@@ -6,7 +6,7 @@ Opens the window off-screen with VGG-16, selects conv1 and sets its filter count
 spin box (64 → 65 → 64 …). One edit is timed from the spin box's new value until the window has
 processed every event it causes: the undo command, the analysis of the whole network, every card's
 new text, the summary table and memory, the diagram, the inspector's formulas, the status bar, and
-the repaint of the visible cards. It checks that every card shows the new numbers, and prints the
+the repaint of the window (the bench checks that every visible card was repainted). It checks that every card shows the new numbers, and prints the
 median and the 90th percentile (target: median under 50 ms).
 """
 
@@ -59,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             before_paints = delegate.paints
             start = time.perf_counter()
             spin.setValue(value)  # what typing a digit does: valueChanged → document edit → views
-            app.processEvents()
-            window.stack_view.viewport().repaint()  # make sure the visible cards are really redrawn
+            app.processEvents()  # the window is shown: this also repaints what changed
             elapsed = time.perf_counter() - start
             if i >= 3:  # the first edits warm caches up
                 times.append(elapsed)
@@ -74,13 +73,15 @@ def main(argv: list[str] | None = None) -> int:
             assert card.output == (str(r.output) if r.output is not None else "—"), (path, card.output, r.output)
             assert card.brief == r.layer.brief()
         cards = len(fresh)
+        visible = sum(1 for path in fresh if window.stack_view.visualRect(model.index_of(path)).intersects(window.stack_view.viewport().rect()))
+        assert min(painted) >= visible, f"only {min(painted)} of {visible} visible cards were repainted"
         window.document.undo_stack.setClean()
         window.close()
 
     median = statistics.median(times) * 1e3
     p90 = sorted(times)[int(0.9 * (len(times) - 1))] * 1e3
     print(f"VGG-16 ({cards} cards), one edit of conv1's filters in the inspector, until every card, the summary,")
-    print(f"the diagram and the inspector show it and the visible cards are repainted ({statistics.median(painted):.0f} cards painted):")
+    print(f"the diagram and the inspector show it, and the window has repainted ({statistics.median(painted):.0f} cards painted):")
     print(f"  median {median:.1f} ms, 90th percentile {p90:.1f} ms over {len(times)} edits (target: under 50 ms)")
     return 0 if median < 50 else 1
 

@@ -81,6 +81,8 @@ class DiagramCanvas(QWidget):
         self.name_font.setPointSizeF(self.font().pointSizeF() * 0.85)
         self.label_font = QFont(self.font())
         self.label_font.setPointSizeF(self.font().pointSizeF() * 0.85)
+        self.name_metrics = QFontMetrics(self.name_font)
+        self.label_metrics = QFontMetrics(self.label_font)
         self._natural = (400, 200)
         self.scale = 1.0
         self.layout_boxes()
@@ -107,7 +109,7 @@ class DiagramCanvas(QWidget):
 
     def text_height(self) -> int:
         """Room the two labels of a box take (its name above, its volume below), with margins."""
-        return QFontMetrics(self.name_font).height() + QFontMetrics(self.label_font).height() + 2 * self.MARGIN + 14
+        return self.name_metrics.height() + self.label_metrics.height() + 2 * self.MARGIN + 14
 
     def fit_height(self, height: int) -> None:
         """Scale the boxes so the tallest one fits ``height`` pixels with its labels (never above 1:1)."""
@@ -120,8 +122,8 @@ class DiagramCanvas(QWidget):
 
     def layout_boxes(self) -> None:
         boxes, self.owner = self.make_boxes()
-        name_metrics = QFontMetrics(self.name_font)
-        label_metrics = QFontMetrics(self.label_font)
+        name_metrics = self.name_metrics
+        label_metrics = self.label_metrics
         x = float(self.MARGIN)
         tallest = 0.0
         for box in boxes:
@@ -147,8 +149,8 @@ class DiagramCanvas(QWidget):
 
     def _geometry(self, box: Box) -> tuple[float, float, float]:
         """(front-face top y, dx, dy) of a box in the current widget size (boxes centred vertically)."""
-        name_h = QFontMetrics(self.name_font).height()
-        label_h = QFontMetrics(self.label_font).height()
+        name_h = self.name_metrics.height()
+        label_h = self.label_metrics.height()
         free = self.height() - name_h - label_h - 8
         mid = name_h + 4 + free / 2
         dx = box.depth * math.cos(ANGLE)
@@ -156,11 +158,19 @@ class DiagramCanvas(QWidget):
         top = mid - (box.front_h - dy) / 2
         return top, dx, dy
 
+    def x_offset(self) -> float:
+        """How far the row is shifted right to sit in the middle of a wider view."""
+        return max(0.0, (self.width() - self._natural[0]) / 2)
+
     def box_rect(self, box: Box) -> QRectF:
-        """Where a box is drawn, labels included (what a click on it hits)."""
+        """Where a box is drawn in the widget, labels included (what a click on it hits)."""
+        return self._box_rect_unshifted(box).translated(self.x_offset(), 0)
+
+    def _box_rect_unshifted(self, box: Box) -> QRectF:
+        """The same, before the row is centred (the painter is translated by ``x_offset``)."""
         top, dx, dy = self._geometry(box)
-        name_h = QFontMetrics(self.name_font).height()
-        label_h = QFontMetrics(self.label_font).height()
+        name_h = self.name_metrics.height()
+        label_h = self.label_metrics.height()
         return QRectF(box.slot.left(), top - dy - name_h - 4, box.slot.width(), box.front_h + dy + name_h + label_h + 10)
 
     def box_at(self, pos: QPointF) -> Box | None:
@@ -180,6 +190,7 @@ class DiagramCanvas(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(self.rect(), QColor("#ffffff"))
+        painter.translate(self.x_offset(), 0)
         selected = self.box_of(self.document.selected)
         previous: tuple[float, float] | None = None
         for box in self.boxes:
@@ -218,7 +229,7 @@ class DiagramCanvas(QWidget):
         if selected:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor("#e8f0fe"))
-            painter.drawRoundedRect(self.box_rect(box).adjusted(-3, -2, 3, 2), 6, 6)
+            painter.drawRoundedRect(self._box_rect_unshifted(box).adjusted(-3, -2, 3, 2), 6, 6)
         pen = QPen(color.darker(130), 2.2 if selected else 1)
         if selected:
             pen.setColor(QColor(SELECTED_COLOR))
@@ -247,12 +258,12 @@ class DiagramCanvas(QWidget):
         # labels
         painter.setPen(QColor(SELECTED_COLOR) if selected else QColor("#202124"))
         painter.setFont(self.name_font)
-        name_h = QFontMetrics(self.name_font).height()
+        name_h = self.name_metrics.height()
         painter.drawText(QRectF(box.slot.left(), top - dy - name_h - 3, box.slot.width(), name_h),
                          Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, box.name)
         painter.setFont(self.label_font)
         painter.setPen(QColor(INVALID_COLOR) if box.status == "invalid" else QColor("#3c4043"))
-        label_h = QFontMetrics(self.label_font).height()
+        label_h = self.label_metrics.height()
         below = top + h + (10 if box.block == "residual" else 3)
         painter.drawText(QRectF(box.slot.left() - 6, below, box.slot.width() + 12, label_h),
                          Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, box.label)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -356,6 +357,8 @@ class Inspector(QScrollArea):
         input_form.addRow("Height H:", self.input_h)
         input_form.addRow("Depth D:", self.input_d)
         self.common_inputs = QComboBox()
+        self.common_inputs.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.common_inputs.setMinimumContentsLength(14)
         self.common_inputs.addItem("Common inputs…", None)
         for label, volume in COMMON_INPUTS:
             self.common_inputs.addItem(f"{label}: {volume}", volume)
@@ -461,6 +464,8 @@ class Inspector(QScrollArea):
         self.rule.setVisible(True)
         self.input_label.setText(str(report.input) if report.input is not None else "unknown")
         formula = report.size_formula() if report.input is not None else ""
+        if formula and not hasattr(report.layer, "size_formula") and report.input == report.output:
+            formula += " (unchanged)"
         self.size_label.setText(formula.replace("; ", "\n") if formula else "—")
         if report.output is not None:
             self.output_label.setText(f"{report.output}  ({report.output.elements:,} numbers)")
@@ -505,6 +510,8 @@ class Inspector(QScrollArea):
 
     def _add_fix_button(self, button: QPushButton) -> None:
         button.setStyleSheet("text-align: left; padding: 3px 8px;")
+        # a long label may be clipped in a narrow dock, but never widens the panel
+        button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.fix_row.addWidget(button)
         self.fix_buttons.append(button)
 

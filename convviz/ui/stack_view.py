@@ -315,6 +315,24 @@ class CardDelegate(QStyledItemDelegate):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.paints = 0  # cards painted (the benchmark checks the cards really repaint)
+        self._fonts_for: QFont | None = None
+
+    def fonts(self, base: QFont):
+        """(regular, bold, small, header) fonts and their metrics for the view's font, made once."""
+        if self._fonts_for != base:
+            bold = QFont(base)
+            bold.setBold(True)
+            small = QFont(base)
+            small.setPointSizeF(base.pointSizeF() * 0.88)
+            header = QFont(base)
+            header.setBold(True)
+            header.setPointSizeF(base.pointSizeF() * 0.9)
+            header_light = QFont(header)
+            header_light.setBold(False)
+            self._fonts = {name: (font, QFontMetrics(font)) for name, font in
+                           (("base", QFont(base)), ("bold", bold), ("small", small), ("header", header), ("header_light", header_light))}
+            self._fonts_for = QFont(base)
+        return self._fonts
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         kind = index.data(Role.KIND)
@@ -337,20 +355,18 @@ class CardDelegate(QStyledItemDelegate):
 
     def _paint_stack(self, painter: QPainter, option: QStyleOptionViewItem, card: Card) -> None:
         rect = option.rect.adjusted(4, 2, -8, -2)
+        fonts = self.fonts(option.font)
         painter.setPen(QColor("#9aa0a6"))
-        font = QFont(option.font)
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 0.9)
+        font, metrics = fonts["header"]
         painter.setFont(font)
-        metrics = QFontMetrics(font)
         label = card.name
         painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
         x = rect.left() + metrics.horizontalAdvance(label) + 8
-        font.setBold(False)
+        font, metrics = fonts["header_light"]
         painter.setFont(font)
         right = f"→ {card.output}"
-        right_w = QFontMetrics(font).horizontalAdvance(right)
-        brief = QFontMetrics(font).elidedText(card.brief, Qt.TextElideMode.ElideRight, max(0, rect.right() - right_w - 12 - x))
+        right_w = metrics.horizontalAdvance(right)
+        brief = metrics.elidedText(card.brief, Qt.TextElideMode.ElideRight, max(0, rect.right() - right_w - 12 - x))
         painter.drawText(QRect(x, rect.top(), rect.right() - x, rect.height()), Qt.AlignmentFlag.AlignVCenter, brief)
         painter.drawText(rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, right)
         painter.setPen(QPen(QColor("#dadce0"), 1))
@@ -384,11 +400,10 @@ class CardDelegate(QStyledItemDelegate):
             icon = layer_icon(card.type_key)
             icon.paint(painter, QRect(x, rect.top() + (rect.height() - 22) // 2, 22, 22))
             x += 30
-        base_font = QFont(option.font)
-        bold = QFont(base_font)
-        bold.setBold(True)
-        small = QFont(base_font)
-        small.setPointSizeF(base_font.pointSizeF() * 0.88)
+        fonts = self.fonts(option.font)
+        base_font, base_metrics = fonts["base"]
+        bold, bold_metrics = fonts["bold"]
+        small, small_metrics = fonts["small"]
         one_line = card.kind == "input"
         top = QRect(x, rect.top() + 3, rect.right() - x - 8, (rect.height() - 6) if one_line else (rect.height() - 6) // 2)
         bottom = QRect(x, top.bottom(), top.width(), rect.bottom() - 3 - top.bottom())
@@ -396,22 +411,22 @@ class CardDelegate(QStyledItemDelegate):
         painter.setFont(bold)
         painter.setPen(text_color if card.status != "invalid" else QColor(INVALID_COLOR))
         right = card.output if card.status != "invalid" or card.output != "—" else "✗"
-        right_w = QFontMetrics(bold).horizontalAdvance(right)
+        right_w = bold_metrics.horizontalAdvance(right)
         painter.drawText(top, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, right)
         # left: name, then the hyperparameters
         painter.setPen(text_color)
-        name_w = QFontMetrics(bold).horizontalAdvance(card.name)
+        name_w = bold_metrics.horizontalAdvance(card.name)
         painter.drawText(top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, card.name)
         painter.setFont(base_font)
         avail = top.width() - name_w - right_w - 20
-        brief = QFontMetrics(base_font).elidedText(card.brief, Qt.TextElideMode.ElideRight, max(0, avail))
+        brief = base_metrics.elidedText(card.brief, Qt.TextElideMode.ElideRight, max(0, avail))
         painter.drawText(top.adjusted(name_w + 8, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, brief)
         if card.kind == "input":
             painter.setFont(small)
             painter.setPen(QColor(UNRESOLVED_COLOR))
-            note_rect = top.adjusted(name_w + 8 + QFontMetrics(base_font).horizontalAdvance(brief) + 12, 0, -right_w - 12, 0)
+            note_rect = top.adjusted(name_w + 8 + base_metrics.horizontalAdvance(brief) + 12, 0, -right_w - 12, 0)
             painter.drawText(note_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             QFontMetrics(small).elidedText(card.note, Qt.TextElideMode.ElideRight, max(0, note_rect.width())))
+                             small_metrics.elidedText(card.note, Qt.TextElideMode.ElideRight, max(0, note_rect.width())))
             return
         # second line
         painter.setFont(small)
@@ -421,7 +436,7 @@ class CardDelegate(QStyledItemDelegate):
         else:
             painter.setPen(QColor(UNRESOLVED_COLOR) if card.status == "unresolved" else QColor("#5f6368"))
             note = card.note
-        note = QFontMetrics(small).elidedText(note, Qt.TextElideMode.ElideRight, bottom.width())
+        note = small_metrics.elidedText(note, Qt.TextElideMode.ElideRight, bottom.width())
         painter.drawText(bottom, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, note)
 
 

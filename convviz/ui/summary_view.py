@@ -43,20 +43,31 @@ class SummaryTableModel(QAbstractTableModel):
         self.document = document
         self.batch = 1
         self.rows: list[SummaryRow] = summary_rows(document.report, self.batch)
+        self.cells = [self._cells(row) for row in self.rows]
 
-    def refresh(self, batch: int | None = None) -> None:
+    def _cells(self, row: SummaryRow) -> tuple:
+        return tuple(self.cell(row, c) for c in range(len(self.HEADERS))) + (row.status, row.problem)
+
+    def refresh(self, batch: int | None = None) -> bool:
+        """Take the document's report; returns True when the rows changed in number (a reset).
+
+        With the same rows, only the rows whose text changed are announced, so an edit repaints the
+        few lines it touches.
+        """
         if batch is not None:
             self.batch = batch
         rows = summary_rows(self.document.report, self.batch)
-        if len(rows) == len(self.rows):
-            self.rows = rows
-            if rows:
-                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(self.HEADERS) - 1))
-            self.headerDataChanged.emit(Qt.Orientation.Horizontal, 4, 4)
-        else:
+        cells = [self._cells(row) for row in rows]
+        if len(rows) != len(self.rows):
             self.beginResetModel()
-            self.rows = rows
+            self.rows, self.cells = rows, cells
             self.endResetModel()
+            return True
+        changed = [i for i, (old, new) in enumerate(zip(self.cells, cells)) if old != new]
+        self.rows, self.cells = rows, cells
+        if changed:
+            self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], len(self.HEADERS) - 1))
+        return False
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
@@ -92,7 +103,7 @@ class SummaryTableModel(QAbstractTableModel):
         row = self.rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return self.cell(row, column)
+            return self.cells[index.row()][column]
         if role == Qt.ItemDataRole.ForegroundRole:
             if row.status == "invalid":
                 return QBrush(QColor(INVALID_COLOR))
@@ -133,8 +144,9 @@ class SummaryPanel(QWidget):
         self.table.setShowGrid(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # Fitted to their contents when the rows change, not on every edit (which would read every cell).
         for column in range(1, 5):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         self.table.setAccessibleName("Summary table")
 
         self.totals = QLabel()
@@ -214,6 +226,7 @@ class SummaryPanel(QWidget):
         layout.addLayout(left, 1)
         layout.addWidget(side_scroll)
 
+        self._fitted_batch = None
         self._restore()
         self.batch.valueChanged.connect(self._controls_changed)
         self.optimizer.currentIndexChanged.connect(self._controls_changed)
@@ -251,7 +264,9 @@ class SummaryPanel(QWidget):
         report = self.document.report
         batch = self.batch.value()
         optimizer = self.optimizer.currentText()
-        self.model.refresh(batch)
+        if self.model.refresh(batch) or batch != self._fitted_batch:
+            self._fit_columns()
+            self._fitted_batch = batch
         out = report.output
         status = (
             f"<span style='color:{OK_COLOR}'>✓ valid</span>"
@@ -283,19 +298,26 @@ class SummaryPanel(QWidget):
             self.verdict.setText(f"{verdict}<br>Largest batch that fits: <b>{largest:,}</b>")
         self._show_selection(self.document.selected)
 
+    def _fit_columns(self) -> None:
+        for column in range(1, 5):
+            self.table.resizeColumnToContents(column)
+
     def _row_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid() and not getattr(self, "_syncing", False):
             self.document.select(self.model.rows[current.row()].report.path)
 
     def _show_selection(self, path) -> None:
+        row = next((i for i, r in enumerate(self.model.rows) if r.report.path == path), None)
+        current = self.table.selectionModel().selectedRows()
+        if (row is None and not current) or (row is not None and [i.row() for i in current] == [row]):
+            return  # already showing it
         self._syncing = True
         try:
-            for i, row in enumerate(self.model.rows):
-                if row.report.path == path:
-                    self.table.selectRow(i)
-                    self.table.scrollTo(self.model.index(i, 0))
-                    return
-            self.table.clearSelection()
+            if row is None:
+                self.table.clearSelection()
+            else:
+                self.table.selectRow(row)
+                self.table.scrollTo(self.model.index(row, 0))
         finally:
             self._syncing = False
 
