@@ -175,11 +175,12 @@ class Residual(L.Layer):
         self.shape = x.shape
         a = self.body.forward(x, train, recorder)
         s = self.shortcut.forward(x, train, recorder) if self.shortcut.layers else x
-        return a + (s if s.shape == a.shape else s.reshape(a.shape))
+        self.shapes = a.shape, s.shape  # a flat volume may be (N, D) on one side, (N, D, 1, 1) on the other
+        return a + s.reshape(a.shape)
 
     def backward(self, dout, recorder=None):
-        da = self.body.backward(dout, recorder)
-        ds = self.shortcut.backward(dout, recorder) if self.shortcut.layers else dout
+        da = self.body.backward(dout.reshape(self.shapes[0]), recorder)
+        ds = self.shortcut.backward(dout.reshape(self.shapes[1]), recorder) if self.shortcut.layers else dout
         return da.reshape(self.shape) + ds.reshape(self.shape)
 
 
@@ -199,6 +200,7 @@ class Branch(L.Layer):
     def forward(self, x, train, recorder=None):
         self.shape = x.shape
         outs = [stack.forward(x, train, recorder) if stack.layers else x for stack in self.stacks]
+        self.shapes = [o.shape for o in outs]
         if any(o.ndim == 4 for o in outs):
             outs = [L.as_4d(o) for o in outs]
         return np.concatenate(outs, axis=1)
@@ -206,8 +208,8 @@ class Branch(L.Layer):
     def backward(self, dout, recorder=None):
         dx = np.zeros(self.shape, dout.dtype)
         start = 0
-        for stack, depth in zip(self.stacks, self.depths):
-            part = dout[:, start:start + depth]
+        for stack, depth, shape in zip(self.stacks, self.depths, self.shapes):
+            part = dout[:, start:start + depth].reshape(shape)
             start += depth
             dx += (stack.backward(part, recorder) if stack.layers else part).reshape(self.shape)
         return dx
@@ -399,8 +401,9 @@ class Network:
         for evaluation. A final Softmax layer is not applied: the scores are logits (see
         ``softmax_cross_entropy`` and ``predict_proba``). Do not modify the scores before backward.
         """
-        y = self._finish_output(self.stack.forward(self._prepare_input(x), train))
-        self._forward_shape = y.shape
+        raw = self.stack.forward(self._prepare_input(x), train)
+        y = self._finish_output(raw)
+        self._forward_shape, self._raw_shape = y.shape, raw.shape
         self._forward_id += 1
         return y
 
@@ -411,7 +414,7 @@ class Network:
         (a Conv or FC: the trainer never needs it) and returns None.
         """
         dscores = self._prepare_grad(dscores)
-        return self.stack.backward(dscores, input_grad=input_grad)
+        return self.stack.backward(dscores.reshape(self._raw_shape), input_grad=input_grad)
 
     def _prepare_grad(self, dscores) -> np.ndarray:
         if self._forward_shape is None:

@@ -116,7 +116,7 @@ def trace_forward(net, x, train: bool = False) -> Trace:
         for name, a in net.buffers().items():
             a[...] = buffers[name]
     trace.scores = net._finish_output(y).copy()
-    net._forward_shape = trace.scores.shape
+    net._forward_shape, net._raw_shape = trace.scores.shape, y.shape
     net._forward_id += 1
     trace.forward_id = net._forward_id
     return trace
@@ -135,18 +135,18 @@ def trace_backward(net, trace: Trace, dscores) -> Trace:
         state, buffers = net.get_rng_state(), {name: a.copy() for name, a in net.buffers().items()}
         net.set_rng_state(trace.rng_state)
         try:
-            net.stack.forward(trace.input.copy(), trace.train, _Recorder(trace, record=False))
+            y = net.stack.forward(trace.input.copy(), trace.train, _Recorder(trace, record=False))
         finally:
             net.set_rng_state(state)
             for name, a in net.buffers().items():
                 a[...] = buffers[name]
-        net._forward_shape = trace.scores.shape
+        net._forward_shape, net._raw_shape = trace.scores.shape, y.shape
         net._forward_id += 1
         trace.forward_id = net._forward_id
     saved = {name: g.copy() for name, g in net.grads().items()}
     dscores = net._prepare_grad(dscores)
     try:
-        dx = net.stack.backward(dscores.copy(), _Recorder(trace))
+        dx = net.stack.backward(dscores.reshape(net._raw_shape).copy(), _Recorder(trace))
     finally:
         for name, g in net.grads().items():
             g[...] = saved[name]
@@ -250,7 +250,7 @@ class ConvInputGradExplanation:
     """dX[n, c, i, j] as a convolution of the upstream gradient with spatially flipped filters.
 
     The upstream gradient dV (K, Ho, Wo) of image n is spread out by the stride (S − 1 zeros between
-    values) and padded by d(F − 1) zeros: ``upstream_map`` (K, Hg, Wg). Then
+    values) and padded by d(F − 1) zeros: ``upstream_map`` (K, Hp + d(Fh − 1), Wp + d(Fw − 1)). Then
     dX̃[c, h, w] = Σ_k Σ_u,v upstream_map[k, h + u·d, w + v·d] · flip(w)[k, c, u, v], with flip(w)[…, u, v]
     = w[…, F − 1 − u, F − 1 − v] and (h, w) = (i + top, j + left) in padded coordinates.
 
@@ -280,14 +280,14 @@ class ConvInputGradExplanation:
 
 
 def upstream_map(layer, dv: np.ndarray) -> np.ndarray:
-    """dv (K, Ho, Wo) → (K, Hg, Wg): S − 1 zeros between values, d(F − 1) zeros around, and zero
-    rows/columns at the end up to the padded input size plus d(F − 1)."""
+    """dv (K, Ho, Wo) → (K, Hp + d(Fh − 1), Wp + d(Fw − 1)): S − 1 zeros between values, d(F − 1)
+    zeros before them, and zeros after up to that size (Hp, Wp: the padded input size)."""
     K, Ho, Wo = dv.shape
     (fh, fw), (sh, sw), (dh, dw) = layer.size, layer.stride, layer.dilation
     (top, bottom), (left, right) = layer.padding
     span_h, span_w = dh * (fh - 1), dw * (fw - 1)
     hp, wp = layer.input.height + top + bottom, layer.input.width + left + right
-    g = np.zeros((K, hp + 2 * span_h, wp + 2 * span_w), dv.dtype)
+    g = np.zeros((K, hp + span_h, wp + span_w), dv.dtype)
     g[:, span_h:span_h + sh * (Ho - 1) + 1:sh, span_w:span_w + sw * (Wo - 1) + 1:sw] = dv
     return g
 
