@@ -49,9 +49,9 @@ def run_app(argv: list[str]) -> int:
             window.close()
             return code
     window = MainWindow()
-    if args.network:
-        window.open_path(args.network)
     window.show()
+    if args.network:
+        window.open_path(args.network)  # a bad file is reported over the window, which keeps its network
     return app.exec()
 
 

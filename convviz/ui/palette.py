@@ -49,6 +49,9 @@ class PaletteModel(QStandardItemModel):
 
         return [LAYER_TYPE_MIME]
 
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction  # a palette entry is copied into the stack, never moved out
+
     def mimeData(self, indexes):
         keys = [i.data(TYPE_ROLE) for i in indexes if i.data(TYPE_ROLE)]
         return layer_type_mime(keys[0]) if keys else QMimeData()

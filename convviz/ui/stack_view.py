@@ -300,6 +300,11 @@ class StackModel(QAbstractItemModel):
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.MoveAction
 
+    def removeRows(self, row: int, count: int, parent: QModelIndex = QModelIndex()) -> bool:
+        """Refused: after a card is dragged, the view asks to remove the source rows, but the
+        document has already moved the layer (and the model follows the document)."""
+        return False
+
 
 # -- painting ------------------------------------------------------------------------------------------
 
@@ -635,8 +640,8 @@ class StackView(QTreeView):
         mime = event.mimeData()
         stack_path, index = self.drop_target(event.position().toPoint())
         if self.handle_drop(mime, stack_path, index):
-            # Copy, never Move: the document has already moved the card, so the view must not remove it.
-            event.setDropAction(Qt.DropAction.CopyAction)
+            move = mime.hasFormat(LAYER_PATH_MIME)
+            event.setDropAction(Qt.DropAction.MoveAction if move else Qt.DropAction.CopyAction)
             event.accept()
         else:
             event.ignore()

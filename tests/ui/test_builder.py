@@ -319,3 +319,46 @@ def test_input_card_edits_the_input_volume(builder, qtbot):
     assert card(builder, (10,)).params == "156,810 params"
     builder.document.undo_stack.undo()
     assert card(builder, (9,)).output == "1×1×320"
+
+
+def test_double_click_in_the_palette_inserts_below_the_selected_card(builder, qtbot):
+    palette = builder.palette
+    builder.document.select((2,))  # maxpool1
+    index = palette.palette_model.index_of_type("batchnorm")
+    palette.scrollTo(index)
+    rect = palette.visualRect(index)
+    qtbot.mouseClick(palette.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # a double click's
+    qtbot.mouseDClick(palette.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # two halves
+    assert card(builder, (3,)).brief == "batch norm"
+    assert card(builder, (3,)).params == "32 params"  # 2 × 16 slices
+    assert builder.document.selected == (3,)
+
+
+def test_branch_blocks_add_and_remove_branches_from_the_stack(builder):
+    view = builder.stack_view
+    doc = builder.document
+    drop(view, builder.palette.drag_mime("branch"), upper_half(view, (3,)))
+    assert [card(builder, (3, k)).name for k in range(2)] == ["b1", "b2"]
+    assert card(builder, (3,)).output == "16×16×32"
+    menu = view.context_menu(view.stack_model.index_of((3,)))
+    next(a for a in menu.actions() if a.text() == "Add branch").trigger()
+    assert card(builder, (3, 2)).brief == "empty: passes the input through"
+    assert card(builder, (3,)).output == "16×16×48"
+    header_menu = view.context_menu(view.stack_model.index_of((3, 0)))
+    next(a for a in header_menu.actions() if a.text() == "Remove branch b1").trigger()
+    assert card(builder, (3,)).output == "16×16×32"
+    assert doc.layer((3,)).branches[0][0].size == 3  # b2 (the 3×3 conv) is now first
+    # the inspector lists the branches and what each gives
+    doc.select((3,))
+    text = builder.inspector.block_label.text()
+    assert "<b>b1</b>: conv 3×3, 16, S1 P1 → ReLU" in text and "concatenated in depth" in text
+
+
+def test_a_card_cannot_be_dropped_into_itself(builder):
+    view = builder.stack_view
+    drop(view, builder.palette.drag_mime("residual"), upper_half(view, (3,)))
+    count = builder.document.undo_stack.count()
+    mime = view.stack_model.mimeData([view.stack_model.index_of((3,))])
+    event = drop(view, mime, upper_half(view, (3, 0, 1)))
+    assert not event.isAccepted()
+    assert builder.document.undo_stack.count() == count
