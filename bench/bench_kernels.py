@@ -140,7 +140,7 @@ def kernel_rows(threads: int, repeats: int):
             b = np.zeros(k, np.float32)
             out, cache = conv2d_forward(x, w, b, 1, 2)
             dout = rng.standard_normal(out.shape).astype(np.float32)
-            dout = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)  # as pools give it
+            dout = np.ascontiguousarray(dout.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)  # batch-last, as pools give it
             fwd = median_s(lambda: conv2d_forward(x, w, b, 1, 2), repeats)
             bwd = median_s(lambda: conv2d_backward(dout, cache, input_grad=i > 0), repeats)
             flops = conv_flops(c, k, size)
