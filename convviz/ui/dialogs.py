@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 FILE_FILTER = "ConvViz networks (*.json);;All files (*)"
@@ -55,7 +56,7 @@ class Dialogs:
 
     def show_help(self, title: str, html: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, title, html, QMessageBox.StandardButton.Ok, self.parent)
-        box.setTextFormat(box.textFormat().RichText)
+        box.setTextFormat(Qt.TextFormat.RichText)
         box.exec()
 
     def about(self, title: str, html: str) -> None:

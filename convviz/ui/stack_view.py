@@ -21,7 +21,6 @@ from PySide6.QtCore import (
     QAbstractItemModel,
     QMimeData,
     QModelIndex,
-    QPersistentModelIndex,
     QPoint,
     QRect,
     QSize,
@@ -31,7 +30,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPolygon
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTreeView
 
-from convviz.model import CATEGORIES, LAYER_TYPES, Volume
+from convviz.model import CATEGORIES, LAYER_TYPES
 from convviz.model.analysis import LayerReport
 from convviz.model.summary import format_count
 from convviz.ui.document import INPUT, NetworkDocument, stack_at
@@ -727,7 +726,3 @@ def insert_menu(menu: QMenu, title: str, insert) -> QMenu:
                 action.triggered.connect(lambda _=False, k=key: insert(k))
                 sub.addAction(action)
     return sub
-
-
-def volume_text(v: Volume | None) -> str:
-    return str(v) if v is not None else "—"

@@ -362,3 +362,17 @@ def test_a_card_cannot_be_dropped_into_itself(builder):
     event = drop(view, mime, upper_half(view, (3, 0, 1)))
     assert not event.isAccepted()
     assert builder.document.undo_stack.count() == count
+
+
+def test_a_window_can_differ_along_h_and_w(builder, qtbot):
+    size = builder.inspector.editors["size"]
+    assert size.spin_w.isHidden()
+    size.split.click()
+    assert not size.spin_w.isHidden()
+    type_into(qtbot, size.spin_w, "3")
+    assert builder.document.layer((0,)).size == (5, 3)
+    assert card(builder, (0,)).brief == "conv 5×3, 16, S1 P2"
+    assert card(builder, (0,)).output == "34×32×16"  # W' = (32 − 3 + 4)/1 + 1 = 34, H' = 32
+    assert builder.inspector.size_label.text() == "W: (32 − 3 + 2·2)/1 + 1 = 34\nH: (32 − 5 + 2·2)/1 + 1 = 32"
+    size.split.click()  # back to square: W takes H's value
+    assert builder.document.layer((0,)).size == 5
