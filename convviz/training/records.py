@@ -112,10 +112,11 @@ Record = Metrics | Evaluation | Snapshot | Event
 
 
 def record_to_json(record: Record) -> dict:
-    """A JSON-ready dict of a record (``--json-log`` writes one per line); snapshots give norms, not arrays."""
+    """A JSON-ready dict of a record (``--json-log`` writes one per line): ``record`` is metrics,
+    evaluation, snapshot or event (whose ``kind`` says which); snapshots give norms, not arrays."""
     if isinstance(record, Snapshot):
         return {
-            "kind": "snapshot",
+            "record": "snapshot",
             "step": record.step,
             "epoch": record.epoch,
             "layers": [
@@ -133,8 +134,9 @@ def record_to_json(record: Record) -> dict:
             ],
         }
     data = dataclasses.asdict(record)
-    data = {"kind": data.pop("kind"), **data}
-    return {key: _finite(value) for key, value in data.items()}
+    kind = data.pop("kind")
+    head = {"record": "event", "kind": kind} if isinstance(record, Event) else {"record": kind}
+    return {**head, **{key: _finite(value) for key, value in data.items()}}
 
 
 def _finite(value):

@@ -91,7 +91,7 @@ class Trainer:
         self._window_steps = 0
         self._run_start = time.perf_counter()
         self._last_snapshot_time = time.perf_counter()
-        self._diverged = False
+        self._pause_announced = False
 
     # -- the generator ---------------------------------------------------------------------------------
     def run(self) -> Iterator[Record]:
@@ -111,8 +111,6 @@ class Trainer:
                         yield from self._stopped()
                         return
                     yield from self._train_step()
-                    if self._diverged:
-                        self.control.pause()
                 yield from self._end_epoch()
             yield from self._checkpoint_at_end()
             yield self._event("finished", f"finished {self.config.epochs} epochs ({self.step} steps) in "
@@ -125,21 +123,25 @@ class Trainer:
             )
 
     def _between_steps(self) -> Iterator[Record]:
-        """Serve requests and wait while paused; returns ``stop`` or ``go``."""
-        announced = False
+        """Serve requests and wait while paused; returns ``stop`` or ``go``.
+
+        A pause is announced once (``paused``) and its end once (``resumed``); single steps granted
+        while paused run without ending the pause.
+        """
         while True:
             yield from self._serve_requests()
             state = self.control.wait_while_paused()
             if state == "stop":
                 return "stop"
-            if state in ("run", "step"):
-                if announced or self._diverged:
-                    self._diverged = False
-                    if state == "run":
-                        yield self._event("resumed", f"resumed at step {self.step}")
+            if state == "step":
                 return "go"
-            if not announced:
-                announced = True
+            if state == "run":
+                if self._pause_announced:
+                    self._pause_announced = False
+                    yield self._event("resumed", f"resumed at step {self.step}")
+                return "go"
+            if not self._pause_announced:
+                self._pause_announced = True
                 yield self._event("paused", f"paused at step {self.step}")
 
     def _serve_requests(self) -> Iterator[Record]:
@@ -170,7 +172,7 @@ class Trainer:
         net_rng_before = self.net.get_rng_state()
         scores = self.net.forward(x, train=True)
         loss, dscores = softmax_cross_entropy(scores, y)
-        self.net.backward(dscores)
+        self.net.backward(dscores, input_grad=False)
         grads = self.net.grads()
         if not (math.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
             # Put the random streams back, so that resuming retries this very batch.
@@ -287,23 +289,21 @@ class Trainer:
             before_norms = _norms_by_layer(params_before)
             ratios = {layer: delta_norms[layer] / before_norms[layer] if before_norms[layer] > 0 else None
                       for layer in delta_norms}
-        rng_state = self.net.get_rng_state()
-        trace = self.net.trace_forward(x, train=False)
+        trace = self.net.trace_forward(x, train=False)  # leaves the network's state and gradients alone
         scores = trace.scores
         _, dscores = softmax_cross_entropy(scores, y)
         self.net.trace_backward(trace, dscores)
-        self.net.set_rng_state(rng_state)
         layers = tuple(
             LayerSnapshot(
                 name=entry.name,
                 type=entry.type,
                 activation=frozen_copy(entry.output),
-                activation_grad=frozen_copy(entry.grad_output),
+                activation_grad=frozen_copy(entry.upstream),
                 weight_norm=weight_norms.get(entry.name, 0.0),
                 grad_norm=grad_norms.get(entry.name, 0.0),
                 update_ratio=ratios.get(entry.name),
             )
-            for entry in trace.layers
+            for entry in trace.layers.values()
         )
         filters = {
             name[: -len(".weight")]: frozen_copy(p)
@@ -324,7 +324,7 @@ class Trainer:
     # -- divergence ----------------------------------------------------------------------------------------
     def _divergence(self, x: np.ndarray, y: np.ndarray, loss: float) -> Event:
         """Find where the first NaN or infinity appeared, pause, and say what to do."""
-        self._diverged = True
+        self.control.pause()
         layer, tensor = locate_nonfinite(self.net, x, y)
         what = "NaN" if math.isnan(loss) else "infinity" if not math.isfinite(loss) else "NaN or infinity"
         where = f"in the {tensor} of {layer}" if layer else f"in the {tensor}"
@@ -425,27 +425,25 @@ def locate_nonfinite(net, x: np.ndarray, y: np.ndarray) -> tuple[str | None, str
     loss, then gradients from the output back. Restores the network's random stream."""
     from convviz.engine import softmax_cross_entropy
 
-    state = net.get_rng_state()
-    try:
-        trace = net.trace_forward(x, train=True)
-        if not np.isfinite(x).all():
-            return None, "input batch"
-        for entry in trace.layers:
-            if not np.isfinite(entry.output).all():
-                return entry.name, "output"
-        loss, dscores = softmax_cross_entropy(trace.scores, y)
-        if not math.isfinite(loss):
-            return None, "loss"
-        net.trace_backward(trace, dscores)
-        for entry in reversed(trace.layers):
-            for pname, grad in entry.param_grads.items():
-                if not np.isfinite(grad).all():
-                    return entry.name, f"gradient of {pname}"
-            if entry.grad_input is not None and not np.isfinite(entry.grad_input).all():
-                return entry.name, "input gradient"
-        return None, "gradients"
-    finally:
-        net.set_rng_state(state)
+    if not np.isfinite(x).all():
+        return None, "input batch"
+    trace = net.trace_forward(x, train=True)  # restores the network's random stream and statistics
+    # Plain layers in the order they ran (a block's own entry would hide which inner layer it was).
+    entries = [entry for entry in trace.layers.values() if entry.type not in ("residual", "branch")]
+    for entry in entries:
+        if not np.isfinite(entry.output).all():
+            return entry.name, "output"
+    loss, dscores = softmax_cross_entropy(trace.scores, y)
+    if not math.isfinite(loss):
+        return None, "loss"
+    net.trace_backward(trace, dscores)
+    for entry in reversed(entries):
+        for pname, grad in entry.param_grads.items():
+            if not np.isfinite(grad).all():
+                return entry.name, f"gradient of its {pname}"
+        if entry.downstream is not None and not np.isfinite(entry.downstream).all():
+            return entry.name, "input gradient"
+    return None, "gradients"
 
 
 def _norms_by_layer(arrays: dict) -> dict:

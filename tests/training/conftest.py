@@ -10,7 +10,7 @@ def tiny_spec() -> NetworkSpec:
     return NetworkSpec(
         Volume(32, 32, 3),
         [
-            Conv(filters=8, size=5, stride=2, pad=2), ReLU(), MaxPool(size=2, stride=2),
+            Conv(filters=8, size=4, stride=2, pad=1), ReLU(), MaxPool(size=2, stride=2),
             Conv(filters=8, size=3, pad=1), ReLU(), MaxPool(size=2, stride=2),
             Flatten(), FC(units=10), Softmax(),
         ],

@@ -56,7 +56,7 @@ def test_snapshot_holds_copies_of_every_layer(spec, small_data):
     assert not conv1.activation.flags.writeable
     assert 1e-5 < conv1.update_ratio < 1.0 and conv1.weight_norm > 0 and conv1.grad_norm > 0
     assert snap.layer("relu1").update_ratio is None
-    assert snap.filters["conv1"].shape == (8, 3, 5, 5)
+    assert snap.filters["conv1"].shape == (8, 3, 4, 4)
     assert snap.probe_images.shape == (8, 32, 32, 3) and snap.probe_images.dtype == np.uint8
     # a copy: later training does not change it
     assert not np.shares_memory(snap.filters["conv1"], trainer.net.params()["conv1.weight"])
