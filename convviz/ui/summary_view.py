@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QScrollArea,
     QSpinBox,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -214,17 +215,25 @@ class SummaryPanel(QWidget):
         side_scroll.setWidgetResizable(True)
         side_scroll.setFrameShape(QFrame.Shape.NoFrame)
         side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        side_scroll.setFixedWidth(side_widget.sizeHint().width() + 14)
+        side_scroll.setMinimumWidth(200)
+        side_width = side_widget.sizeHint().width() + 14
 
-        left = QVBoxLayout()
+        left_widget = QWidget()
+        left = QVBoxLayout(left_widget)
         left.setContentsMargins(0, 0, 0, 0)
         left.setSpacing(3)
         left.addWidget(self.table, 1)
         left.addWidget(self.totals)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left_widget)
+        self.splitter.addWidget(side_scroll)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([10_000, side_width])  # the table takes what the memory panel leaves
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(left, 1)
-        layout.addWidget(side_scroll)
+        layout.addWidget(self.splitter)
 
         self._fitted_batch = None
         self._restore()

@@ -188,3 +188,13 @@ def test_screenshot_renders_every_panel(qtbot, tmp_path):
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1200, 800)
     assert not QSettings().contains("app/first_start_done")  # the screenshot used throw-away settings
+
+    def colours(x0, y0, x1, y1) -> int:
+        return len({image.pixel(x, y) for x in range(x0, x1, 3) for y in range(y0, y1, 3)})
+
+    # palette (left), diagram (top middle), stack (middle), inspector (right), summary (bottom middle):
+    # each region holds drawn text and shapes, not an empty grey panel
+    regions = {"palette": (5, 60, 200, 700), "diagram": (260, 40, 900, 150), "stack": (260, 300, 800, 450),
+               "inspector": (880, 250, 1190, 500), "summary": (260, 560, 800, 720)}
+    for name, box in regions.items():
+        assert colours(*box) > 20, f"the {name} looks empty"
