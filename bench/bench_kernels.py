@@ -10,7 +10,7 @@ conv 5×5 20 pad 2 → ReLU → pool → FC 10; batch 64, float32. Prints, with 
 - each kernel's median forward and backward time and its achieved GFLOP/s;
 - a full training step (forward, backward, SGD momentum update) of the net built from the kernels
   with plain numpy FC and softmax, in images/s, with ReLU fused into the pools and without;
-- its peak resident memory (a fresh subprocess training for a few steps; Linux);
+- its peak resident memory and page faults per step (a fresh subprocess; Linux);
 - when PyTorch is installed, the same net and step in PyTorch (1, 2 and default threads) and the
   ratio. Timings on a shared machine are noisy: compare the ratios printed by one run.
 """
@@ -18,6 +18,7 @@ conv 5×5 20 pad 2 → ReLU → pool → FC 10; batch 64, float32. Prints, with 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -29,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from convviz.engine import blas  # noqa: E402
+from convviz.engine.kernels import memory  # noqa: E402
 from convviz.engine.kernels import (  # noqa: E402
     conv2d_backward,
     conv2d_forward,
@@ -214,20 +216,24 @@ def interleaved_rates(steps: dict, rounds: int, per_round: int = 3) -> dict:
     return {name: BATCH / statistics.median(t) for name, t in times.items()}
 
 
-def peak_rss_mb(steps: int = 20) -> float:
-    """Peak resident memory (VmHWM) of a fresh process that trains the kernel net for ``steps`` steps.
+def memory_figures(steps: int = 10) -> tuple[float, float]:
+    """(peak resident MB, minor page faults per step) of a fresh process training the kernel net.
 
     VmHWM, not ru_maxrss: a child's ru_maxrss also counts the parent's memory at fork (PyTorch).
     """
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        "import resource, sys; sys.path.insert(0, %r)\n"
         "from bench_kernels import KernelNet, batch\n"
         "net, (x, y) = KernelNet(True), batch()\n"
+        "for _ in range(3): net.step(x, y)\n"
+        "faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
         "for _ in range(%d): net.step(x, y)\n"
-        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
-    ) % (str(Path(__file__).resolve().parent), steps)
+        "faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / %d\n"
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')), faults)\n"
+    ) % (str(Path(__file__).resolve().parent), steps, steps)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(result.stdout.strip()) / 1024  # kB → MB
+    peak_kb, faults = result.stdout.split()
+    return int(peak_kb) / 1024, float(faults)
 
 
 def main() -> None:
@@ -270,7 +276,9 @@ def main() -> None:
         label = "ReLU fused into pools" if fused else "ReLU apart"
         print(f"  kernels, {threads} BLAS thread(s), {label:<22} {rate:6.0f} images/s  {gflops:5.1f} GFLOP/s "
               f"({100 * gflops / gemm[threads]:.0f}% of GEMM)")
-    print(f"  peak resident memory, kernel net training: {peak_rss_mb():.0f} MB")
+    peak, faults = memory_figures()
+    print(f"  kernel net training: peak resident memory {peak:.0f} MB, {faults:.0f} minor page faults per step "
+          f"({memory.ENV_VAR}={os.environ.get(memory.ENV_VAR, 'on')})")
     if theirs is None:
         print("\nPyTorch not installed: pip install torch==2.13.0 to compare")
         return

@@ -22,6 +22,7 @@ from convviz.engine.blas import engine_threads
 from convviz.engine.kernels.checks import check_dout, sliding_window
 from convviz.engine.kernels.geometry import Window2d
 from convviz.engine.kernels.layout import add_windows, batch_last, padded_planes, row_chunks, windows
+from convviz.engine.kernels.memory import keep_freed_memory
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
     copy): do not modify them in place before backward.
     """
     geo = sliding_window(x, w, b, stride, pad, dilation)
+    keep_freed_memory()
     xp = batch_last(x, geo.pad)
     out = correlate(xp, w.reshape(w.shape[0], -1), geo, b)
     return out.transpose(3, 0, 1, 2), ConvCache(xp, w, b is not None, geo)

@@ -17,6 +17,7 @@ from convviz.engine.blas import engine_threads
 from convviz.engine.kernels.checks import check_dout, sliding_window
 from convviz.engine.kernels.geometry import Window2d
 from convviz.engine.kernels.layout import add_windows, batch_last, windows
+from convviz.engine.kernels.memory import keep_freed_memory
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class LocalCache:
 def local2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
     """Locally connected forward; returns (out (N, K, Ho, Wo), cache). w's (Ho, Wo) must match."""
     geo = sliding_window(x, w, b, stride, pad, dilation, local=True)
+    keep_freed_memory()
     Ho, Wo, K, C, Fh, Fw = w.shape
     N = x.shape[0]
     # (C, Fh, Fw, Ho, Wo, N) → (Ho, Wo, C, Fh, Fw, N), copied contiguous: one im2col

@@ -98,29 +98,39 @@ def max_pool_forward(x, size=2, stride=None, pad=0):
 def max_pool_backward(dout, cache: PoolCache):
     """dout (N, C, Ho, Wo) → dx (N, C, H, W): each window's gradient to its first maximum."""
     check_dout(dout, cache.out.shape, cache.out)
+    return route_to_max(dout, cache, relu=False)
+
+
+def route_to_max(dout, cache: PoolCache, relu: bool):
+    """dx: block by block, each tap in row-major order takes the part of dout whose max it holds.
+
+    With ``relu``, windows whose max is ≤ 0 pass no gradient (the fused ReLU's derivative).
+    """
     geo, xp, out = cache.geo, cache.x, cache.out
     overlap = geo.stride[0] < geo.taps_h or geo.stride[1] < geo.taps_w
     dxp = np.zeros_like(xp) if overlap or cache.padded or uncovered(geo) else np.empty_like(xp)
     for block in blocks(xp):
-        route_to_max(taps(xp[block], geo), out[block], dout[block], taps(dxp[block], geo), overlap)
+        peak, grad = out[block], dout[block]
+        if relu:
+            grad = grad * (peak > 0)
+        left = None  # the gradient not yet taken by an earlier tap
+        hit = np.empty_like(peak)
+        views = list(zip(taps(xp[block], geo), taps(dxp[block], geo)))
+        for index, (tap, target) in enumerate(views):
+            np.equal(tap, peak, out=hit)
+            source = grad if left is None else left
+            if overlap:
+                share = source * hit
+                target += share
+            else:
+                share = np.multiply(source, hit, out=target)
+            if index == len(views) - 1:
+                break
+            if left is None:
+                left = source - share
+            else:
+                left -= share
     return crop(dxp, geo, cache.padded)
-
-
-def route_to_max(tap_views, out, dout, targets, accumulate: bool) -> None:
-    """targets[t] (+)= the part of dout whose first maximum is at tap t (row-major order)."""
-    left = dout.copy(order="K")  # gradient not yet given to an earlier tap
-    hit = np.empty_like(left)
-    share = np.empty_like(left)
-    for index, (tap, target) in enumerate(zip(tap_views, targets)):
-        np.equal(tap, out, out=hit)
-        if accumulate:
-            np.multiply(left, hit, out=share)
-            target += share
-        else:
-            np.multiply(left, hit, out=target)
-            share = target
-        if index < len(targets) - 1:
-            left -= share
 
 
 def avg_pool_forward(x, size=2, stride=None, pad=0):
@@ -164,7 +174,7 @@ def relu_max_pool_forward(x):
 def relu_max_pool_backward(dout, cache: PoolCache):
     """Gradient of relu_max_pool_forward: to the first maximum of each window whose max is > 0."""
     check_dout(dout, cache.out.shape, cache.out)
-    return max_pool_backward(dout * (cache.out > 0), cache)
+    return route_to_max(dout, cache, relu=True)
 
 
 def uncovered(geo: Window2d) -> bool:
