@@ -152,6 +152,28 @@ class Sigmoid(Layer):
 # -- normalization and regularization -------------------------------------------------------------------
 
 
+def slice_rows(a: np.ndarray, perm: tuple | None = None) -> tuple[np.ndarray, tuple]:
+    """a (N, C, H, W) or (N, D) → (C, M): every depth slice's values as one row, and the axis order used.
+
+    Without ``perm``, picks the order in which ``a``'s memory is already contiguous (the kernels'
+    batch-last (C, H, W, N) or channel-major (C, N, H, W)), so the rows are a free view; ``perm``
+    forces an order (a copy if the memory differs), e.g. to line a gradient up with saved rows.
+    """
+    if perm is None and a.ndim == 2:
+        perm = (1, 0)  # (D, N): a free view whatever the memory order
+    elif perm is None:
+        candidates = [(1, 2, 3, 0), (1, 0, 2, 3)]
+        perm = next((p for p in candidates if a.transpose(p).flags.c_contiguous), candidates[-1])
+    t = a.transpose(perm)
+    return t.reshape(t.shape[0], -1), perm
+
+
+def rows_back(rows: np.ndarray, perm: tuple, shape: tuple) -> np.ndarray:
+    """The inverse of ``slice_rows``: (C, M) → an array of ``shape`` (a view)."""
+    permuted = tuple(shape[i] for i in perm)
+    return rows.reshape(permuted).transpose(np.argsort(perm))
+
+
 class BatchNorm(Layer):
     """Batch normalization per depth slice: over (N, H, W) of (N, C, H, W), or over N of (N, D).
 
@@ -163,6 +185,9 @@ class BatchNorm(Layer):
     Backward (train), with n values per slice and dx̂ = dout·γ:
     dx = (1/σ̂)/n · (n·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂)); dγ = Σ dout·x̂; dβ = Σ dout.
     In eval mode μ and σ² are constants: dx = dout·γ/σ̂.
+
+    Works on (C, M) rows of the values (a free view of the kernels' memory layouts), caches x̂ as
+    rows, and gives its output in its input's memory order.
     """
 
     def __init__(self, report, dtype):
@@ -173,19 +198,11 @@ class BatchNorm(Layer):
         self.buffers["running_mean"] = np.zeros(c, self.dtype)
         self.buffers["running_var"] = np.ones(c, self.dtype)
 
-    @staticmethod
-    def _axes(x):
-        return (0,) if x.ndim == 2 else (0, 2, 3)
-
-    def _per_slice(self, v):
-        """(C,) → broadcastable against x."""
-        return v if self.ndim == 2 else v.reshape(1, -1, 1, 1)
-
     def forward(self, x, train, inplace=False):
         eps, momentum = self.spec.eps, self.spec.momentum
-        self.ndim = x.ndim
-        axes = self._axes(x)
-        n = x.size // x.shape[1]
+        rows, self.perm = slice_rows(x)
+        self.shape = x.shape
+        n = rows.shape[1]
         gamma, beta = self.params["weight"], self.params["bias"]
         if train:
             if n < 2:
@@ -193,35 +210,41 @@ class BatchNorm(Layer):
                     f"{self.name}: batch norm in training needs more than one value per depth slice, "
                     f"got input shape {x.shape}"
                 )
-            mean = x.mean(axis=axes)
-            centred = x - self._per_slice(mean)
-            var = np.mean(np.square(centred), axis=axes)
-            inv_std = 1 / np.sqrt(var + eps)
-            xhat = np.multiply(centred, self._per_slice(inv_std), out=centred)
+            mean = rows.mean(axis=1)
+            xhat = np.subtract(rows, mean[:, None], out=rows if inplace else None)
+            var = np.einsum("cm,cm->c", xhat, xhat) / n
+            inv_std = (1 / np.sqrt(var + eps)).astype(self.dtype)
+            xhat *= inv_std[:, None]
             running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
             running_mean *= 1 - momentum
             running_mean += momentum * mean
             running_var *= 1 - momentum
             running_var += (momentum * n / (n - 1)) * var
         else:
-            inv_std = 1 / np.sqrt(self.buffers["running_var"] + eps)
-            xhat = (x - self._per_slice(self.buffers["running_mean"])) * self._per_slice(inv_std)
-        self.train, self.xhat, self.inv_std = train, xhat, inv_std.astype(self.dtype, copy=False)
-        return xhat * self._per_slice(gamma) + self._per_slice(beta)
+            inv_std = (1 / np.sqrt(self.buffers["running_var"] + eps)).astype(self.dtype)
+            xhat = rows - self.buffers["running_mean"][:, None]
+            xhat *= inv_std[:, None]
+        self.train, self.xhat, self.inv_std = train, xhat, inv_std
+        y = xhat * gamma[:, None]
+        y += beta[:, None]
+        return rows_back(y, self.perm, self.shape)
 
     def backward(self, dout, inplace=False):
         xhat, inv_std, gamma = self.xhat, self.inv_std, self.params["weight"]
-        axes = self._axes(dout)
-        self.grads["bias"][...] = dout.sum(axis=axes)
-        self.grads["weight"][...] = np.sum(dout * xhat, axis=axes)
+        d, _ = slice_rows(dout, self.perm)
+        dbeta = self.grads["bias"]
+        dgamma = self.grads["weight"]
+        np.sum(d, axis=1, out=dbeta)
+        dgamma[...] = np.einsum("cm,cm->c", d, xhat)
         if not self.train:
-            return dout * self._per_slice(gamma * inv_std)
-        n = dout.size // dout.shape[1]
+            return rows_back(d * (gamma * inv_std)[:, None], self.perm, self.shape)
+        n = d.shape[1]
         # dx̂ = dout·γ; Σdx̂ = γ·dβ and Σ(dx̂·x̂) = γ·dγ, so no second pass over the batch is needed.
-        scale = self._per_slice(gamma * inv_std / n)
-        mean_term = self._per_slice(self.grads["bias"])
-        xhat_term = self._per_slice(self.grads["weight"])
-        return scale * (n * dout - mean_term - xhat * xhat_term)
+        scale = gamma * inv_std / n
+        dx = xhat * (-scale * dgamma)[:, None]
+        dx += d * (n * scale)[:, None]
+        dx -= (scale * dbeta)[:, None]
+        return rows_back(dx, self.perm, self.shape)
 
 
 def channel_window_sum(z: np.ndarray, before: int, after: int) -> np.ndarray:

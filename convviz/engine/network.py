@@ -17,6 +17,7 @@ import numpy as np
 
 from convviz.engine import layers as L
 from convviz.engine import windowed as W
+from convviz.engine.blas import engine_threads
 from convviz.model import layers as spec_layers
 from convviz.model.analysis import LayerReport, analyze
 from convviz.model.network import NetworkSpec
@@ -394,12 +395,15 @@ class Network:
     def _finish_output(self, y: np.ndarray) -> np.ndarray:
         return L.as_flat(y) if self.output_volume.is_flat else L.as_4d(y)
 
+    @engine_threads
     def forward(self, x, train: bool = True) -> np.ndarray:
         """x: (N, C, H, W) → scores (N, K) for a 1×1×K output (else score maps (N, K, H', W')).
 
         ``train``: dropout on and batch norm on batch statistics (updating its running ones); False
         for evaluation. A final Softmax layer is not applied: the scores are logits (see
         ``softmax_cross_entropy`` and ``predict_proba``). Do not modify the scores before backward.
+        BLAS runs with ``convviz.engine.blas.ENGINE_THREADS`` threads during the pass (the caller's
+        count is restored after), for the FC layers as for the kernels.
         """
         raw = self.stack.forward(self._prepare_input(x), train)
         y = self._finish_output(raw)
@@ -407,6 +411,7 @@ class Network:
         self._forward_id += 1
         return y
 
+    @engine_threads
     def backward(self, dscores, input_grad: bool = True) -> np.ndarray | None:
         """dscores: dL/dscores, shaped like the last forward's scores → dx (N, C, H, W).
 

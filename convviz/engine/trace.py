@@ -22,6 +22,7 @@ import numpy as np
 
 from convviz.engine import layers as L
 from convviz.engine import windowed as W
+from convviz.engine.blas import engine_threads
 
 
 @dataclass
@@ -100,6 +101,7 @@ class _Recorder:
         self.trace.layers[layer.name].param_grads = {k: v.copy() for k, v in layer.grads.items()}
 
 
+@engine_threads
 def trace_forward(net, x, train: bool = False) -> Trace:
     """Run ``net`` forward on ``x`` keeping every layer's input and output; returns a :class:`Trace`.
 
@@ -122,6 +124,7 @@ def trace_forward(net, x, train: bool = False) -> Trace:
     return trace
 
 
+@engine_threads
 def trace_backward(net, trace: Trace, dscores) -> Trace:
     """Run the backward pass of ``trace``'s forward with upstream gradient ``dscores`` (shaped like
     ``trace.scores``), adding every layer's gradients to the trace; returns the trace.
