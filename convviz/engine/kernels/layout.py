@@ -5,8 +5,8 @@ The fast kernels keep activations *batch-last*, (C, H, W, N) in memory (cuda-con
 - the convolution's GEMM ``w (K, C·Fh·Fw) @ cols (C·Fh·Fw, Ho·Wo·N)`` writes its (K, Ho, Wo, N)
   result directly, in the same layout;
 - an im2col copy then moves runs of Wo·N contiguous values (stride 1), however small C or the
-  image is: bench/bench_kernels.py measured it 2× (32×32) to 8× (8×8) faster than copying from
-  channel-major (C, N, H, W) memory, whose runs are only Wo long;
+  image is: measured 2× (32×32 planes) to 8× (8×8) faster than copying from channel-major
+  (C, N, H, W) memory, whose runs are only Wo long;
 - pooling slices H and W and keeps the batch contiguous.
 
 Callers still see (N, C, H, W) arrays: ``a.transpose(3, 0, 1, 2)`` is a free view.
@@ -20,8 +20,9 @@ from numpy.lib.stride_tricks import as_strided
 from convviz.engine.kernels.geometry import Window2d
 
 # Output rows per GEMM are capped so that one chunk of im2col columns stays in cache: on the
-# ConvNetJS net, 1–3 MiB chunks trained about 1.4× faster than one im2col of the whole batch, and
-# recomputing the columns in backward beat keeping them (which also costs 55 MB at batch 64).
+# ConvNetJS net, 0.5–2 MiB chunks trained about 1.4× faster than one im2col of the whole batch
+# (4 MiB was already 15% slower), and recomputing the columns in backward beat keeping them
+# (which would also cost 55 MB at batch 64).
 CHUNK_BYTES = 2 << 20
 
 

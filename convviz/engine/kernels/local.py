@@ -4,7 +4,8 @@
     out[n, k, i, j] = b[i, j, k] + Σ_c,p,q w[i, j, k, c, p, q] · xpad[n, c, i·sh + p·dh, j·sw + q·dw]
 
 Same stride/pad/dilation conventions and output size as conv2d. One im2col copy gives
-cols (Ho·Wo, C·Fh·Fw, N); then one GEMM per output position: out[i, j] = w[i, j] @ cols[i, j].
+cols (Ho·Wo, C·Fh·Fw, N), kept for backward; then one GEMM per output position,
+out[i, j] = w[i, j] @ cols[i, j], so out is an (N, K, Ho, Wo) view of (Ho, Wo, K, N) memory.
 """
 
 from __future__ import annotations
