@@ -1,0 +1,227 @@
+"""Whole-network training speed of the engine against this machine's GEMM rate and PyTorch, and memory.
+
+    python bench/bench_train.py [--rounds 5] [--steps 8] [--quick]
+
+For the ConvNetJS CIFAR-10 preset and the small VGG preset (batch 64, float32), built through
+``convviz.engine.Network``, a training step is forward + softmax cross-entropy + backward + SGD
+momentum update. Prints:
+
+- the float32 GEMM rate of 2048² matrices on one BLAS thread (the engine's setting) and on two: the
+  machine's own peak, measured in the same run;
+- each network's images/s (backward with ``input_grad=False``, as a trainer calls it, and with the
+  default input gradient), its achieved GFLOP/s (6 × the multiply-adds of a forward pass per image:
+  forward, backward-data and backward-weights) and that as a share of the one-thread GEMM rate;
+- when PyTorch is installed, the same networks in PyTorch (native modules, same batch and update)
+  with 1 and 2 threads, and the engine's throughput as a ratio of each;
+- the peak resident memory (VmHWM) of a fresh process training the ConvNetJS preset at batch 64.
+
+The machine is shared and noisy: engine and PyTorch steps are interleaved round by round, each
+figure is the median step of all rounds, and only ratios printed by one run mean much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from convviz.engine import Network, blas, softmax_cross_entropy  # noqa: E402
+from convviz.engine.optim import SGD  # noqa: E402
+from convviz.model import analyze, preset  # noqa: E402
+from convviz.model import layers as S  # noqa: E402
+from convviz.model.layers import pair  # noqa: E402
+
+BATCH = 64
+PRESETS = ("convnetjs", "smallvgg")
+
+
+def gemm_rate(threads: int, n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of an n×n float32 matrix product with ``threads`` BLAS threads (median of repeats)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty_like(a)
+    with blas.limit_threads(threads):
+        np.matmul(a, b, out=out)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            np.matmul(a, b, out=out)
+            times.append(time.perf_counter() - start)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def training_flops(name: str) -> float:
+    """FLOPs of one training image: 2 per multiply-add, × 3 for forward, backward-data, backward-weights."""
+    return 6.0 * analyze(preset(name)).total_macs
+
+
+def batch_for(name: str, seed: int = 0):
+    spec = preset(name)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((BATCH,) + spec.input.chw()).astype(np.float32)
+    y = rng.integers(0, 10, BATCH)
+    return x, y
+
+
+def engine_step(name: str, input_grad: bool):
+    net = Network(preset(name), seed=0)
+    opt = SGD(net.params(), lr=0.01, momentum=0.9)
+    x, y = batch_for(name)
+
+    def step():
+        scores = net.forward(x, train=True)
+        _, dscores = softmax_cross_entropy(scores, y)
+        net.backward(dscores, input_grad=input_grad)
+        opt.step(net.grads())
+
+    return step
+
+
+def torch_model(name: str):
+    """The preset as native PyTorch modules (sequential presets only)."""
+    import torch
+    from torch import nn
+
+    modules = []
+    for r in analyze(preset(name)).layers:
+        layer = r.layer
+        if isinstance(layer, S.Conv) and not isinstance(layer, S.LocallyConnected):
+            along_h, along_w = layer.windows(r.input)
+            assert not (along_h.extra or along_w.extra), "pad-to-fit has no PyTorch Conv2d equivalent"
+            modules.append(nn.Conv2d(r.input.depth, layer.filters, pair(layer.size), pair(layer.stride),
+                                     pair(layer.pad), pair(layer.dilation), bias=layer.bias))
+        elif isinstance(layer, S.MaxPool):
+            modules.append(nn.MaxPool2d(pair(layer.size), pair(layer.stride), pair(layer.pad)))
+        elif isinstance(layer, S.BatchNorm):
+            kind = nn.BatchNorm1d if r.input.is_flat else nn.BatchNorm2d
+            modules.append(kind(r.input.depth, eps=layer.eps, momentum=layer.momentum))
+        elif isinstance(layer, S.ReLU):
+            modules.append(nn.ReLU(inplace=True))
+        elif isinstance(layer, S.Dropout):
+            modules.append(nn.Dropout(layer.p))
+        elif isinstance(layer, S.Flatten):
+            modules.append(nn.Flatten())
+        elif isinstance(layer, S.FC):
+            modules.append(nn.Linear(r.input.depth, layer.units, bias=layer.bias))
+        elif not isinstance(layer, S.Softmax):
+            raise NotImplementedError(f"{r.name}: no native PyTorch module in this benchmark")
+    return torch.nn.Sequential(*modules)
+
+
+def torch_step(name: str, threads: int):
+    import torch
+
+    model = torch_model(name)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = (torch.from_numpy(a) for a in batch_for(name))
+
+    def step():
+        torch.set_num_threads(threads)
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def measure(configs: dict, rounds: int, steps: int) -> dict[str, float]:
+    """Median seconds per step of each config, steps interleaved round by round."""
+    times = {key: [] for key in configs}
+    for fn in configs.values():  # warm-up: caches, allocator, thread pools
+        fn()
+        fn()
+    for _ in range(rounds):
+        for key, fn in configs.items():
+            for _ in range(steps):
+                start = time.perf_counter()
+                fn()
+                times[key].append(time.perf_counter() - start)
+    return {key: statistics.median(t) for key, t in times.items()}
+
+
+PEAK_SCRIPT = """
+import sys, numpy as np
+sys.path.insert(0, {root!r})
+from convviz.engine import Network, softmax_cross_entropy
+from convviz.engine.optim import SGD
+from convviz.model import preset
+net = Network(preset("convnetjs"), seed=0)
+opt = SGD(net.params(), lr=0.01, momentum=0.9)
+rng = np.random.default_rng(0)
+for _ in range(15):
+    x = rng.standard_normal((64, 3, 32, 32)).astype(np.float32)
+    _, d = softmax_cross_entropy(net.forward(x), rng.integers(0, 10, 64))
+    net.backward(d, input_grad=False)
+    opt.step(net.grads())
+status = open("/proc/self/status").read().split("\\n")
+print(next(line for line in status if line.startswith("VmHWM")).split()[1])
+"""
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident memory (MB) of a fresh process training ConvNetJS at batch 64 (Linux only)."""
+    if not os.path.exists("/proc/self/status"):
+        return None
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT.format(root=str(ROOT))], capture_output=True, text=True,
+                         check=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 3 steps")
+    args = parser.parse_args()
+    rounds, steps = (2, 3) if args.quick else (args.rounds, args.steps)
+    try:
+        import torch  # noqa: F401
+
+        have_torch = True
+    except ImportError:
+        have_torch = False
+        print("PyTorch is not installed: no PyTorch comparison (pip install torch)")
+
+    gemm1, gemm2 = gemm_rate(1), gemm_rate(2)
+    print(f"float32 GEMM 2048²: {gemm1:.1f} GFLOP/s on 1 BLAS thread, {gemm2:.1f} on 2 "
+          f"(the engine uses {blas.ENGINE_THREADS})")
+    for name in PRESETS:
+        configs = {"engine": engine_step(name, input_grad=False), "engine, default backward": engine_step(name, True)}
+        if have_torch:
+            configs["PyTorch, 1 thread"] = torch_step(name, 1)
+            configs["PyTorch, 2 threads"] = torch_step(name, 2)
+        seconds = measure(configs, rounds, steps)
+        flops = training_flops(name)
+        print(f"\n{name}: batch {BATCH}, float32, {flops / 1e6:.1f} MFLOP per training image")
+        print(f"  {'':<26}{'images/s':>10}{'GFLOP/s':>9}{'of GEMM':>9}{'× PyTorch 1t':>14}{'× PyTorch 2t':>14}")
+        for key, s in seconds.items():
+            rate = BATCH / s
+            gflops = rate * flops / 1e9
+            line = f"  {key:<26}{rate:>10.0f}{gflops:>9.1f}{gflops / gemm1:>9.0%}"
+            if have_torch:
+                for ref in ("PyTorch, 1 thread", "PyTorch, 2 threads"):
+                    line += f"{seconds[ref] / s:>14.2f}"
+            print(line)
+    if have_torch:
+        import torch
+
+        torch.set_num_threads(2)
+    peak = peak_rss_mb()
+    if peak is not None:
+        verdict = "under" if peak < 300 else "OVER"
+        print(f"\npeak resident memory, ConvNetJS training at batch {BATCH} (fresh process): {peak:.0f} MB "
+              f"({verdict} the 300 MB target)")
+
+
+if __name__ == "__main__":
+    main()
