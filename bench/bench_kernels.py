@@ -293,6 +293,9 @@ def main() -> None:
                   f"{rates['kernels', threads, fused] / torch_rates[default]:.2f}×")
     best = max(rates["kernels", t, f] for t, f in ours)
     print(f"  best kernels / PyTorch with 1 thread: {best / torch_rates[1]:.2f}×")
+    if torch_rates[default] < torch_rates[1]:
+        print(f"  note: PyTorch ran slower with {default} threads than with 1: the other core was busy (load "
+              f"{os.getloadavg()[0]:.1f}), so the ratios against {default} threads overstate the kernels")
 
 if __name__ == "__main__":
     main()
