@@ -63,7 +63,7 @@ def conv2d_backward(dout, cache: ConvCache, *, input_grad: bool = True):
     K = w.shape[0]
     N = xp.shape[3]
     check_dout(dout, (N, K, geo.out_h, geo.out_w), xp)
-    d = np.ascontiguousarray(dout.transpose(1, 2, 3, 0))  # (K, Ho, Wo, N): free if it came from us
+    d = batch_last(dout)  # (K, Ho, Wo, N): free if it came from the kernels
     db = d.reshape(K, -1).sum(axis=1) if cache.has_bias else None
     dw = filter_grad(xp, d, geo).reshape(w.shape)
     if not input_grad:
