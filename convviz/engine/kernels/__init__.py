@@ -37,7 +37,10 @@ some code needs it. A forward's cache may refer to its ``x`` and ``w``: do not m
 before the backward.
 
 BLAS threads: the fast conv and local kernels run with ``convviz.engine.blas.ENGINE_THREADS`` BLAS
-threads (1: measured fastest on this 2-core machine) and restore the caller's count afterwards.
+threads (1: as fast as two on the 2-core machine, and it leaves a core to the GUI) and restore the
+caller's count afterwards. Memory: the first convolution asks glibc to keep freed memory for reuse
+(``kernels.memory``; CONVVIZ_KEEP_FREED_MEMORY=off disables it), which removed ~2,400 page faults
+per training step. ``python bench/bench_kernels.py`` prints the figures.
 """
 
 from convviz.engine.kernels.conv import conv2d_backward, conv2d_forward
