@@ -26,6 +26,13 @@ def run_app(argv: list[str]) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from convviz.ui.qt_check import broken_qt_message
+
+    problem = broken_qt_message()
+    if problem:
+        print(f"convviz: error: {problem}", file=sys.stderr)
+        return 1
+
     from convviz.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
