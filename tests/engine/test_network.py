@@ -321,8 +321,10 @@ def test_trainable_presets_train_a_step(name):
 def test_imagenet_presets_at_real_size(name):
     net = Network(preset(name))
     x = batch(net, 1)
-    scores = net.forward(x, train=False)
+    scores = net.forward(x, train=True)
     assert scores.shape == (1, 1000) and np.isfinite(scores).all()
+    dx = net.backward(softmax_cross_entropy(scores, np.array([3]))[1])
+    assert dx.shape == x.shape and np.isfinite(dx).all() and net.grads()["conv1.weight"].any()
     assert sum(p.size for p in net.params().values()) == analyze(preset(name)).total_params
 
 
