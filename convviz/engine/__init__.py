@@ -36,6 +36,10 @@ Building and training
     ``net.grads()``. ``input_grad=False`` returns None and skips the first layer's input gradient (a
     trainer never needs it; it saves the first convolution's backward-data pass).
 
+One pass at a time: a Network keeps each layer's cache from the last forward pass for the next
+backward pass, so it is not thread-safe; trace (below) while training is paused, or on a copy built
+with ``set_weights``.
+
 Arrays: NCHW activations (a flat 1×1×D volume is (N, D)); conv weights (K, C, Fh, Fw), biases (K,);
 locally connected weights (Ho, Wo, K, C, Fh, Fw), biases (Ho, Wo, K); FC weights (out, in) with
 PyTorch's (C, H, W) flatten order; all as in PyTorch, so weights and results compare directly.
