@@ -41,6 +41,23 @@ class Dialogs:
         )
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
+    def ask_save_run(self) -> str:
+        """``save``, ``discard`` or ``cancel`` for a training run still going when the window closes."""
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self.parent,
+            "Training is running",
+            "A training run is still going. Save it as a checkpoint before closing, so you can resume it?",
+            buttons.Save | buttons.Discard | buttons.Cancel,
+            buttons.Save,
+        )
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
+
+    def choose_run_folder(self, suggested: str) -> str | None:
+        """A folder for a training checkpoint (created if needed)."""
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Save the training run as a folder", suggested, "Checkpoint folder (*)")
+        return path or None
+
     def show_problems(self, title: str, text: str, problems: list[str]) -> None:
         """A file that could not be opened: what is wrong with it, one line per problem."""
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self.parent)
@@ -74,6 +91,12 @@ class ConsoleDialogs(Dialogs):
 
     def ask_unsaved(self, name: str) -> str:
         return "discard"
+
+    def ask_save_run(self) -> str:
+        return "discard"
+
+    def choose_run_folder(self, suggested: str) -> str | None:
+        return None
 
     def show_problems(self, title: str, text: str, problems: list[str]) -> None:
         print(f"convviz: {text}", file=sys.stderr)

@@ -116,7 +116,8 @@ class MainWindow(QMainWindow):
         self._restore_layout()
 
     # -- building -----------------------------------------------------------------------------------------
-    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea | None) -> QDockWidget:
+        """A dock holding ``widget``, added to ``area`` (None: the caller tabifies it)."""
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
@@ -125,7 +126,8 @@ class MainWindow(QMainWindow):
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
             | QDockWidget.DockWidgetFeature.DockWidgetClosable
         )
-        self.addDockWidget(area, dock)
+        if area is not None:
+            self.addDockWidget(area, dock)
         return dock
 
     def _build_views(self) -> None:
@@ -172,6 +174,21 @@ class MainWindow(QMainWindow):
         self.diagram_dock = self._dock("Network diagram", "diagram", self.diagram, Qt.DockWidgetArea.TopDockWidgetArea)
         self.summary_dock = self._dock("Summary and memory", "summary", self.summary, Qt.DockWidgetArea.BottomDockWidgetArea)
 
+        from convviz.ui.snapshot_view import SnapshotView
+        from convviz.ui.training_panel import TrainingPanel
+
+        self.training = TrainingPanel(lambda: self.document.spec, self.dialogs)
+        self.snapshots = SnapshotView()
+        self.training.snapshot_taken.connect(self.snapshots.show_snapshot)
+        self.training.run_state_changed.connect(self._on_run_state)
+        self.training_dock = self._dock("Training", "training", self.training, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.snapshot_dock = self._dock("Activations and filters", "activations", self.snapshots, None)
+        self.tabifyDockWidget(self.summary_dock, self.snapshot_dock)
+        self.summary_dock.raise_()
+        # Qt 6.11 leaves a stray tab bar on screen when two dock groups are tabified before the
+        # window is first shown, so the training dock joins the inspector's tabs in showEvent.
+        self._training_tab_pending = True
+
     def _build_actions(self) -> None:
         doc = self.document
         stack = doc.undo_stack
@@ -205,6 +222,11 @@ class MainWindow(QMainWindow):
             self.stack_view.addAction(a)
         for a in (self.delete_action, self.move_up_action, self.move_down_action):
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.train_start_action = action("&Start Training", self.start_training, "F5", "Train this network in the background")
+        self.train_pause_action = action("&Pause / Resume", self.training.toggle_pause, "F6", "Pause or resume the run")
+        self.train_step_action = action("S&tep One Batch", self.training.step, "F7", "Run one batch, then pause")
+        self.train_stop_action = action("St&op", self.training.stop, "Shift+F5", "Stop the run")
+        self.train_save_action = action("Save &Run…", lambda: self.training.save_run(), tip="Save the run as a checkpoint")
         self.help_action = action("&What am I looking at?", self.show_help, Key.HelpContents)
         self.about_action = action("&About ConvViz", self.show_about)
 
@@ -242,8 +264,14 @@ class MainWindow(QMainWindow):
             self.preset_actions[name] = a
         self.case_menu.setToolTipsVisible(True)
 
+        self.train_menu = menus.addMenu("&Train")
+        self.train_menu.addActions([self.train_start_action, self.train_pause_action, self.train_step_action, self.train_stop_action])
+        self.train_menu.addSeparator()
+        self.train_menu.addAction(self.train_save_action)
+        self._on_run_state(self.training.state)
+
         self.view_menu = menus.addMenu("&View")
-        for dock in (self.palette_dock, self.inspector_dock, self.diagram_dock, self.summary_dock):
+        for dock in self.docks():
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
         self.view_menu.addAction("Reset &Layout", self.reset_layout)
@@ -272,6 +300,16 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 380], Qt.Orientation.Horizontal)
         self.resizeDocks([self.diagram_dock, self.summary_dock], [165, 285], Qt.Orientation.Vertical)
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._training_tab_pending:
+            self._training_tab_pending = False
+            if not self.tabifiedDockWidgets(self.training_dock):
+                self.tabifyDockWidget(self.inspector_dock, self.training_dock)
+                self.inspector_dock.raise_()
+            if not self._restored_state:
+                self._default_state = self.saveState()
+
     def _restore_layout(self) -> None:
         geometry = self.settings.value("window/geometry")
         state = self.settings.value("window/state")
@@ -280,15 +318,42 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1400, 900)
-        if state is None or not self.restoreState(state):
+        self._restored_state = state is not None and self.restoreState(state)
+        if not self._restored_state:
             self._default_sizes()
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)
-        for dock in (self.palette_dock, self.inspector_dock, self.diagram_dock, self.summary_dock):
+        for dock in self.docks():
             dock.setFloating(False)
             dock.show()
+        if not self.tabifiedDockWidgets(self.training_dock):
+            self.tabifyDockWidget(self.inspector_dock, self.training_dock)
+        self.inspector_dock.raise_()
+        self.summary_dock.raise_()
         self._default_sizes()
+
+    def docks(self) -> list[QDockWidget]:
+        return [self.palette_dock, self.inspector_dock, self.training_dock, self.diagram_dock, self.summary_dock, self.snapshot_dock]
+
+    # -- training ------------------------------------------------------------------------------------------
+    def start_training(self) -> None:
+        """Show the training panel and start a run of the network in the builder."""
+        self.training_dock.show()
+        self.training_dock.raise_()
+        if not self.document.report.valid:
+            self.dialogs.show_error("Cannot train", f"The network has problems: {self.status_text()}")
+            return
+        self.training.start()
+
+    def _on_run_state(self, state: str) -> None:
+        if not hasattr(self, "train_start_action"):
+            return
+        active = state in ("loading", "running", "paused")
+        self.train_start_action.setEnabled(not active)
+        for a in (self.train_pause_action, self.train_step_action, self.train_save_action):
+            a.setEnabled(state in ("running", "paused"))
+        self.train_stop_action.setEnabled(active)
 
     def _save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -506,7 +571,7 @@ class MainWindow(QMainWindow):
             self.open_path(files[0])
 
     def closeEvent(self, event) -> None:
-        if not self.maybe_save():
+        if not self.maybe_save() or not self.training.shutdown(ask=True):
             event.ignore()
             return
         self._save_layout()

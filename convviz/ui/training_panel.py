@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -45,14 +44,12 @@ class TrainingPanel(QWidget):
     snapshot_taken = Signal(object)  # Snapshot, for the views
     run_state_changed = Signal(str)  # idle, loading, running, paused, finished
 
-    def __init__(self, spec_provider: Callable[[], NetworkSpec], parent: QWidget | None = None,
-                 ask: Callable | None = None, choose_folder: Callable | None = None) -> None:
-        """``ask(title, text) -> "save" | "discard" | "cancel"`` and ``choose_folder(title) -> str``
-        default to dialogs; tests pass their own."""
+    def __init__(self, spec_provider: Callable[[], NetworkSpec], dialogs, parent: QWidget | None = None) -> None:
+        """``dialogs`` asks the questions (``ask_save_run``, ``choose_run_folder``); tests pass one that
+        answers at once."""
         super().__init__(parent)
         self._spec_provider = spec_provider
-        self._ask = ask or self._ask_dialog
-        self._choose_folder = choose_folder or self._choose_folder_dialog
+        self.dialogs = dialogs
         self.session: TrainingSession | None = None
         self.state = "idle"
         self._reset_series()
@@ -203,7 +200,7 @@ class TrainingPanel(QWidget):
         """Ask the trainer to write a checkpoint between steps; True if one was requested."""
         if self.session is None or not self.session.running:
             return False
-        folder = folder or self._choose_folder("Save the training run")
+        folder = folder or self.dialogs.choose_run_folder(suggested_run_folder())
         if not folder:
             return False
         self.session.control.request_checkpoint(folder)
@@ -215,12 +212,12 @@ class TrainingPanel(QWidget):
             return True
         if ask:
             self.session.control.pause()
-            answer = self._ask("Training is running", "Save the training run before closing?")
+            answer = self.dialogs.ask_save_run()
             if answer == "cancel":
                 self.session.control.resume()
                 return False
             if answer == "save":
-                folder = self._choose_folder("Save the training run")
+                folder = self.dialogs.choose_run_folder(suggested_run_folder())
                 if folder:
                     self.session.control.request_checkpoint(folder)
         return self.session.shutdown()
@@ -264,9 +261,8 @@ class TrainingPanel(QWidget):
             self._set_state("running")
         elif record.kind == "started" and self.state == "loading":
             self._set_state("paused" if self.session.control.paused else "running")
-        if record.kind in ("started", "epoch_end", "checkpoint", "diverged", "stopped", "finished", "error"):
-            prefix = {"diverged": "⚠ ", "error": "✗ "}.get(record.kind, "")
-            self.status.setText(prefix + record.message)
+        prefix = {"diverged": "⚠ ", "error": "✗ "}.get(record.kind, "")
+        self.status.setText(prefix + record.message)
 
     def _on_snapshot_ready(self) -> None:
         snapshot = self.session.worker.take_snapshot() if self.session else None
@@ -298,16 +294,9 @@ class TrainingPanel(QWidget):
             widget.setEnabled(not active)
         self.run_state_changed.emit(state)
 
-    # -- dialogs (replaced in tests) -----------------------------------------------------------------------------
-    def _ask_dialog(self, title: str, text: str) -> str:
-        buttons = QMessageBox.StandardButton
-        answer = QMessageBox.question(self, title, text, buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
-        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
-    def _choose_folder_dialog(self, title: str) -> str:
-        base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        suggestion = str(Path(base) / "runs" / f"run-{stamp}")
-        Path(suggestion).parent.mkdir(parents=True, exist_ok=True)
-        folder = QFileDialog.getExistingDirectory(self, title, str(Path(suggestion).parent))
-        return folder or ""
+def suggested_run_folder() -> str:
+    """``…/ConvViz/runs/run-20261130-101500`` in the user's data folder."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return str(Path(base) / "runs" / f"run-{stamp}")

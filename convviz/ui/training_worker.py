@@ -15,7 +15,7 @@ import threading
 import traceback
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from convviz.training.control import Control
 from convviz.training.records import Evaluation, Event, Metrics, Snapshot
@@ -88,7 +88,8 @@ class TrainingSession(QObject):
         self.worker = TrainingWorker(make_trainer, self.control)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
-        self.worker.finished.connect(self.thread.quit)
+        # Direct: the thread must end even while the GUI thread is blocked in shutdown()'s wait.
+        self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self.finished)
 
     def start(self) -> None:

@@ -14,6 +14,8 @@ class FakeDialogs:
         self.unsaved_answer = "discard"
         self.open_answer: str | None = None
         self.save_answer: str | None = None
+        self.run_answer = "discard"  # what to do with a training run when the window closes
+        self.run_folder: str | None = None
 
     def open_network(self, directory: str):
         self.calls.append(("open", directory))
@@ -26,6 +28,14 @@ class FakeDialogs:
     def ask_unsaved(self, name: str) -> str:
         self.calls.append(("unsaved", name))
         return self.unsaved_answer
+
+    def ask_save_run(self) -> str:
+        self.calls.append(("save run?",))
+        return self.run_answer
+
+    def choose_run_folder(self, suggested: str):
+        self.calls.append(("run folder", suggested))
+        return self.run_folder
 
     def show_problems(self, title: str, text: str, problems: list[str]) -> None:
         self.calls.append(("problems", text, list(problems)))

@@ -1,0 +1,130 @@
+"""Training in the window: the worker's signals, the panel's controls, and closing mid-run."""
+
+from __future__ import annotations
+
+import pytest
+
+from convviz.data import synthetic_dataset
+from convviz.model import FC, Conv, Flatten, MaxPool, NetworkSpec, ReLU, Softmax, Volume
+from convviz.training.records import Metrics, Snapshot
+
+
+def tiny_spec() -> NetworkSpec:
+    return NetworkSpec(
+        Volume(32, 32, 3),
+        [Conv(filters=6, size=4, stride=2, pad=1), ReLU(), MaxPool(size=2), Flatten(), FC(units=10), Softmax()],
+        name="tiny",
+    )
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    return synthetic_dataset(train=800, test=100, validation=50, seed=5)
+
+
+@pytest.fixture
+def quick_data(monkeypatch, small_data):
+    """Every "synthetic" data set the app loads is the small one (fast to build, many epochs)."""
+    import convviz.data
+
+    monkeypatch.setattr(convviz.data, "load_dataset", lambda source, validation=0.1, seed=0: small_data)
+    return small_data
+
+
+def test_worker_emits_metrics_and_coalesced_snapshots(qtbot, small_data):
+    from convviz.training.config import TrainConfig
+    from convviz.training.trainer import Trainer
+    from convviz.ui.training_worker import TrainingSession
+
+    def make(control):
+        return Trainer(tiny_spec(), small_data, TrainConfig(epochs=20, batch_size=16, metrics_every=2), control=control)
+
+    session = TrainingSession(make)
+    session.control.set_snapshot_schedule(every_steps=1)  # a snapshot every step: far more than a view takes
+    metrics: list[Metrics] = []
+    session.worker.metrics.connect(metrics.append)
+    ready = []
+    session.worker.snapshot_ready.connect(lambda: ready.append(1))
+    try:
+        with qtbot.waitSignal(session.worker.snapshot_ready, timeout=20_000):
+            session.start()
+        qtbot.waitUntil(lambda: len(metrics) >= 3, timeout=20_000)
+        assert len(ready) == 1  # not taken yet: no second signal, the newest simply replaces it
+        snapshot = session.worker.take_snapshot()
+        assert isinstance(snapshot, Snapshot) and snapshot.step >= 1
+        assert snapshot.layer("conv1").activation.shape[1:] == (6, 16, 16)
+        qtbot.waitUntil(lambda: len(ready) == 2, timeout=20_000)  # re-armed once taken
+        assert [m.step for m in metrics[:3]] == [2, 4, 6]
+    finally:
+        assert session.shutdown(10_000)
+    assert not session.thread.isRunning()
+
+
+def test_panel_trains_the_builders_network_and_shows_curves(qtbot, builder, quick_data):
+    panel = builder.training
+    builder.document.reset(tiny_spec())
+    panel.epochs.setValue(30)
+    panel.batch.setValue(16)
+    builder.start_training()
+    assert builder.training_dock.isVisible()
+    qtbot.waitUntil(lambda: len(panel.steps) >= 3, timeout=20_000)
+    assert panel.state == "running"
+    assert "step" in panel.status.text() and "images/s" in panel.status.text()
+    qtbot.waitUntil(lambda: builder.snapshots.snapshot is not None, timeout=20_000)
+    assert builder.snapshots.layer_choice.count() == 6  # conv1 … fc1 and softmax1
+    assert "conv1 gives 16×16×6" in builder.snapshots.caption.text()
+    qtbot.wait(REDRAW_WAIT)
+    x, y = panel.smooth_curve.getData()
+    assert len(x) >= 3 and x[0] == panel.steps[0]
+
+    panel.toggle_pause()
+    qtbot.waitUntil(lambda: any("paused at step" in panel.status.text() for _ in [0]), timeout=10_000)
+    paused_at = panel.steps[-1] if panel.steps else 0
+    panel.step()
+    qtbot.waitUntil(lambda: panel.steps and panel.steps[-1] == paused_at + 1, timeout=10_000)
+    assert panel.pause_button.text() == "Resume"
+    panel.stop()
+    qtbot.waitUntil(lambda: panel.state == "finished", timeout=10_000)
+    assert "stopped at step" in panel.status.text()
+    assert panel.start_button.isEnabled()
+
+
+REDRAW_WAIT = 300
+
+
+def test_closing_the_window_mid_run_ends_the_thread(qtbot, builder, quick_data, fake_dialogs, tmp_path):
+    builder.document.reset(tiny_spec())
+    builder.training.epochs.setValue(100)
+    builder.start_training()
+    session = builder.training.session
+    qtbot.waitUntil(lambda: len(builder.training.steps) >= 2, timeout=20_000)
+    fake_dialogs.run_answer = "save"
+    fake_dialogs.run_folder = str(tmp_path / "run")
+    builder.document.undo_stack.setClean()
+    assert builder.close()
+    assert not session.thread.isRunning()
+    assert ("save run?",) in fake_dialogs.calls
+    from convviz.training.checkpoint import load_checkpoint
+
+    assert load_checkpoint(tmp_path / "run").index["step"] >= 2  # the run was saved before it stopped
+
+
+def test_cancel_keeps_the_window_and_the_run(qtbot, builder, quick_data, fake_dialogs):
+    builder.document.reset(tiny_spec())
+    builder.training.epochs.setValue(100)
+    builder.start_training()
+    qtbot.waitUntil(lambda: len(builder.training.steps) >= 1, timeout=20_000)
+    fake_dialogs.run_answer = "cancel"
+    builder.document.undo_stack.setClean()
+    assert not builder.close()
+    assert builder.training.session.running
+    builder.training.session.shutdown()
+
+
+def test_a_network_that_does_not_fit_the_data_says_so(qtbot, builder, quick_data):
+    from convviz.model import preset
+
+    builder.document.reset(preset("lenet5"))
+    builder.start_training()
+    qtbot.waitUntil(lambda: builder.training.state == "finished", timeout=20_000)
+    assert "takes 32×32×1 images but synthetic has 32×32×3" in builder.training.status.text()
