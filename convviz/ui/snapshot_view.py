@@ -71,8 +71,10 @@ class SnapshotView(QWidget):
         self.canvas.setBackground("w")
         self.image_box = self._box()
         self.activation_box = self._box()
-        self.canvas.nextRow()
-        self.filter_box = self._box(colspan=2)
+        self.filter_box = self._box()
+        grid = self.canvas.ci.layout
+        for column, stretch in enumerate((1, 3, 2)):
+            grid.setColumnStretchFactor(column, stretch)
         self.image_item = pg.ImageItem()
         self.activation_item = pg.ImageItem()
         self.filter_item = pg.ImageItem()
@@ -86,8 +88,8 @@ class SnapshotView(QWidget):
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.caption)
 
-    def _box(self, colspan: int = 1) -> pg.ViewBox:
-        box = self.canvas.addViewBox(colspan=colspan, lockAspect=True, invertY=True, enableMouse=False)
+    def _box(self) -> pg.ViewBox:
+        box = self.canvas.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         box.setMenuEnabled(False)
         return box
 
@@ -111,7 +113,9 @@ class SnapshotView(QWidget):
         probe = min(self.probe_choice.value(), len(snapshot.probe_images) - 1)
         layer = snapshot.layers[max(0, self.layer_choice.currentIndex())]
         self.image_item.setImage(snapshot.probe_images[probe], autoLevels=False, levels=(0, 255))
-        volume = layer.activation[probe]  # (C, H, W)
+        volume = layer.activation[probe]  # (C, H, W), or (D,) for a flat 1×1×D volume
+        if volume.ndim == 1:
+            volume = volume[:, None, None]
         shown = volume[:MAX_TILES]
         mosaic = tile(shown)
         finite = mosaic[np.isfinite(mosaic)]
@@ -121,6 +125,8 @@ class SnapshotView(QWidget):
         if filters_name is not None:
             image, rgb = filter_image(np.asarray(snapshot.filters[filters_name]))
             self.filter_item.setImage(image, autoLevels=False, levels=(0, 1))
+        for box in (self.image_box, self.activation_box, self.filter_box):
+            box.autoRange(padding=0.02)
         c, h, w = volume.shape
         scores = snapshot.probe_scores[probe]
         shown_text = f" (first {len(shown)} shown)" if c > len(shown) else ""
