@@ -41,6 +41,13 @@ class Dialogs:
         )
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
+    def open_cifar10_archive(self, directory: str) -> str | None:
+        """A CIFAR-10 ``.tar.gz`` the user already has."""
+        path, _ = QFileDialog.getOpenFileName(
+            self.parent, "Use a CIFAR-10 archive", directory, "CIFAR-10 python archive (*.tar.gz *.tgz);;All files (*)"
+        )
+        return path or None
+
     def ask_save_run(self) -> str:
         """``save``, ``discard`` or ``cancel`` for a training run still going when the window closes."""
         buttons = QMessageBox.StandardButton
@@ -91,6 +98,9 @@ class ConsoleDialogs(Dialogs):
 
     def ask_unsaved(self, name: str) -> str:
         return "discard"
+
+    def open_cifar10_archive(self, directory: str) -> str | None:
+        return None
 
     def ask_save_run(self) -> str:
         return "discard"

@@ -227,6 +227,8 @@ class MainWindow(QMainWindow):
         self.train_step_action = action("S&tep One Batch", self.training.step, "F7", "Run one batch, then pause")
         self.train_stop_action = action("St&op", self.training.stop, "Shift+F5", "Stop the run")
         self.train_save_action = action("Save &Run…", lambda: self.training.save_run(), tip="Save the run as a checkpoint")
+        self.fetch_action = action("&Download CIFAR-10…", lambda: self.fetch_cifar10(), tip="Download CIFAR-10 (170 MB) into the cache")
+        self.adopt_action = action("Use a CIFAR-10 &Archive…", self.adopt_cifar10, tip="Check a CIFAR-10 archive you have and keep it in the cache")
         self.help_action = action("&What am I looking at?", self.show_help, Key.HelpContents)
         self.about_action = action("&About ConvViz", self.show_about)
 
@@ -268,6 +270,8 @@ class MainWindow(QMainWindow):
         self.train_menu.addActions([self.train_start_action, self.train_pause_action, self.train_step_action, self.train_stop_action])
         self.train_menu.addSeparator()
         self.train_menu.addAction(self.train_save_action)
+        self.train_menu.addSeparator()
+        self.train_menu.addActions([self.fetch_action, self.adopt_action])
         self._on_run_state(self.training.state)
 
         self.view_menu = menus.addMenu("&View")
@@ -345,6 +349,25 @@ class MainWindow(QMainWindow):
             self.dialogs.show_error("Cannot train", f"The network has problems: {self.status_text()}")
             return
         self.training.start()
+
+    def fetch_cifar10(self, archive: str | None = None) -> bool:
+        """Download CIFAR-10 (or check and keep ``archive``) with a progress dialog; True on success."""
+        from convviz.ui.data_fetch import FetchDialog
+
+        dialog = self.fetch_dialog = FetchDialog(self, archive)
+        dialog.start()
+        dialog.exec()
+        ok, text = dialog.outcome or (False, "cancelled")
+        if ok:
+            self.statusBar().showMessage(text, 15_000)
+            self.training.use_source("cifar10")
+        else:
+            self.dialogs.show_error("CIFAR-10", text)
+        return ok
+
+    def adopt_cifar10(self) -> bool:
+        path = self.dialogs.open_cifar10_archive(self._last_dir())
+        return bool(path) and self.fetch_cifar10(path)
 
     def _on_run_state(self, state: str) -> None:
         if not hasattr(self, "train_start_action"):

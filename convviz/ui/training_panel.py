@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -131,12 +130,19 @@ class TrainingPanel(QWidget):
     def _maybe_choose_archive(self, index: int) -> None:
         if self.data_source.itemData(index) != "choose":
             return
-        path, _ = QFileDialog.getOpenFileName(self, "CIFAR-10 archive", "", "CIFAR-10 (*.tar.gz *.tgz);;All files (*)")
+        path = self.dialogs.open_cifar10_archive("")
         if path:
-            self.data_source.insertItem(0, Path(path).name, path)
-            self.data_source.setCurrentIndex(0)
+            self.use_source(path)
         else:
             self.data_source.setCurrentIndex(0)
+
+    def use_source(self, source: str) -> None:
+        """Select the data set ``source`` (``synthetic``, ``cifar10`` or an archive path)."""
+        index = self.data_source.findData(source)
+        if index < 0:
+            self.data_source.insertItem(0, Path(source).name, source)
+            index = 0
+        self.data_source.setCurrentIndex(index)
 
     def config(self) -> TrainConfig:
         return TrainConfig(

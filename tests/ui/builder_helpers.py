@@ -16,6 +16,7 @@ class FakeDialogs:
         self.save_answer: str | None = None
         self.run_answer = "discard"  # what to do with a training run when the window closes
         self.run_folder: str | None = None
+        self.archive_answer: str | None = None
 
     def open_network(self, directory: str):
         self.calls.append(("open", directory))
@@ -28,6 +29,10 @@ class FakeDialogs:
     def ask_unsaved(self, name: str) -> str:
         self.calls.append(("unsaved", name))
         return self.unsaved_answer
+
+    def open_cifar10_archive(self, directory: str):
+        self.calls.append(("archive", directory))
+        return self.archive_answer
 
     def ask_save_run(self) -> str:
         self.calls.append(("save run?",))

@@ -128,3 +128,46 @@ def test_a_network_that_does_not_fit_the_data_says_so(qtbot, builder, quick_data
     builder.start_training()
     qtbot.waitUntil(lambda: builder.training.state == "finished", timeout=20_000)
     assert "takes 32×32×1 images but synthetic has 32×32×3" in builder.training.status.text()
+
+
+def _data_samples():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data"))
+    import cifar_samples
+
+    return cifar_samples
+
+
+def test_download_cifar10_with_progress_into_the_cache(qtbot, builder, tmp_path, monkeypatch):
+    samples = _data_samples()
+    archive = samples.write_archive(tmp_path / "served.tar.gz", samples.make_members()).read_bytes()
+    server = samples.LocalServer()
+    server.thread.start()
+    try:
+        import convviz.data.store as store
+
+        monkeypatch.setattr(store, "CIFAR10_URL", server.serve("/cifar-10-python.tar.gz", archive))
+        monkeypatch.setattr(store, "CIFAR10_MD5", samples.md5_hex(archive))
+        monkeypatch.setenv("CONVVIZ_CACHE_DIR", str(tmp_path / "cache"))
+        assert builder.fetch_cifar10()
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+    seen = builder.fetch_dialog.progress_seen
+    assert seen and seen[-1].done == len(archive) and seen[-1].total == len(archive)
+    assert (tmp_path / "cache" / "cifar10" / "cifar-10-python.tar.gz").is_file()
+    assert builder.training.data_source.currentData() == "cifar10"
+    assert "CIFAR-10 downloaded" in builder.statusBar().currentMessage()
+
+
+def test_a_bad_archive_is_refused_with_its_reason(qtbot, builder, tmp_path, monkeypatch, fake_dialogs):
+    monkeypatch.setenv("CONVVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    bad = tmp_path / "cifar-10-python.tar.gz"
+    bad.write_bytes(b"not an archive at all")
+    fake_dialogs.archive_answer = str(bad)
+    assert not builder.adopt_cifar10()
+    errors = [call for call in fake_dialogs.calls if call[0] == "error"]
+    assert errors and "cifar-10-python.tar.gz" in errors[-1][1]
+    assert builder.training.data_source.currentData() == "synthetic"
