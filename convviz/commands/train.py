@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default momentum")
     parser.add_argument("--momentum", type=float, help="momentum for momentum/nesterov (default 0.9)")
     parser.add_argument("--weight-decay", type=float, help="L2 weight decay (default 5e-4)")
-    parser.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default constant)")
+    parser.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default cosine)")
     parser.add_argument("--clip", type=float, help="clip the gradient norm to this value")
     parser.add_argument("--no-augment", action="store_true", help="turn off random flips and crops")
     parser.add_argument("--validation", type=float, help="fraction of training images held out (default 0.1)")

@@ -26,7 +26,7 @@ class TrainConfig:
     lr: float = 0.01
     momentum: float = 0.9  # for momentum and nesterov
     weight_decay: float = 5e-4  # L2, not applied to biases and batch-norm parameters
-    schedule: str = "constant"  # constant, step or cosine
+    schedule: str = "cosine"  # constant, step or cosine (decays lr to min_lr over the run)
     step_epochs: float = 10.0  # step schedule: multiply lr by gamma every step_epochs epochs
     gamma: float = 0.1
     min_lr: float = 0.0  # cosine schedule's floor
