@@ -1,0 +1,139 @@
+"""Training in the background: throughput through the Qt worker, and the GUI thread's latency meanwhile.
+
+    python bench/bench_training.py [--steps 300] [--batch 64] [--preset convnetjs]
+
+1. The bare trainer (a plain loop over ``Trainer.run()``, no snapshots) against the same run in the
+   app's worker thread while the real window consumes it: the training panel draws its curves and the
+   activation view shows a snapshot every second. Alternating rounds, medians; target ≥ 90%.
+2. The GUI thread's event latency during the worker run: a 10 ms QTimer measures how late each tick
+   fires (p50, p99, max); target p99 < 20 ms, max < 50 ms.
+
+Runs on the synthetic data set (32×32×3, like CIFAR-10), so it needs no download.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from convviz.data import synthetic_dataset  # noqa: E402
+from convviz.model import preset  # noqa: E402
+from convviz.training.config import TrainConfig  # noqa: E402
+from convviz.training.records import Metrics  # noqa: E402
+from convviz.training.trainer import Trainer  # noqa: E402
+
+
+def config(args) -> TrainConfig:
+    return TrainConfig(epochs=1000, batch_size=args.batch, metrics_every=10, augment=True)
+
+
+def bare_rate(spec, data, args) -> float:
+    """Images/s of the trainer alone over ``args.steps`` steps (after 20 warm-up steps)."""
+    trainer = Trainer(spec, data, config(args))
+    start = None
+    for record in trainer.run():
+        if isinstance(record, Metrics):
+            if record.step == 20:
+                start = time.perf_counter()
+            if record.step == 20 + args.steps:
+                return args.steps * args.batch / (time.perf_counter() - start)
+    raise RuntimeError("run ended early")
+
+
+def worker_rate(app, spec, data, args) -> tuple[float, list[float], int]:
+    """Images/s through the window's worker (panel and views consuming), the GUI timer's lateness in
+    ms, and the number of snapshots the view showed."""
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
+
+    import convviz.data
+    from convviz.ui.dialogs import ConsoleDialogs
+    from convviz.ui.main_window import MainWindow
+
+    convviz.data.load_dataset = lambda source, validation=0.1, seed=0: data
+    with tempfile.TemporaryDirectory() as tmp:
+        window = MainWindow(settings=QSettings(os.path.join(tmp, "s.ini"), QSettings.Format.IniFormat), dialogs=ConsoleDialogs())
+        window.resize(1400, 900)
+        window.show()
+        window.document.reset(spec)
+        window.training.batch.setValue(args.batch)
+        window.training.epochs.setValue(1000)
+        window.snapshot_dock.raise_()
+        shown = []
+        window.training.snapshot_taken.connect(lambda s: shown.append(s.step))
+        marks: dict[int, float] = {}
+        window.training.start()
+        window.training.session.worker.metrics.connect(lambda m: marks.setdefault(m.step, time.perf_counter()))
+
+        lateness: list[float] = []
+        clock = QElapsedTimer()
+        tick = QTimer(interval=10)
+        state = {"last": None}
+
+        def on_tick():
+            now = clock.nsecsElapsed() / 1e6
+            if state["last"] is not None and 20 in marks:
+                lateness.append(max(0.0, now - state["last"] - 10.0))
+            state["last"] = now
+
+        tick.timeout.connect(on_tick)
+        clock.start()
+        tick.start()
+        loop = QEventLoop()
+        done = QTimer(interval=50)
+        done.timeout.connect(lambda: loop.quit() if 20 + args.steps in marks else None)
+        done.start()
+        loop.exec()
+        tick.stop()
+        done.stop()
+        window.training.session.shutdown()
+        window.document.undo_stack.setClean()
+        window.close()
+    rate = args.steps * args.batch / (marks[20 + args.steps] - marks[20])
+    return rate, lateness, len(shown)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--preset", default="convnetjs")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if args.steps % 10:
+        parser.error("--steps must be a multiple of 10 (metrics come every 10 steps)")
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    spec = preset(args.preset)
+    data = synthetic_dataset(train=args.batch * (args.steps + 40), test=500, validation=200, seed=0)
+    bare, worker, late, snapshots = [], [], [], []
+    for round_ in range(args.rounds):
+        bare.append(bare_rate(spec, data, args))
+        rate, lateness, shown = worker_rate(app, spec, data, args)
+        worker.append(rate)
+        late.extend(lateness)
+        snapshots.append(shown)
+        print(f"round {round_ + 1}: bare {bare[-1]:,.0f} images/s, worker + window {rate:,.0f} images/s, "
+              f"{shown} snapshots shown", flush=True)
+    late.sort()
+    p = lambda q: late[min(len(late) - 1, int(q * len(late)))]  # noqa: E731
+    ratio = statistics.median(worker) / statistics.median(bare)
+    print(f"\n{args.preset}, batch {args.batch}, {args.steps} steps per round, {args.rounds} rounds (medians):")
+    print(f"  bare trainer:              {statistics.median(bare):8,.0f} images/s")
+    print(f"  worker thread + window:    {statistics.median(worker):8,.0f} images/s  ({ratio:.0%} of bare; target ≥ 90%)")
+    print(f"  GUI timer lateness (10 ms timer, {len(late):,} ticks): p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, "
+          f"max {late[-1]:.1f} ms  (targets: p99 < 20 ms, max < 50 ms)")
+    print(f"  snapshots shown per round: {snapshots}")
+
+
+if __name__ == "__main__":
+    main()
