@@ -35,6 +35,8 @@ def run_app(argv: list[str]) -> int:
 
     from convviz.ui.main_window import MainWindow
 
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        quiet_offscreen_warnings()
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("ConvViz")
     app.setOrganizationName("ConvViz")
@@ -60,6 +62,17 @@ def run_app(argv: list[str]) -> int:
     if args.network:
         window.open_path(args.network)  # a bad file is reported over the window, which keeps its network
     return app.exec()
+
+
+def quiet_offscreen_warnings() -> None:
+    """Drop the off-screen platform's "does not support propagateSizeHints()" notes; keep the rest."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(mode, context, message: str) -> None:
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(handler)
 
 
 def save_screenshot(window, path: str, size: str = "1400x900") -> int:
