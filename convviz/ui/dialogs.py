@@ -48,6 +48,11 @@ class Dialogs:
         )
         return path or None
 
+    def choose_data_folder(self, current: str) -> str | None:
+        """The folder where ConvViz keeps CIFAR-10."""
+        path = QFileDialog.getExistingDirectory(self.parent, "Folder for CIFAR-10 and other data", current)
+        return path or None
+
     def ask_save_run(self) -> str:
         """``save``, ``discard`` or ``cancel`` for a training run still going when the window closes."""
         buttons = QMessageBox.StandardButton
@@ -100,6 +105,9 @@ class ConsoleDialogs(Dialogs):
         return "discard"
 
     def open_cifar10_archive(self, directory: str) -> str | None:
+        return None
+
+    def choose_data_folder(self, current: str) -> str | None:
         return None
 
     def ask_save_run(self) -> str:

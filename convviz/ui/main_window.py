@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
 
         self.training = TrainingPanel(lambda: self.document.spec, self.dialogs)
         self.snapshots = SnapshotView()
+        self.training.data_folder = self.data_folder()
         self.training.snapshot_taken.connect(self.snapshots.show_snapshot)
         self.training.run_state_changed.connect(self._on_run_state)
         self.training_dock = self._dock("Training", "training", self.training, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -229,6 +230,7 @@ class MainWindow(QMainWindow):
         self.train_save_action = action("Save &Run…", lambda: self.training.save_run(), tip="Save the run as a checkpoint")
         self.fetch_action = action("&Download CIFAR-10…", lambda: self.fetch_cifar10(), tip="Download CIFAR-10 (170 MB) into the cache")
         self.adopt_action = action("Use a CIFAR-10 &Archive…", self.adopt_cifar10, tip="Check a CIFAR-10 archive you have and keep it in the cache")
+        self.data_folder_action = action("Data &Folder…", self.choose_data_folder, tip="Where ConvViz keeps CIFAR-10")
         self.help_action = action("&What am I looking at?", self.show_help, Key.HelpContents)
         self.about_action = action("&About ConvViz", self.show_about)
 
@@ -271,7 +273,7 @@ class MainWindow(QMainWindow):
         self.train_menu.addSeparator()
         self.train_menu.addAction(self.train_save_action)
         self.train_menu.addSeparator()
-        self.train_menu.addActions([self.fetch_action, self.adopt_action])
+        self.train_menu.addActions([self.fetch_action, self.adopt_action, self.data_folder_action])
         self._on_run_state(self.training.state)
 
         self.view_menu = menus.addMenu("&View")
@@ -354,7 +356,7 @@ class MainWindow(QMainWindow):
         """Download CIFAR-10 (or check and keep ``archive``) with a progress dialog; True on success."""
         from convviz.ui.data_fetch import FetchDialog
 
-        dialog = self.fetch_dialog = FetchDialog(self, archive)
+        dialog = self.fetch_dialog = FetchDialog(self, archive, self.data_folder())
         dialog.start()
         dialog.exec()
         ok, text = dialog.outcome or (False, "cancelled")
@@ -364,6 +366,19 @@ class MainWindow(QMainWindow):
         else:
             self.dialogs.show_error("CIFAR-10", text)
         return ok
+
+    def data_folder(self) -> str | None:
+        """The data folder setting (None: $CONVVIZ_CACHE_DIR or the per-user cache)."""
+        return self.settings.value("data/folder", "", type=str) or None
+
+    def choose_data_folder(self) -> None:
+        from convviz.data import cache_dir
+
+        folder = self.dialogs.choose_data_folder(str(cache_dir(self.data_folder())))
+        if folder:
+            self.settings.setValue("data/folder", folder)
+            self.training.data_folder = folder
+            self.statusBar().showMessage(f"CIFAR-10 is kept in {folder}/cifar10", 10_000)
 
     def adopt_cifar10(self) -> bool:
         path = self.dialogs.open_cifar10_archive(self._last_dir())

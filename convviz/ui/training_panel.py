@@ -49,6 +49,7 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self._spec_provider = spec_provider
         self.dialogs = dialogs
+        self.data_folder: str | None = None  # the app's data folder setting (None: the default cache)
         self.session: TrainingSession | None = None
         self.state = "idle"
         self._reset_series()
@@ -160,12 +161,14 @@ class TrainingPanel(QWidget):
             return
         spec = self._spec_provider().copy()
         source = self.data_source.currentData()
+        folder = self.data_folder
 
         def make_trainer(control):
             from convviz.data import load_dataset
             from convviz.training.trainer import Trainer
 
-            dataset = load_dataset(source, validation=config.validation, seed=config.seed)
+            options = {"cache": folder} if folder else {}
+            dataset = load_dataset(source, validation=config.validation, seed=config.seed, **options)
             return Trainer(spec, dataset, config, control=control)
 
         self._reset_series()

@@ -17,6 +17,7 @@ class FakeDialogs:
         self.run_answer = "discard"  # what to do with a training run when the window closes
         self.run_folder: str | None = None
         self.archive_answer: str | None = None
+        self.data_folder_answer: str | None = None
 
     def open_network(self, directory: str):
         self.calls.append(("open", directory))
@@ -33,6 +34,10 @@ class FakeDialogs:
     def open_cifar10_archive(self, directory: str):
         self.calls.append(("archive", directory))
         return self.archive_answer
+
+    def choose_data_folder(self, current: str):
+        self.calls.append(("data folder", current))
+        return self.data_folder_answer
 
     def ask_save_run(self) -> str:
         self.calls.append(("save run?",))

@@ -171,3 +171,15 @@ def test_a_bad_archive_is_refused_with_its_reason(qtbot, builder, tmp_path, monk
     errors = [call for call in fake_dialogs.calls if call[0] == "error"]
     assert errors and "cifar-10-python.tar.gz" in errors[-1][1]
     assert builder.training.data_source.currentData() == "synthetic"
+
+
+def test_the_data_folder_setting_is_where_cifar10_goes(qtbot, builder, tmp_path, fake_dialogs, test_settings):
+    samples = _data_samples()
+    archive = samples.write_archive(tmp_path / "mine.tar.gz", samples.make_members())
+    fake_dialogs.data_folder_answer = str(tmp_path / "my data")
+    builder.choose_data_folder()
+    assert test_settings.value("data/folder") == str(tmp_path / "my data")
+    fake_dialogs.archive_answer = str(archive)
+    assert builder.adopt_cifar10()
+    assert list((tmp_path / "my data" / "cifar10").iterdir())
+    assert builder.training.data_folder == str(tmp_path / "my data")
