@@ -72,6 +72,19 @@ def test_without_bias_db_is_none_and_input_grad_can_be_skipped(name):
     np.testing.assert_array_equal(dw_again, dw)
 
 
+@pytest.mark.parametrize("path", ["input_grad_stride1", "input_grad_scatter"])
+def test_both_input_gradient_paths_match_naive_for_stride_1(path):
+    """conv2d_backward picks the scatter for few input channels (2C ≤ K), the gather otherwise."""
+    from convviz.engine.kernels import conv
+    from convviz.engine.kernels.layout import batch_last
+
+    x, w, b, dout, args = make((2, 3, 9, 8, 8, 3, 3, 1, ((1, 2), (0, 1)), (2, 1)), np.float64)
+    _, cache = kernels.conv2d_forward(x, w, b, **args)
+    dx = getattr(conv, path)(batch_last(dout), w, cache.geo).transpose(3, 0, 1, 2)
+    np.testing.assert_allclose(dx, run(naive, "conv2d", x, w, b, dout, args)[1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(run(kernels, "conv2d", x, w, b, dout, args)[1], dx, rtol=1e-10, atol=1e-12)
+
+
 def test_crop_gives_the_dropped_rows_zero_gradient():
     # 10 rows, F=3, S=2, P=0: (10 − 3)/2 + 1 = 4.5 → 4 windows reach rows 0..8; row 9 is dropped
     x, w, b, dout, args = make((1, 2, 10, 10, 3, 3, 3, 2, 0, 1), np.float64)

@@ -68,7 +68,13 @@ def conv2d_backward(dout, cache: ConvCache, *, input_grad: bool = True):
     dw = filter_grad(xp, d, geo).reshape(w.shape)
     if not input_grad:
         return None, dw, db
-    dx = input_grad_stride1(d, w, geo) if geo.stride == (1, 1) else input_grad_scatter(d, w, geo)
+    # The stride-1 gather copies K·Fh·Fw values per input pixel, the scatter C·Fh·Fw: with few input
+    # channels (an image's 3) the scatter wins. ConvNetJS conv1 (C=3, K=16, 5×5): 10 ms vs 32 ms;
+    # C=6–8, K=16: equal or better; C=16, K=20 and C=K=32: the gather is 1.3–1.4× faster.
+    if geo.stride == (1, 1) and 2 * w.shape[1] > K:
+        dx = input_grad_stride1(d, w, geo)
+    else:
+        dx = input_grad_scatter(d, w, geo)
     return dx.transpose(3, 0, 1, 2), dw, db
 
 
