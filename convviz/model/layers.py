@@ -315,6 +315,13 @@ class Pool(WindowLayer):
     policy: str = hp("error", "choice", POLICY_DOC, choices=POLICIES, label="Uneven stride")
 
     def output_shape(self, v: Volume) -> Volume:
+        (ph, pw), (fh, fw) = pair(self.pad), pair(self.size)
+        if ph >= fh or pw >= fw:
+            raise ShapeError(
+                f"pooling padding must be smaller than the window: P={fmt_pair(self.pad, ',')} with "
+                f"F={fmt_pair(self.size, ',')} would give windows of padding alone",
+                (Fix(f"P={min(ph, fh - 1)}" if ph == pw and fh == fw else "P=0", {"pad": min(ph, fh - 1) if ph == pw and fh == fw else 0}),),
+            )
         h, w = self.out_hw(v)
         return Volume(w, h, v.depth)
 

@@ -101,3 +101,9 @@ def test_impossible_values_have_their_own_message(kwargs, message):
     args = {"n": 10, "f": 3, "s": 1, "p": 0}
     args.update({("s" if k == "stride" else "p" if k == "pad" else k): v for k, v in kwargs.items()})
     assert slide(**args).error == message
+
+
+def test_pool_padding_must_be_smaller_than_the_window():
+    with pytest.raises(ShapeError, match="pooling padding must be smaller than the window: P=2 with F=2") as info:
+        MaxPool(size=2, stride=2, pad=2).output_shape(Volume(8, 8, 1))
+    assert info.value.fixes[0].changes == {"pad": 1}
