@@ -223,27 +223,40 @@ def _analyze_layer(layer: Layer, name: str, path: tuple, depth: int, v: Volume |
     if layer.COMPOSITE:
         _analyze_block(report, v)
         return report
+    try:
+        key = (type(layer), layer.values(), v)
+        figures = _FIGURES.get(key)
+    except TypeError:  # a field holds something unhashable (a list made in code): work it out every time
+        key, figures = None, None
+    if figures is None:
+        figures = _layer_figures(layer, v)
+        if key is not None:
+            if len(_FIGURES) > 20_000:
+                _FIGURES.clear()
+            _FIGURES[key] = figures
+    (report.output, report.error, report.params, report.macs, report.activations, report.saved,
+     report.buffers) = figures
+    return report
+
+
+#: (layer type, field values, input volume) → _layer_figures(...): most of a stack is unchanged by an edit.
+_FIGURES: dict = {}
+
+
+def _layer_figures(layer: Layer, v: Volume | None) -> tuple:
+    """(output, error, params, macs, activations, saved, buffers) of a plain layer for input ``v``."""
     problems = layer.field_messages()
     if problems:
-        report.error = ShapeError("; ".join(problems))
-        return report
+        return None, ShapeError("; ".join(problems)), 0, 0, 0, 0, 0
     if v is None:
-        return report
+        return None, None, 0, 0, 0, 0, 0
     try:
         out = layer.output_shape(v)
     except ShapeError as exc:
-        report.error = exc
-        return report
+        return None, exc, 0, 0, 0, 0, 0
     if out.elements <= 0:
-        report.error = ShapeError(f"the output volume {out} is empty")
-        return report
-    report.output = out
-    report.params = layer.params(v)
-    report.macs = layer.macs(v, out)
-    report.activations = out.elements
-    report.saved = layer.saved(v, out)
-    report.buffers = layer.buffers(v)
-    return report
+        return None, ShapeError(f"the output volume {out} is empty"), 0, 0, 0, 0, 0
+    return out, None, layer.params(v), layer.macs(v, out), out.elements, layer.saved(v, out), layer.buffers(v)
 
 
 def _analyze_block(report: LayerReport, v: Volume | None) -> None:

@@ -125,6 +125,13 @@ class Layer:
         fields = [f for f in dataclasses.fields(cls) if f.name != "name"]
         return fields + [f for f in dataclasses.fields(cls) if f.name == "name"]
 
+    def values(self) -> tuple:
+        """Every field's value, in order: what the layer's arithmetic depends on (hashable for plain layers)."""
+        names = type(self).__dict__.get("_field_names")
+        if names is None:
+            names = type(self)._field_names = tuple(f.name for f in dataclasses.fields(self))
+        return tuple(getattr(self, name) for name in names)
+
     @classmethod
     def _checks(cls) -> list[tuple]:
         """(name, kind, low, high, choices) of each checked field, worked out once per class."""
