@@ -84,6 +84,7 @@ class Snapshot:
     probe_scores: np.ndarray
     layers: tuple[LayerSnapshot, ...]
     filters: dict = field(default_factory=dict)
+    class_names: tuple[str, ...] = ()
     kind: str = "snapshot"
 
     def layer(self, name: str) -> LayerSnapshot:

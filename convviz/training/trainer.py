@@ -33,7 +33,7 @@ from convviz.training.records import Evaluation, Event, LayerSnapshot, Metrics, 
 from convviz.training.resources import available_memory_bytes
 
 EVAL_BATCH = 250
-SMOOTHING = 0.98  # exponential moving average of the loss
+SMOOTHING = 0.95  # exponential moving average of the loss (about the last 20 steps)
 
 
 class TrainingError(Exception):
@@ -319,6 +319,7 @@ class Trainer:
             probe_scores=frozen_copy(scores),
             layers=layers,
             filters=filters,
+            class_names=tuple(self.dataset.class_names),
         )
 
     # -- divergence ----------------------------------------------------------------------------------------

@@ -129,9 +129,13 @@ class SnapshotView(QWidget):
             box.autoRange(padding=0.02)
         c, h, w = volume.shape
         scores = snapshot.probe_scores[probe]
+        label, predicted = int(snapshot.probe_labels[probe]), int(np.argmax(scores))
+        names = snapshot.class_names
+        if len(names) > max(label, predicted):
+            label, predicted = names[label], names[predicted]
         shown_text = f" (first {len(shown)} shown)" if c > len(shown) else ""
         self.caption.setText(
             f"Step {snapshot.step}: {layer.name} gives {w}×{h}×{c}{shown_text}; range {low:.3g} to {high:.3g}. "
-            f"Label {int(snapshot.probe_labels[probe])}, predicted {int(np.argmax(scores))}. "
+            f"Label {label}, predicted {predicted}. "
             + (f"Filters of {filters_name}." if filters_name else "No conv layer.")
         )
