@@ -104,8 +104,3 @@ class Control:
                 self.steps_allowed -= 1
                 return "step"
             return "idle"
-
-    @property
-    def has_requests(self) -> bool:
-        with self._lock:
-            return bool(self.snapshot_requested or self.evaluation_requested or self.checkpoint_requests or self.lr_scale)

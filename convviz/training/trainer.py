@@ -170,16 +170,20 @@ class Trainer:
         rng_before = self.rng.bit_generator.state
         x, y = self.dataset.batch("train", indices, self.augmentation, self.rng)
         net_rng_before = self.net.get_rng_state()
-        scores = self.net.forward(x, train=True)
-        loss, dscores = softmax_cross_entropy(scores, y)
-        self.net.backward(dscores, input_grad=False)
+        buffers_before = {name: b.copy() for name, b in self.net.buffers().items()}  # batch-norm statistics
+        with np.errstate(all="ignore"):  # a NaN or overflow is caught below, with its place named
+            scores = self.net.forward(x, train=True)
+            loss, dscores = softmax_cross_entropy(scores, y)
+            self.net.backward(dscores, input_grad=False)
         grads = self.net.grads()
         if not (math.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
-            # Put the random streams back, so that resuming retries this very batch.
+            # Back to the last good state: statistics and random streams as before this batch, so
+            # that resuming retries this very batch.
+            for name, b in self.net.buffers().items():
+                b[...] = buffers_before[name]
             self.rng.bit_generator.state = rng_before
             self.net.set_rng_state(net_rng_before)
             yield self._divergence(x, y, loss)
-            self.net.set_rng_state(net_rng_before)
             return
         if self.config.clip_norm:
             clip_grad_norm(grads, self.config.clip_norm)
@@ -428,6 +432,13 @@ def locate_nonfinite(net, x: np.ndarray, y: np.ndarray) -> tuple[str | None, str
 
     if not np.isfinite(x).all():
         return None, "input batch"
+    with np.errstate(all="ignore"):
+        return _first_nonfinite(net, x, y)
+
+
+def _first_nonfinite(net, x: np.ndarray, y: np.ndarray) -> tuple[str | None, str]:
+    from convviz.engine import softmax_cross_entropy
+
     trace = net.trace_forward(x, train=True)  # restores the network's random stream and statistics
     # Plain layers in the order they ran (a block's own entry would hide which inner layer it was).
     entries = [entry for entry in trace.layers.values() if entry.type not in ("residual", "branch")]

@@ -146,3 +146,26 @@ def test_exception_inside_becomes_an_error_record(spec, small_data, monkeypatch)
     monkeypatch.setattr(trainer.net, "backward", broken)
     records = records_of(trainer)
     assert records[-1].kind == "error" and "RuntimeError: disk on fire" in records[-1].message
+
+
+def test_divergence_keeps_batch_norm_statistics_and_resume_retries_the_batch(small_data):
+    from convviz.model import FC, BatchNorm, Conv, Flatten, MaxPool, NetworkSpec, ReLU, Volume
+
+    spec = NetworkSpec(Volume(32, 32, 3), [
+        Conv(filters=4, size=4, stride=2, pad=1), BatchNorm(), ReLU(), MaxPool(size=2), Flatten(), FC(units=10),
+    ])
+    trainer = Trainer(spec, small_data, TrainConfig(epochs=1, batch_size=32, metrics_every=1))
+    run = trainer.run()
+    next(r for r in run if isinstance(r, Metrics) and r.step == 1)
+    stats = {k: v.copy() for k, v in trainer.net.buffers().items()}
+    trainer.net.params()["fc1.weight"][0, 0] = np.inf
+    event = next(r for r in run if isinstance(r, Event))
+    assert event.kind == "diverged" and event.details["layer"] == "fc1"
+    for name, value in stats.items():
+        np.testing.assert_array_equal(trainer.net.buffers()[name], value, err_msg=name)
+    trainer.net.params()["fc1.weight"][0, 0] = 0.0  # the user mends it and resumes
+    trainer.control.resume()
+    retried = next(r for r in run if isinstance(r, Metrics))
+    assert retried.step == 2 and np.isfinite(retried.loss)
+    trainer.control.stop()
+    list(run)
