@@ -134,8 +134,12 @@ class SnapshotView(QWidget):
         if len(names) > max(label, predicted):
             label, predicted = names[label], names[predicted]
         shown_text = f" (first {len(shown)} shown)" if c > len(shown) else ""
+        health = ""
+        if layer.update_ratio is not None:
+            health = (f" Weights ‖W‖ {layer.weight_norm:.3g}, gradient ‖dW‖ {layer.grad_norm:.3g}, "
+                      f"last update ‖ΔW‖/‖W‖ {layer.update_ratio:.1e} (about 1e-3 is healthy).")
         self.caption.setText(
-            f"Step {snapshot.step}: {layer.name} gives {w}×{h}×{c}{shown_text}; range {low:.3g} to {high:.3g}. "
+            f"Step {snapshot.step}: {layer.name} gives {w}×{h}×{c}{shown_text}; range {low:.3g} to {high:.3g}.{health} "
             f"Label {label}, predicted {predicted}. "
             + (f"Filters of {filters_name}." if filters_name else "No conv layer.")
         )

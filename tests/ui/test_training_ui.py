@@ -73,6 +73,8 @@ def test_panel_trains_the_builders_network_and_shows_curves(qtbot, builder, quic
     qtbot.waitUntil(lambda: builder.snapshots.snapshot is not None, timeout=20_000)
     assert builder.snapshots.layer_choice.count() == 6  # conv1 … fc1 and softmax1
     assert "conv1 gives 16×16×6" in builder.snapshots.caption.text()
+    qtbot.waitUntil(lambda: "‖ΔW‖/‖W‖" in builder.snapshots.caption.text(), timeout=10_000)  # a snapshot after a step
+    assert "(about 1e-3 is healthy)" in builder.snapshots.caption.text()
     qtbot.wait(REDRAW_WAIT)
     x, y = panel.smooth_curve.getData()
     assert len(x) >= 3 and x[0] == panel.steps[0]
