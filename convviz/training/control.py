@@ -13,7 +13,7 @@ class Control:
     """Flags set from any thread (the GUI), read by the trainer's thread between steps."""
 
     def __init__(self) -> None:
-        self._lock = threading.Condition()
+        self._lock = threading.Condition()  # re-entrant (an RLock inside), so _set nests
         self.paused = False
         self.stopped = False
         self.steps_allowed = 0  # single steps granted while paused
@@ -25,42 +25,36 @@ class Control:
         self.lr_scale: float | None = None  # a new learning-rate multiplier to apply
 
     # -- called by the consumer ----------------------------------------------------------------------
-    def pause(self) -> None:
+    def _set(self, **values) -> None:
+        """Set flags under the lock and wake a paused trainer to look at them."""
         with self._lock:
-            self.paused = True
+            for name, value in values.items():
+                setattr(self, name, value)
             self._lock.notify_all()
 
+    def pause(self) -> None:
+        self._set(paused=True)
+
     def resume(self) -> None:
-        with self._lock:
-            self.paused = False
-            self._lock.notify_all()
+        self._set(paused=False)
 
     def step(self, count: int = 1) -> None:
         """Run ``count`` more batches, then stay paused."""
         with self._lock:
-            self.paused = True
-            self.steps_allowed += count
-            self._lock.notify_all()
+            self._set(paused=True, steps_allowed=self.steps_allowed + count)
 
     def stop(self) -> None:
-        with self._lock:
-            self.stopped = True
-            self._lock.notify_all()
+        self._set(stopped=True)
 
     def request_snapshot(self) -> None:
-        with self._lock:
-            self.snapshot_requested = True
-            self._lock.notify_all()
+        self._set(snapshot_requested=True)
 
     def request_evaluation(self) -> None:
-        with self._lock:
-            self.evaluation_requested = True
-            self._lock.notify_all()
+        self._set(evaluation_requested=True)
 
     def request_checkpoint(self, path: str) -> None:
         with self._lock:
-            self.checkpoint_requests.append(str(path))
-            self._lock.notify_all()
+            self._set(checkpoint_requests=self.checkpoint_requests + [str(path)])
 
     def set_snapshot_schedule(self, every_steps: int | None = None, every_seconds: float | None = None) -> None:
         """Snapshot every ``every_steps`` steps and/or every ``every_seconds`` seconds (None: not by that)."""
@@ -72,9 +66,7 @@ class Control:
         """Multiply the schedule's learning rate by ``factor`` from the next step on (e.g. 0.1 after divergence)."""
         if not factor > 0:
             raise ValueError(f"the learning-rate factor must be > 0, got {factor!r}")
-        with self._lock:
-            self.lr_scale = factor
-            self._lock.notify_all()
+        self._set(lr_scale=factor)
 
     # -- called by the trainer ------------------------------------------------------------------------
     def take(self, name: str):
@@ -88,14 +80,8 @@ class Control:
         """Block while paused; returns ``stop``, ``step`` (one granted step), ``run`` or ``idle``
         (still paused after ``timeout``, so the trainer can serve requests and come back)."""
         with self._lock:
-            if self.stopped:
-                return "stop"
-            if not self.paused:
-                return "run"
-            if self.steps_allowed:
-                self.steps_allowed -= 1
-                return "step"
-            self._lock.wait(timeout)
+            if self.paused and not self.stopped and not self.steps_allowed:
+                self._lock.wait(timeout)
             if self.stopped:
                 return "stop"
             if not self.paused:
