@@ -12,6 +12,8 @@ and the first forward pass checks that every layer's real output has the shape t
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -264,6 +266,15 @@ def walk_layers(stack: Stack):
                 yield from walk_layers(inner)
 
 
+@dataclass(frozen=True)
+class RunState:
+    """What a pass changes besides the weights: copies of the buffers (batch-norm running statistics)
+    by stable name, and the dropout generator's state (plain data)."""
+
+    buffers: dict[str, np.ndarray]
+    rng: dict
+
+
 # -- the network -----------------------------------------------------------------------------------------
 
 
@@ -374,6 +385,35 @@ class Network:
         except (TypeError, ValueError, KeyError) as exc:
             raise ValueError(f"not a valid {kind} generator state: {exc}") from None
 
+    def run_state(self) -> RunState:
+        """A copy of the state a training pass changes besides the weights (see :class:`RunState`)."""
+        return RunState({name: a.copy() for name, a in self._buffers.items()}, self.get_rng_state())
+
+    def restore_run_state(self, state: RunState) -> None:
+        """Put back buffers and the dropout generator as ``run_state()`` gave them."""
+        self.set_rng_state(state.rng)
+        for name, a in self._buffers.items():
+            a[...] = state.buffers[name]
+
+    @contextmanager
+    def run_state_kept(self):
+        """``with net.run_state_kept(): …`` — the buffers and dropout generator are restored afterwards."""
+        state = self.run_state()
+        try:
+            yield state
+        finally:
+            self.restore_run_state(state)
+
+    @contextmanager
+    def grads_kept(self):
+        """``with net.grads_kept(): …`` — the gradients ``backward`` left are restored afterwards."""
+        saved = {name: g.copy() for name, g in self._grads.items()}
+        try:
+            yield
+        finally:
+            for name, g in self._grads.items():
+                g[...] = saved[name]
+
     def layer(self, name: str):
         """The engine layer called ``name`` (``conv1``, ``res1.body.conv2`` …)."""
         try:
@@ -436,6 +476,30 @@ class Network:
         return softmax(self.forward(x, train=False))
 
     # -- traced passes (see convviz.engine.trace) ---------------------------------------------------------
+    @property
+    def forward_count(self) -> int:
+        """How many forward passes (plain or traced) this network ran: a trace compares it with its own."""
+        return self._forward_id
+
+    def forward_recorded(self, x, train: bool, recorder) -> np.ndarray:
+        """A forward pass that runs every layer on its own (no fused or in-place steps) and tells
+        ``recorder`` each layer's input and output (``forward_in(layer, x)``, ``forward_out(layer, y)``).
+
+        Returns the scores as ``forward`` does; ``backward_recorded`` can follow.
+        """
+        raw = self.stack.forward(self._prepare_input(x), train, recorder)
+        y = self._finish_output(raw)
+        self._forward_shape, self._raw_shape = y.shape, raw.shape
+        self._forward_id += 1
+        return y
+
+    def backward_recorded(self, dscores, recorder) -> np.ndarray:
+        """The backward pass of the last ``forward_recorded``, telling ``recorder`` each layer's
+        upstream and downstream gradient (``backward_in``, ``backward_out``); returns dx (a copy of
+        ``dscores`` is used, so the caller's array is never overwritten)."""
+        dscores = self._prepare_grad(dscores)
+        return self.stack.backward(dscores.reshape(self._raw_shape).copy(), recorder)
+
     def trace_forward(self, x, train: bool = False):
         """A forward pass that keeps every layer's input and output: see ``convviz.engine.trace``."""
         from convviz.engine.trace import trace_forward

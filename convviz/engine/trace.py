@@ -108,19 +108,11 @@ def trace_forward(net, x, train: bool = False) -> Trace:
     ``train`` selects dropout and batch statistics as in training; the running statistics and the
     random generator are restored afterwards, so tracing never changes the network.
     """
-    x = net._prepare_input(x)
-    trace = Trace(input=x.copy(), train=train, layers={}, rng_state=net.get_rng_state())
-    buffers = {name: a.copy() for name, a in net.buffers().items()}
-    try:
-        y = net.stack.forward(x, train, _Recorder(trace))
-    finally:
-        net.set_rng_state(trace.rng_state)
-        for name, a in net.buffers().items():
-            a[...] = buffers[name]
-    trace.scores = net._finish_output(y).copy()
-    net._forward_shape, net._raw_shape = trace.scores.shape, y.shape
-    net._forward_id += 1
-    trace.forward_id = net._forward_id
+    trace = Trace(input=np.array(x, dtype=net.dtype, copy=True), train=train, layers={})
+    with net.run_state_kept() as state:
+        trace.rng_state = state.rng
+        trace.scores = net.forward_recorded(trace.input.copy(), train, _Recorder(trace)).copy()
+    trace.forward_id = net.forward_count
     return trace
 
 
@@ -134,26 +126,14 @@ def trace_backward(net, trace: Trace, dscores) -> Trace:
     """
     if dscores is None or np.shape(dscores) != trace.scores.shape:
         raise ValueError(f"dscores must have the shape of the traced scores {trace.scores.shape}, got {np.shape(dscores)}")
-    if net._forward_id != trace.forward_id:
-        state, buffers = net.get_rng_state(), {name: a.copy() for name, a in net.buffers().items()}
-        net.set_rng_state(trace.rng_state)
-        try:
-            y = net.stack.forward(trace.input.copy(), trace.train, _Recorder(trace, record=False))
-        finally:
-            net.set_rng_state(state)
-            for name, a in net.buffers().items():
-                a[...] = buffers[name]
-        net._forward_shape, net._raw_shape = trace.scores.shape, y.shape
-        net._forward_id += 1
-        trace.forward_id = net._forward_id
-    saved = {name: g.copy() for name, g in net.grads().items()}
-    dscores = net._prepare_grad(dscores)
-    try:
-        dx = net.stack.backward(dscores.reshape(net._raw_shape).copy(), _Recorder(trace))
-    finally:
-        for name, g in net.grads().items():
-            g[...] = saved[name]
-    trace.dscores = np.array(dscores, copy=True)
+    if net.forward_count != trace.forward_id:
+        with net.run_state_kept() as state:
+            net.restore_run_state(type(state)(state.buffers, trace.rng_state))
+            net.forward_recorded(trace.input.copy(), trace.train, _Recorder(trace, record=False))
+        trace.forward_id = net.forward_count
+    with net.grads_kept():
+        dx = net.backward_recorded(dscores, _Recorder(trace))
+    trace.dscores = np.array(dscores, dtype=net.dtype, copy=True)
     trace.input_grad = dx.copy()
     return trace
 
