@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from convviz.model import layers as S
-from convviz.model.layers import pair
 from convviz.model.network import NetworkSpec
 from convviz.model.volume import Volume
 
@@ -106,10 +105,9 @@ def _geometry(report) -> tuple[tuple[int, int], bool]:
     """(total stride (sh, sw), whether any window pads) of a layer, or of a block along its first stack
     (every stack of a valid block ends at the same size)."""
     layer = report.layer
-    if isinstance(layer, S.WindowLayer):
-        along_h, along_w = layer.windows(report.input)
-        padded = pair(layer.pad) != (0, 0) or bool(along_h.extra or along_w.extra)
-        return pair(layer.stride), padded
+    if report.geometry is not None:
+        (top, bottom), (left, right) = report.geometry.pad
+        return report.geometry.stride, bool(top or bottom or left or right)
     if not layer.COMPOSITE:
         return (1, 1), False
     padded = any(_geometry(inner)[1] for inner in report.walk() if inner is not report)

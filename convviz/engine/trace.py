@@ -204,9 +204,10 @@ def explain_conv_output(net, trace: Trace, layer_name: str, n: int, d: int, y: i
     X = L.as_4d(record.input)
     _, C, H, Wd = X.shape
     w = record.params["weight"]
-    fh, fw = layer.size
-    (sh, sw), (dh, dw) = layer.stride, layer.dilation
-    (top, _), (left, _) = layer.padding
+    geo = layer.geometry
+    fh, fw = geo.taps_h, geo.taps_w
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    (top, _), (left, _) = geo.pad
     rows = y * sh + np.arange(fh) * dh - top
     cols = x * sw + np.arange(fw) * dw - left
     inside = ((rows >= 0) & (rows < H))[:, None] & ((cols >= 0) & (cols < Wd))[None, :]
@@ -266,8 +267,9 @@ def upstream_map(layer, dv: np.ndarray) -> np.ndarray:
     """dv (K, Ho, Wo) → (K, Hp + d(Fh − 1), Wp + d(Fw − 1)): S − 1 zeros between values, d(F − 1)
     zeros before them, and zeros after up to that size (Hp, Wp: the padded input size)."""
     K, Ho, Wo = dv.shape
-    (fh, fw), (sh, sw), (dh, dw) = layer.size, layer.stride, layer.dilation
-    (top, bottom), (left, right) = layer.padding
+    geo = layer.geometry
+    (fh, fw), (sh, sw), (dh, dw) = (geo.taps_h, geo.taps_w), geo.stride, geo.dilation
+    (top, bottom), (left, right) = geo.pad
     span_h, span_w = dh * (fh - 1), dw * (fw - 1)
     hp, wp = layer.input.height + top + bottom, layer.input.width + left + right
     g = np.zeros((K, hp + span_h, wp + span_w), dv.dtype)
@@ -284,8 +286,9 @@ def explain_conv_input_grad(net, trace: Trace, layer_name: str, n: int, c: int, 
     dv = L.as_4d(record.upstream)[n]
     w = record.params["weight"]
     K, Ho, Wo = dv.shape
-    (fh, fw), (sh, sw), (dh, dw) = layer.size, layer.stride, layer.dilation
-    (top, _), (left, _) = layer.padding
+    geo = layer.geometry
+    (fh, fw), (sh, sw), (dh, dw) = (geo.taps_h, geo.taps_w), geo.stride, geo.dilation
+    (top, _), (left, _) = geo.pad
     g = upstream_map(layer, dv)
     h, wcol = i + top, j + left
     rows, cols = h + np.arange(fh) * dh, wcol + np.arange(fw) * dw
@@ -345,8 +348,8 @@ def explain_conv_weight_grad(net, trace: Trace, layer_name: str, k: int, c: int,
     X = L.as_4d(record.input)[:, c]
     N, Ho, Wo = dv.shape
     H, Wd = X.shape[1:]
-    (sh, sw), (dh, dw) = layer.stride, layer.dilation
-    (top, _), (left, _) = layer.padding
+    (sh, sw), (dh, dw) = layer.geometry.stride, layer.geometry.dilation
+    (top, _), (left, _) = layer.geometry.pad
     rows = np.arange(Ho) * sh + p * dh - top
     cols = np.arange(Wo) * sw + q * dw - left
     inside = ((rows >= 0) & (rows < H))[:, None] & ((cols >= 0) & (cols < Wd))[None, :]

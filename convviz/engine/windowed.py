@@ -1,10 +1,9 @@
 """Layers that slide a window: Conv, LocallyConnected, MaxPool, AvgPool (and ReLU fused into a pool).
 
-The specification decides every size: a windowed layer's padding is
-``((P_h, P_h + extra_h), (P_w, P_w + extra_w))`` with ``extra`` from ``layer.windows(input)`` (the
-zero rows/columns that policy ``pad`` adds at the bottom/right), and the kernels' floor
-``Ho = (H + top + bottom − d(F − 1) − 1) // S + 1`` drops what policy ``crop`` drops. The arithmetic
-itself lives in the kernels (``convviz.engine.kernels``); these classes hold the parameters.
+The specification decides every size: each layer runs the :class:`~convviz.model.geometry.Window2d`
+its report holds (``report.geometry``: padding ``((P_h, P_h + extra_h), (P_w, P_w + extra_w))`` with
+the rows policy ``pad`` adds, the floor that drops what policy ``crop`` drops, the output size) and
+hands it to the kernels, which apply it as given. Nothing here recomputes or re-judges it.
 """
 
 from __future__ import annotations
@@ -13,25 +12,15 @@ import numpy as np
 
 from convviz.engine import kernels
 from convviz.engine.layers import Layer, as_4d
-from convviz.model.layers import pair
-
-
-def engine_padding(layer, v) -> tuple[tuple[int, int], tuple[int, int]]:
-    """((top, bottom), (left, right)) zeros for spec ``layer`` on input volume ``v``."""
-    along_h, along_w = layer.windows(v)
-    ph, pw = pair(layer.pad)
-    return (ph, ph + along_h.extra), (pw, pw + along_w.extra)
 
 
 class WindowLayer(Layer):
-    """Geometry shared by the windowed layers: stride, padding (with the policy's extra), dilation."""
+    """A layer that runs its report's window geometry (``self.geometry``, a Window2d)."""
 
     def __init__(self, report, dtype):
         super().__init__(report, dtype)
-        self.size = pair(self.spec.size)
-        self.stride = pair(self.spec.stride)
-        self.dilation = pair(getattr(self.spec, "dilation", 1))
-        self.padding = engine_padding(self.spec, report.input)
+        self.geometry = report.geometry
+        self.size = (self.geometry.taps_h, self.geometry.taps_w)
 
 
 class Conv(WindowLayer):
@@ -56,7 +45,7 @@ class Conv(WindowLayer):
 
     def forward(self, x, train, inplace=False):
         out, self.cache = kernels.conv2d_forward(
-            as_4d(x), self.params["weight"], self.params.get("bias"), self.stride, self.padding, self.dilation
+            as_4d(x), self.params["weight"], self.params.get("bias"), geometry=self.geometry
         )
         self.shape = x.shape
         return out
@@ -86,7 +75,7 @@ class LocallyConnected(Conv):
 
     def forward(self, x, train, inplace=False):
         out, self.cache = kernels.local2d_forward(
-            as_4d(x), self.params["weight"], self.params.get("bias"), self.stride, self.padding, self.dilation
+            as_4d(x), self.params["weight"], self.params.get("bias"), geometry=self.geometry
         )
         self.shape = x.shape
         return out
@@ -100,17 +89,7 @@ class LocallyConnected(Conv):
 
 
 class Pool(WindowLayer):
-    """Shared checks: the kernels need every window to hold an input value (padding < window)."""
-
-    def __init__(self, report, dtype):
-        super().__init__(report, dtype)
-        (top, bottom), (left, right) = self.padding
-        fh, fw = self.size
-        if max(top, bottom) >= fh or max(left, right) >= fw:
-            raise ValueError(
-                f"{self.name}: pooling needs its padding (with the rows added to fit) smaller than the "
-                f"{fh}×{fw} window so every window holds an input value, got padding {self.padding}"
-            )
+    """Max and average pooling: the model has checked that every window holds an input value."""
 
 
 class MaxPool(Pool):
@@ -123,7 +102,7 @@ class MaxPool(Pool):
     KEEPS_OUTPUT = True
 
     def forward(self, x, train, inplace=False):
-        out, self.cache = kernels.max_pool_forward(as_4d(x), self.size, self.stride, self.padding)
+        out, self.cache = kernels.max_pool_forward(as_4d(x), geometry=self.geometry)
         self.shape = x.shape
         return out
 
@@ -138,7 +117,7 @@ class AvgPool(Pool):
     """
 
     def forward(self, x, train, inplace=False):
-        out, self.cache = kernels.avg_pool_forward(as_4d(x), self.size, self.stride, self.padding)
+        out, self.cache = kernels.avg_pool_forward(as_4d(x), geometry=self.geometry)
         self.shape = x.shape
         return out
 
@@ -153,8 +132,8 @@ def fusable_relu_pool(relu, pool) -> bool:
         isinstance(pool, MaxPool)
         and type(relu).__name__ == "ReLU"
         and pool.size == (2, 2)
-        and pool.stride == (2, 2)
-        and pool.padding == ((0, 0), (0, 0))
+        and pool.geometry.stride == (2, 2)
+        and pool.geometry.pad == ((0, 0), (0, 0))
     )
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from convviz.model.layers import Branch, Layer, Residual, ShapeError, Softmax
+from convviz.model.geometry import Window2d
+from convviz.model.layers import Branch, Layer, Residual, ShapeError, Softmax, WindowLayer
 from convviz.model.network import NetworkSpec
 from convviz.model.volume import Volume
 
@@ -40,6 +41,7 @@ class LayerReport:
     activations: int = 0  # numbers per image this layer's outputs hold (the forward pass)
     saved: int = 0  # numbers per image the backward pass keeps besides the outputs
     buffers: int = 0  # non-learned state (batch-norm running statistics)
+    geometry: Window2d | None = None  # what the engine's kernels run, for a valid windowed layer
     children: list[tuple[str, list["LayerReport"]]] = field(default_factory=list)
 
     @property
@@ -235,7 +237,7 @@ def _analyze_layer(layer: Layer, name: str, path: tuple, depth: int, v: Volume |
                 _FIGURES.clear()
             _FIGURES[key] = figures
     (report.output, report.error, report.params, report.macs, report.activations, report.saved,
-     report.buffers) = figures
+     report.buffers, report.geometry) = figures
     return report
 
 
@@ -244,19 +246,21 @@ _FIGURES: dict = {}
 
 
 def _layer_figures(layer: Layer, v: Volume | None) -> tuple:
-    """(output, error, params, macs, activations, saved, buffers) of a plain layer for input ``v``."""
+    """(output, error, params, macs, activations, saved, buffers, geometry) of a plain layer for input ``v``."""
     problems = layer.field_messages()
     if problems:
-        return None, ShapeError("; ".join(problems)), 0, 0, 0, 0, 0
+        return None, ShapeError("; ".join(problems)), 0, 0, 0, 0, 0, None
     if v is None:
-        return None, None, 0, 0, 0, 0, 0
+        return None, None, 0, 0, 0, 0, 0, None
     try:
         out = layer.output_shape(v)
     except ShapeError as exc:
-        return None, exc, 0, 0, 0, 0, 0
+        return None, exc, 0, 0, 0, 0, 0, None
     if out.elements <= 0:
-        return None, ShapeError(f"the output volume {out} is empty"), 0, 0, 0, 0, 0
-    return out, None, layer.params(v), layer.macs(v, out), out.elements, layer.saved(v, out), layer.buffers(v)
+        return None, ShapeError(f"the output volume {out} is empty"), 0, 0, 0, 0, 0, None
+    geometry = layer.geometry(v) if isinstance(layer, WindowLayer) else None
+    return (out, None, layer.params(v), layer.macs(v, out), out.elements, layer.saved(v, out), layer.buffers(v),
+            geometry)
 
 
 def _analyze_block(report: LayerReport, v: Volume | None) -> None:

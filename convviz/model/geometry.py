@@ -12,14 +12,19 @@ When that is not a whole number the layer's *policy* decides (CS231n calls such 
 - ``pad``: zero-pad ``extra`` rows/columns at the bottom/right so that it divides (the ceiling);
 - ``crop``: drop the last ``dropped`` rows/columns of the padded input (the floor).
 
-The engine pads with ``(P, P + extra)`` and uses the floor, so the size computed here is exactly the
-size the engine produces.
+Every size is the one floor formula of :func:`output_size` over the padded input
+``(top, bottom) = (P, P + extra)``. :class:`Window2d` is the result the engine's kernels are given
+(``LayerReport.geometry``); they apply it and never recompute or re-judge it. :func:`window2d`
+builds one from raw kernel arguments (tests, benchmarks) with the same arithmetic and checks.
+Pooling adds one rule, :func:`pool_padding_problem`: every window must hold an input value, so the
+padding on each side, the rows added to fit included, must be smaller than the window.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from numbers import Integral
 
 POLICIES = ("error", "pad", "crop")
 
@@ -54,6 +59,16 @@ class AxisWindow:
     dropped: int = 0
     error: str | None = None
     fixes: tuple[Fix, ...] = ()
+
+    @property
+    def before(self) -> int:
+        """Zero rows/columns padded at the top/left: P."""
+        return self.p
+
+    @property
+    def after(self) -> int:
+        """Zero rows/columns padded at the bottom/right: P plus the rows policy ``pad`` adds."""
+        return self.p + self.extra
 
     @property
     def formula(self) -> str:
@@ -97,6 +112,12 @@ def base_formula(n: int, f: int, s: int, p: int, d: int = 1, extra: int = 0, dro
     return f"({terms})/{s} + 1"
 
 
+def output_size(n: int, before: int, after: int, f: int, s: int, d: int = 1) -> int:
+    """The floor ``(n + before + after − d(f − 1) − 1) // s + 1``: how many windows fit (≥ 1 when the
+    window fits in the padded input). Every output size of the model and the engine comes from here."""
+    return (n + before + after - span(f, d)) // s + 1
+
+
 def slide(n: int, f: int, s: int = 1, p: int = 0, d: int = 1, policy: str = "error", axis: str = "W") -> AxisWindow:
     """Slide a window of ``f`` taps (stride ``s``, padding ``p``, dilation ``d``) along ``n`` inputs.
 
@@ -124,11 +145,12 @@ def slide(n: int, f: int, s: int = 1, p: int = 0, d: int = 1, policy: str = "err
         return AxisWindow(**args, size=None, error=error, fixes=tuple(fixes))
     remainder = room % s
     if remainder == 0:
-        return AxisWindow(**args, size=room // s + 1)
+        return AxisWindow(**args, size=output_size(n, p, p, f, s, d))
     if policy == "pad":
-        return AxisWindow(**args, size=room // s + 2, extra=s - remainder)
+        extra = s - remainder
+        return AxisWindow(**args, size=output_size(n, p, p + extra, f, s, d), extra=extra)
     if policy == "crop":
-        return AxisWindow(**args, size=room // s + 1, dropped=remainder)
+        return AxisWindow(**args, size=output_size(n, p, p, f, s, d), dropped=remainder)
     return _uneven(n, f, s, p, d, axis, args)
 
 
@@ -178,3 +200,129 @@ def nearest_valid_stride(n: int, f_eff: int, s: int, p: int) -> int:
     room = n + 2 * p - f_eff
     divisors = [c for c in range(1, room + 1) if room % c == 0]
     return min(divisors, key=lambda c: (abs(c - s), c))
+
+
+# -- the geometry the engine runs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window2d:
+    """A 2-D sliding window over a (H, W) plane, as the kernels apply it.
+
+    ``pad`` is ((top, bottom), (left, right)) zero rows/columns; ``out_h``/``out_w`` are
+    :func:`output_size` of each axis. Built by :func:`window_of` for a layer of a specification, or
+    by :func:`window2d` from raw kernel arguments.
+    """
+
+    in_h: int
+    in_w: int
+    taps_h: int
+    taps_w: int
+    stride: tuple[int, int]
+    pad: tuple[tuple[int, int], tuple[int, int]]
+    dilation: tuple[int, int]
+    out_h: int
+    out_w: int
+
+    @property
+    def padded_h(self) -> int:
+        return self.in_h + self.pad[0][0] + self.pad[0][1]
+
+    @property
+    def padded_w(self) -> int:
+        return self.in_w + self.pad[1][0] + self.pad[1][1]
+
+
+def window_of(along_h: AxisWindow, along_w: AxisWindow) -> Window2d:
+    """The kernels' geometry of a layer whose two axes slid without error."""
+    return Window2d(
+        along_h.n, along_w.n, along_h.f, along_w.f, (along_h.s, along_w.s),
+        ((along_h.before, along_h.after), (along_w.before, along_w.after)), (along_h.d, along_w.d),
+        along_h.size, along_w.size,
+    )
+
+
+def pool_padding_problem(along: AxisWindow, both_axes: bool = False) -> str | None:
+    """Why a pooling window along this axis would hold padding alone, or None.
+
+    The first window starts at the top (padding P) and the last one ends at most at the bottom
+    (padding P + extra), so both being smaller than F keeps an input value in every window.
+    ``both_axes`` words it for H and W alike (a square layer on a square input).
+    """
+    if along.p >= along.f:
+        return f"P={along.p} with F={along.f} would give windows of padding alone"
+    if along.after >= along.f:
+        if both_axes:
+            rows, where, axis = "rows and columns", "bottom and right", "H and W"
+        else:
+            rows = "rows" if along.axis == "H" else "columns"
+            where, axis = ("bottom" if along.axis == "H" else "right"), along.axis
+        formula = along.formula.split(" (")[0] if both_axes else along.formula
+        return (
+            f"{formula} puts P + {along.extra} = {along.after} zero {rows} at the {where}, as many as the "
+            f"window's F={along.f}, so the last window along {axis} holds padding alone"
+        )
+    return None
+
+
+def window2d(in_h: int, in_w: int, taps_h: int, taps_w: int, stride=1, pad=0, dilation=1,
+             what: str = "window", pool: bool = False) -> Window2d:
+    """The geometry of a raw kernel call: ``stride``/``dilation`` an int or (H, W) pair, ``pad`` an int,
+    (rows, cols) or ((top, bottom), (left, right)). Raises ValueError saying what is wrong; ``what``
+    names the window in messages; ``pool`` adds the pooling-padding rule."""
+    stride, dilation, pad = pair_of(stride, "stride"), pair_of(dilation, "dilation"), padding_of(pad)
+    pair_of((taps_h, taps_w), "size")
+    sizes = []
+    for axis, n, taps, s, (before, after), d in (
+        ("H", in_h, taps_h, stride[0], pad[0], dilation[0]),
+        ("W", in_w, taps_w, stride[1], pad[1], dilation[1]),
+    ):
+        padded = n + before + after
+        if span(taps, d) > padded:
+            size = f"{taps}" if d == 1 else f"d·(F − 1) + 1 = {d}·({taps} − 1) + 1 = {span(taps, d)}"
+            raise ValueError(
+                f"the {what} ({size}) is larger than the padded input along {axis}: {n} + {before} + {after} = {padded}"
+            )
+        sizes.append(output_size(n, before, after, taps, s, d))
+    if pool and (max(pad[0]) >= taps_h or max(pad[1]) >= taps_w):
+        raise ValueError(
+            f"pad must be smaller than the pooling window so every window holds an input value, "
+            f"got pad={pad} for a {taps_h}×{taps_w} window"
+        )
+    return Window2d(in_h, in_w, taps_h, taps_w, stride, pad, dilation, sizes[0], sizes[1])
+
+
+def pair_of(value, name: str) -> tuple[int, int]:
+    """``2`` → (2, 2); ``(2, 3)`` → (2, 3); each a positive integer, else ValueError."""
+    first, second = _two(value, name)
+    if first < 1 or second < 1:
+        raise ValueError(f"{name} must be positive integers, got {name}={value!r}")
+    return first, second
+
+
+def padding_of(value) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``1`` → ((1, 1), (1, 1)); ``(1, 2)`` → ((1, 1), (2, 2)); ``((0, 1), (0, 1))`` as given."""
+    try:
+        rows, cols = (value, value) if _is_int(value) else value
+        (top, bottom), (left, right) = _two(rows, "pad"), _two(cols, "pad")
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"pad must be an integer, (rows, cols) or ((top, bottom), (left, right)), got pad={value!r}"
+        ) from None
+    if min(top, bottom, left, right) < 0:
+        raise ValueError(f"pad must be ≥ 0, got pad={value!r}")
+    return (top, bottom), (left, right)
+
+
+def _two(value, name):
+    try:
+        first, second = (value, value) if _is_int(value) else tuple(value)
+    except (TypeError, ValueError):
+        first = second = None
+    if not (_is_int(first) and _is_int(second)):
+        raise ValueError(f"{name} must be an integer or a pair of integers, got {name}={value!r}")
+    return int(first), int(second)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)

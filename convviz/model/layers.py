@@ -19,10 +19,11 @@ by :mod:`convviz.model.analysis`, which walks the stacks.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from convviz.model.geometry import POLICIES, AxisWindow, Fix, slide
+from convviz.model.geometry import POLICIES, AxisWindow, Fix, Window2d, pool_padding_problem, slide, span, window_of
 from convviz.model.volume import Volume
 
 Pair = int | tuple[int, int]
@@ -192,8 +193,71 @@ def _window_error(layer: "WindowLayer", along_h: AxisWindow, along_w: AxisWindow
         fixes = axis.fixes if same else tuple(_axis_fix(layer, fx, axis is along_h) for fx in axis.fixes)
         return ShapeError(prefix + axis.error, fixes, axis.formula)
     message = f"along H: {along_h.error}; along W: {along_w.error}"
-    fixes = [fx for fx in along_h.fixes if "policy" in fx.changes]
+    fixes = _both_axes_fixes(layer, along_h, along_w) or search_fixes(layer, Volume(along_w.n, along_h.n, 1))
     return ShapeError(message, fixes, f"{along_h.formula}; {along_w.formula}")
+
+
+def _both_axes_fixes(layer: "WindowLayer", along_h: AxisWindow, along_w: AxisWindow) -> list[Fix]:
+    """Fixes for two broken axes: the same kind of change on both (P along H and P along W → one pad pair)."""
+    by_keys = {tuple(fx.changes): fx for fx in along_w.fixes}
+    fixes = []
+    for fx_h in along_h.fixes:
+        fx_w = by_keys.get(tuple(fx_h.changes))
+        if fx_w is None:
+            continue
+        if "policy" in fx_h.changes:
+            fixes.append(fx_h)
+            continue
+        changes = {}
+        for key in fx_h.changes:
+            h, w = fx_h.changes[key], fx_w.changes[key]
+            changes[key] = h if h == w else (h, w)
+        fixes.append(Fix(f"along H {fx_h.label}, along W {fx_w.label}", changes))
+    return fixes
+
+
+def search_fixes(layer: "WindowLayer", v: Volume, limit: int = 2) -> list[Fix]:
+    """The first ``limit`` changes of P, S and the policy (fewest changed fields first) that make
+    ``layer`` valid for ``v``: for problems that no single axis's arithmetic can fix alone."""
+    (ph, pw), (fh, fw), (sh, sw) = pair(layer.pad), pair(layer.size), pair(layer.stride)
+    (dh, dw) = pair(layer.dilation)
+    pool = isinstance(layer, Pool)
+
+    def pads(n, p, f, d):
+        """P as it is, 0, and from the least that fits the window up to F − 1 (pools: below F)."""
+        need = max(0, -(-(span(f, d) - n) // 2))
+        values = {p, 0, *range(need, max(need, f - 1) + 1)}
+        return sorted((c for c in values if not pool or c < f), key=lambda c: (abs(c - p), c))
+
+    options = {
+        "pad": _pairs(pads(v.height, ph, fh, dh), pads(v.width, pw, fw, dw)),
+        "stride": _pairs(sorted({sh, 1}, key=lambda c: c != sh), sorted({sw, 1}, key=lambda c: c != sw)),
+        "policy": list(dict.fromkeys([layer.policy, "crop", "pad"])),
+    }
+    tries = []
+    for combo in itertools.product(*options.values()):
+        changes = {key: value for key, value in zip(options, combo) if value != getattr(layer, key)}
+        if changes:
+            tries.append(changes)
+    fixes: list[Fix] = []
+    labels = {"policy": lambda value: "crop to fit" if value == "crop" else "zero-pad to fit",
+              "pad": lambda value: f"P={fmt_pair(value, ',')}", "stride": lambda value: f"S={fmt_pair(value, ',')}"}
+    rank = {"policy": 0, "pad": 1, "stride": 2}  # the gentlest change first
+    for changes in sorted(tries, key=lambda c: (len(c), sorted(rank[key] for key in c))):
+        candidate = dataclasses.replace(layer, **changes)
+        if not candidate.fits(v):
+            continue
+        along_h, along_w = candidate.windows(v)
+        label = ", ".join(labels[key](value) for key, value in changes.items())
+        fixes.append(Fix(f"{label} (→ {along_w.size}×{along_h.size})", changes))
+        if len(fixes) == limit:
+            break
+    return fixes
+
+
+def _pairs(hs: list[int], ws: list[int]) -> list[Pair]:
+    """Candidate (H, W) values in order, one number where both axes agree."""
+    return list(dict.fromkeys(h if h == w else (h, w) for h in hs for w in ws))
 
 
 def _axis_fix(layer: "WindowLayer", fix: Fix, is_h: bool) -> Fix:
@@ -215,19 +279,34 @@ class WindowLayer(Layer):
 
     def windows(self, v: Volume) -> tuple[AxisWindow, AxisWindow]:
         """(along H, along W) for input ``v``: sizes, the pad/crop amounts and the formulas."""
-        return slide_volume(v, self.size, self.stride, self.pad, getattr(self, "dilation", 1), self.policy)
+        return slide_volume(v, self.size, self.stride, self.pad, self.dilation, self.policy)
+
+    def geometry(self, v: Volume) -> Window2d:
+        """The geometry the engine's kernels run for input ``v`` (the layer must be valid for it)."""
+        return window_of(*self.windows(v))
 
     def out_hw(self, v: Volume) -> tuple[int, int]:
         along_h, along_w = self.windows(v)
         if along_h.error or along_w.error:
-            raise _window_error(self, along_h, along_w)
+            error = _window_error(self, along_h, along_w)
+            error.fixes = tuple(fx for fx in error.fixes if self.fits_after(fx, v)) or tuple(search_fixes(self, v))
+            raise error
         return along_h.size, along_w.size
+
+    def fits(self, v: Volume) -> bool:
+        """Whether the window slides over ``v`` without a problem (no message or fixes worked out)."""
+        along_h, along_w = self.windows(v)
+        return not (along_h.error or along_w.error)
+
+    def fits_after(self, fix: Fix, v: Volume) -> bool:
+        """Whether ``fix`` (a change of this layer's fields) makes it fit ``v``."""
+        return fix.insert_before is None and dataclasses.replace(self, **fix.changes).fits(v)
 
     def size_formula(self, v: Volume) -> str:
         """``(32 − 5 + 2·2)/1 + 1 = 32`` (both axes when they differ)."""
         along_h, along_w = self.windows(v)
         square = v.width == v.height and all(
-            pair(getattr(self, key, 1))[0] == pair(getattr(self, key, 1))[1] for key in ("size", "stride", "pad", "dilation")
+            pair(getattr(self, key))[0] == pair(getattr(self, key))[1] for key in ("size", "stride", "pad", "dilation")
         )
         return along_w.formula if square else f"W: {along_w.formula}; H: {along_h.formula}"
 
@@ -235,7 +314,7 @@ class WindowLayer(Layer):
         text = f"S{fmt_pair(self.stride, ',')}"
         if pair(self.pad) != (0, 0):
             text += f" P{fmt_pair(self.pad, ',')}"
-        if pair(getattr(self, "dilation", 1)) != (1, 1):
+        if pair(self.dilation) != (1, 1):
             text += f" d{fmt_pair(self.dilation, ',')}"
         if self.policy != "error":
             text += " pad-to-fit" if self.policy == "pad" else " crop-to-fit"
@@ -315,6 +394,7 @@ class LocallyConnected(Conv):
 class Pool(WindowLayer):
     CATEGORY: ClassVar[str] = "Pooling"
     KIND: ClassVar[str] = ""
+    dilation = 1  # not a field: pooling windows are never dilated (Conv's dilation is a field)
 
     size: Pair = hp(2, "pair", "window size F", 1, LIMITS["size"], label="Size F")
     stride: Pair = hp(2, "pair", "stride S", 1, LIMITS["stride"], label="Stride S")
@@ -322,15 +402,25 @@ class Pool(WindowLayer):
     policy: str = hp("error", "choice", POLICY_DOC, choices=POLICIES, label="Uneven stride")
 
     def output_shape(self, v: Volume) -> Volume:
-        (ph, pw), (fh, fw) = pair(self.pad), pair(self.size)
-        if ph >= fh or pw >= fw:
-            raise ShapeError(
-                f"pooling padding must be smaller than the window: P={fmt_pair(self.pad, ',')} with "
-                f"F={fmt_pair(self.size, ',')} would give windows of padding alone",
-                (Fix(f"P={min(ph, fh - 1)}" if ph == pw and fh == fw else "P=0", {"pad": min(ph, fh - 1) if ph == pw and fh == fw else 0}),),
-            )
         h, w = self.out_hw(v)
+        why = self._padding_problem(v)
+        if why:
+            raise ShapeError(f"pooling padding must be smaller than the window: {why}", search_fixes(self, v))
         return Volume(w, h, v.depth)
+
+    def fits(self, v: Volume) -> bool:
+        return super().fits(v) and not self._padding_problem(v)
+
+    def _padding_problem(self, v: Volume) -> str | None:
+        """Why some window would hold padding alone (both axes said once when they agree), or None."""
+        along_h, along_w = self.windows(v)
+        if (along_h.n, along_h.f, along_h.s, along_h.p) == (along_w.n, along_w.f, along_w.s, along_w.p):
+            return pool_padding_problem(along_w, both_axes=True)
+        problems = [(axis, pool_padding_problem(a)) for axis, a in (("H", along_h), ("W", along_w))]
+        problems = [(axis, why) for axis, why in problems if why]
+        if len(problems) == 2:
+            return "; ".join(f"along {axis}: {why}" for axis, why in problems)
+        return problems[0][1] if problems else None
 
     def brief(self) -> str:
         return f"{self.KIND} pool {fmt_size(self.size)}, {self._geometry_brief()}"

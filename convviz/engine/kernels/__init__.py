@@ -15,12 +15,17 @@ Convolution (cross-correlation) and the locally connected layer::
     stride (sh, sw), dilation (dh, dw), pad ((top, bottom), (left, right)); an int or a pair works too
     out: (N, K, Ho, Wo),  Ho = (H + top + bottom − dh(Fh − 1) − 1) // sh + 1  (likewise Wo)
 
+    Each forward also takes ``geometry=``, a ``convviz.model.geometry.Window2d`` (what a network's
+    layer report holds), instead of stride/pad/dilation; it is applied as given. Raw arguments are
+    turned into one by ``convviz.model.geometry.window2d``, the same arithmetic and checks.
+
     b=None means no bias and then db is None; input_grad=False skips dx (returns None), as for the
     network's first layer. Uneven strides: the specification's policy ``pad`` passes its extra zero
     rows/columns in ``bottom``/``right``; policy ``crop`` is the floor above, and the dropped input
     rows/columns get zero gradient.
 
-Pooling (window (fh, fw), stride defaults to the window, asymmetric pad smaller than the window)::
+Pooling (window (fh, fw), stride defaults to the window, asymmetric pad smaller than the window,
+or ``geometry=``)::
 
     max_pool_forward(x, size=2, stride=None, pad=0) -> (out, cache);  max_pool_backward(dout, cache) -> dx
     avg_pool_forward(x, size=2, stride=None, pad=0) -> (out, cache);  avg_pool_backward(dout, cache) -> dx

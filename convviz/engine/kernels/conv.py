@@ -20,7 +20,7 @@ import numpy as np
 
 from convviz.engine.blas import engine_threads
 from convviz.engine.kernels.checks import check_dout, sliding_window
-from convviz.engine.kernels.geometry import Window2d
+from convviz.model.geometry import Window2d
 from convviz.engine.kernels.layout import add_windows, batch_last, padded_planes, row_chunks, windows
 from convviz.engine.kernels.memory import keep_freed_memory
 
@@ -36,7 +36,7 @@ class ConvCache:
 
 
 @engine_threads
-def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
+def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, *, geometry=None):
     """Convolve x with filters w; returns (out, cache).
 
     x: (N, C, H, W); w: (K, C, Fh, Fw); b: (K,) or None; stride (sh, sw); dilation (dh, dw);
@@ -44,7 +44,7 @@ def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
     out: (N, K, Ho, Wo), a view of batch-last memory. The cache refers to w and to x (or its padded
     copy): do not modify them in place before backward.
     """
-    geo = sliding_window(x, w, b, stride, pad, dilation)
+    geo = sliding_window(x, w, b, stride, pad, dilation, geometry=geometry)
     keep_freed_memory()
     xp = batch_last(x, geo.pad)
     out = correlate(xp, w.reshape(w.shape[0], -1), geo, b)

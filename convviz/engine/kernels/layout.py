@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from convviz.engine.kernels.geometry import Window2d
+from convviz.model.geometry import Window2d
 
 # Output rows per GEMM are capped so that one chunk of im2col columns stays in cache: on the
 # ConvNetJS net, 0.5–2 MiB chunks trained about 1.4× faster than one im2col of the whole batch

@@ -16,7 +16,7 @@ import numpy as np
 
 from convviz.engine.blas import engine_threads
 from convviz.engine.kernels.checks import check_dout, sliding_window
-from convviz.engine.kernels.geometry import Window2d
+from convviz.model.geometry import Window2d
 from convviz.engine.kernels.layout import add_windows, batch_last, windows
 from convviz.engine.kernels.memory import keep_freed_memory
 
@@ -30,9 +30,9 @@ class LocalCache:
 
 
 @engine_threads
-def local2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
+def local2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, *, geometry=None):
     """Locally connected forward; returns (out (N, K, Ho, Wo), cache). w's (Ho, Wo) must match."""
-    geo = sliding_window(x, w, b, stride, pad, dilation, local=True)
+    geo = sliding_window(x, w, b, stride, pad, dilation, local=True, geometry=geometry)
     keep_freed_memory()
     Ho, Wo, K, C, Fh, Fw = w.shape
     N = x.shape[0]

@@ -36,24 +36,24 @@ def unpad(dxp, geo):
     return dxp[:, :, top : top + geo.in_h, left : left + geo.in_w]
 
 
-def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
-    return _sliding_forward(x, w, b, stride, pad, dilation, local=False)
+def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, *, geometry=None):
+    return _sliding_forward(x, w, b, stride, pad, dilation, local=False, geometry=geometry)
 
 
 def conv2d_backward(dout, cache, *, input_grad=True):
     return _sliding_backward(dout, cache, input_grad, local=False)
 
 
-def local2d_forward(x, w, b=None, stride=1, pad=0, dilation=1):
-    return _sliding_forward(x, w, b, stride, pad, dilation, local=True)
+def local2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, *, geometry=None):
+    return _sliding_forward(x, w, b, stride, pad, dilation, local=True, geometry=geometry)
 
 
 def local2d_backward(dout, cache, *, input_grad=True):
     return _sliding_backward(dout, cache, input_grad, local=True)
 
 
-def _sliding_forward(x, w, b, stride, pad, dilation, local):
-    geo = sliding_window(x, w, b, stride, pad, dilation, local)
+def _sliding_forward(x, w, b, stride, pad, dilation, local, geometry=None):
+    geo = sliding_window(x, w, b, stride, pad, dilation, local, geometry)
     xp = padded(x, geo)
     N, K = x.shape[0], w.shape[-4]
     out = np.zeros((N, K, geo.out_h, geo.out_w), x.dtype)
@@ -90,8 +90,8 @@ def _sliding_backward(dout, cache, input_grad, local):
     return (unpad(dxp, geo) if input_grad else None), dw, db
 
 
-def max_pool_forward(x, size=2, stride=None, pad=0):
-    geo = pool_window(x, size, stride, pad)
+def max_pool_forward(x, size=2, stride=None, pad=0, *, geometry=None):
+    geo = pool_window(x, size, stride, pad, geometry)
     xp = padded(x, geo, -np.inf)
     N, C = x.shape[:2]
     out = np.zeros((N, C, geo.out_h, geo.out_w), x.dtype)
@@ -119,8 +119,8 @@ def max_pool_backward(dout, cache):
     return unpad(dxp, geo)
 
 
-def avg_pool_forward(x, size=2, stride=None, pad=0):
-    geo = pool_window(x, size, stride, pad)
+def avg_pool_forward(x, size=2, stride=None, pad=0, *, geometry=None):
+    geo = pool_window(x, size, stride, pad, geometry)
     xp = padded(x, geo)
     N, C = x.shape[:2]
     out = np.zeros((N, C, geo.out_h, geo.out_w), x.dtype)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convviz.engine.kernels.checks import check_dout, pool_window
-from convviz.engine.kernels.geometry import Window2d
+from convviz.model.geometry import Window2d
 from convviz.engine.kernels.layout import batch_last
 
 # Pooling works on pieces of this size: several passes over one piece then stay in the 1 MiB L2.
@@ -85,9 +85,9 @@ def output_like(xp, geo: Window2d):
     return np.empty_like(xp[:, :, : geo.out_h, : geo.out_w])
 
 
-def max_pool_forward(x, size=2, stride=None, pad=0):
+def max_pool_forward(x, size=2, stride=None, pad=0, *, geometry=None):
     """Max over (fh, fw) windows (stride defaults to the size); returns (out, cache)."""
-    geo = pool_window(x, size, stride, pad)
+    geo = pool_window(x, size, stride, pad, geometry)
     xp, padded = padded_input(x, geo, -np.inf)
     out = output_like(xp, geo)
     for block in blocks(xp):
@@ -133,9 +133,9 @@ def route_to_max(dout, cache: PoolCache, relu: bool):
     return crop(dxp, geo, cache.padded)
 
 
-def avg_pool_forward(x, size=2, stride=None, pad=0):
+def avg_pool_forward(x, size=2, stride=None, pad=0, *, geometry=None):
     """Mean over (fh, fw) windows, padded zeros included in the count; returns (out, cache)."""
-    geo = pool_window(x, size, stride, pad)
+    geo = pool_window(x, size, stride, pad, geometry)
     xp, padded = padded_input(x, geo, 0.0)
     out = output_like(xp, geo)
     for block in blocks(xp):
