@@ -3,7 +3,7 @@
 
 import sys
 
-from convviz.ui.app import run_app
+from convviz.ui.window.app import run_app
 
 if __name__ == "__main__":
     sys.exit(run_app(sys.argv[1:]))

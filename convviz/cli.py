@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
-        from convviz.ui.app import run_app  # Qt is imported only for the app
+        from convviz.ui.window.app import run_app  # Qt is imported only for the app
 
         return run_app(argv)
     parser = build_parser()

@@ -27,7 +27,7 @@ def fake_dialogs():
 @pytest.fixture
 def builder(qtbot, test_settings, fake_dialogs):
     """The builder window as a user first sees it (ConvNetJS loaded), shown off-screen at 1400×900."""
-    from convviz.ui.main_window import MainWindow
+    from convviz.ui.window.main_window import MainWindow
 
     window = MainWindow(settings=test_settings, dialogs=fake_dialogs)
     qtbot.addWidget(window)

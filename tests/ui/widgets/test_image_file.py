@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtGui import QColor, QImage, QPainter
 
 from convviz.data import DataError
-from convviz.ui.image_file import load_input_image, read_image_file
+from convviz.ui.widgets.image_file import load_input_image, read_image_file
 
 
 def write_picture(path, width=90, height=60):

@@ -34,7 +34,7 @@ def quick_data(monkeypatch, small_data):
 def test_worker_emits_metrics_and_coalesced_snapshots(qtbot, small_data):
     from convviz.training.config import TrainConfig
     from convviz.training.trainer import Trainer
-    from convviz.ui.training_worker import TrainingSession
+    from convviz.ui.training.worker import TrainingSession
 
     def make(control):
         return Trainer(tiny_spec(), small_data, TrainConfig(epochs=20, batch_size=16, metrics_every=2), control=control)
@@ -136,7 +136,7 @@ def _data_samples():
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "data"))
     import cifar_samples
 
     return cifar_samples

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from convviz.ui.qt_check import broken_qt_message
+from convviz.ui.widgets.qt_check import broken_qt_message
 
 CODE = """
 from PySide6.QtCore import QObject, Signal

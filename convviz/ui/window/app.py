@@ -26,14 +26,14 @@ def run_app(argv: list[str]) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from convviz.ui.qt_check import broken_qt_message
+    from convviz.ui.widgets.qt_check import broken_qt_message
 
     problem = broken_qt_message()
     if problem:
         print(f"convviz: error: {problem}", file=sys.stderr)
         return 1
 
-    from convviz.ui.main_window import MainWindow
+    from convviz.ui.window.main_window import MainWindow
 
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         quiet_offscreen_warnings()
@@ -46,7 +46,7 @@ def run_app(argv: list[str]) -> int:
 
         from PySide6.QtCore import QSettings
 
-        from convviz.ui.dialogs import ConsoleDialogs
+        from convviz.ui.widgets.dialogs import ConsoleDialogs
 
         with tempfile.TemporaryDirectory() as tmp:
             settings = QSettings(os.path.join(tmp, "settings.ini"), QSettings.Format.IniFormat)

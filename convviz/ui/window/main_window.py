@@ -1,9 +1,9 @@
 """The network builder window: palette, stack, inspector, diagram and summary around one document.
 
-The window owns a :class:`~convviz.ui.document.NetworkDocument` and wires the views to it; it handles
+The window owns a :class:`~convviz.ui.builder.document.NetworkDocument` and wires the views to it; it handles
 files (New, Open, Save, Save As, Open Recent, a dropped ``.json``, the case studies), the prompt
 before unsaved work is lost, the first-start hint, and the settings it keeps (window layout, recent
-files, first start). Dialogs go through ``self.dialogs`` (:mod:`convviz.ui.dialogs`) and settings
+files, first start). Dialogs go through ``self.dialogs`` (:mod:`convviz.ui.widgets.dialogs`) and settings
 through the ``QSettings`` it is given, so tests never block on a dialog or touch real settings.
 """
 
@@ -29,13 +29,13 @@ from convviz import __version__
 from convviz.model import NetworkSpec, SpecFormatError, Volume, load_spec, preset, preset_names, save_spec
 from convviz.model.presets import PRESET_PREFIX
 from convviz.model.summary import format_count
-from convviz.ui.diagram import NetworkDiagram
-from convviz.ui.dialogs import Dialogs
-from convviz.ui.document import INPUT, NetworkDocument
-from convviz.ui.inspector import Inspector
-from convviz.ui.layer_style import INVALID_COLOR, OK_COLOR, app_icon
-from convviz.ui.palette import LayerPalette
-from convviz.ui.stack_view import StackView, insert_menu, json_files
+from convviz.ui.builder.diagram import NetworkDiagram
+from convviz.ui.widgets.dialogs import Dialogs
+from convviz.ui.builder.document import INPUT, NetworkDocument
+from convviz.ui.builder.inspector import Inspector
+from convviz.ui.widgets.layer_style import INVALID_COLOR, OK_COLOR, app_icon
+from convviz.ui.builder.palette import LayerPalette
+from convviz.ui.builder.stack_view import StackView, insert_menu, json_files
 
 FIRST_PRESET = "convnetjs"
 CASE_STUDIES = ("lenet5", "alexnet", "zfnet", "vgg16", "googlenet", "resnet18")
@@ -165,7 +165,7 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(doc)
         self.inspector.expand_requested.connect(self.stack_view.expand_block)
         self.diagram = NetworkDiagram(doc)
-        from convviz.ui.summary_view import SummaryPanel
+        from convviz.ui.builder.summary_view import SummaryPanel
 
         self.summary = SummaryPanel(doc, self.settings)
 
@@ -174,8 +174,8 @@ class MainWindow(QMainWindow):
         self.diagram_dock = self._dock("Network diagram", "diagram", self.diagram, Qt.DockWidgetArea.TopDockWidgetArea)
         self.summary_dock = self._dock("Summary and memory", "summary", self.summary, Qt.DockWidgetArea.BottomDockWidgetArea)
 
-        from convviz.ui.snapshot_view import SnapshotView
-        from convviz.ui.training_panel import TrainingPanel
+        from convviz.ui.training.snapshot_view import SnapshotView
+        from convviz.ui.training.panel import TrainingPanel
 
         self.training = TrainingPanel(lambda: self.document.spec, self.dialogs)
         self.snapshots = SnapshotView()
@@ -354,7 +354,7 @@ class MainWindow(QMainWindow):
 
     def fetch_cifar10(self, archive: str | None = None) -> bool:
         """Download CIFAR-10 (or check and keep ``archive``) with a progress dialog; True on success."""
-        from convviz.ui.data_fetch import FetchDialog
+        from convviz.ui.training.data_fetch import FetchDialog
 
         dialog = self.fetch_dialog = FetchDialog(self, archive, self.data_folder())
         dialog.start()
@@ -547,7 +547,7 @@ class MainWindow(QMainWindow):
             a.setEnabled(layer)
         self.move_up_action.setEnabled(layer and selected[-1] > 0)
         if layer:
-            from convviz.ui.document import stack_at
+            from convviz.ui.builder.document import stack_at
 
             self.move_down_action.setEnabled(selected[-1] < len(stack_at(self.document.spec, selected[:-1])) - 1)
         else:

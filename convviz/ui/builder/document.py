@@ -1,7 +1,7 @@
 """The open network: one :class:`NetworkSpec`, its analysis, its undo stack and the selected layer.
 
 The spec stays plain Python and is the single source of truth. Every edit is a ``QUndoCommand``
-(see :mod:`convviz.ui.commands`) pushed on :attr:`NetworkDocument.undo_stack`; after each one the
+(see :mod:`convviz.ui.builder.commands`) pushed on :attr:`NetworkDocument.undo_stack`; after each one the
 document re-runs :func:`convviz.model.analyze` and emits :attr:`NetworkDocument.changed` once, and
 the views (cards, inspector, summary, diagram, status bar, title) redraw from :attr:`report`.
 
@@ -203,7 +203,7 @@ class NetworkDocument(QObject):
     # -- edits (each one undoable) ------------------------------------------------------------------------
     def insert(self, stack_path: tuple, index: int, layer: Layer, text: str | None = None) -> tuple:
         """Insert ``layer`` at ``index`` of the stack at ``stack_path``; returns the new layer's path."""
-        from convviz.ui.commands import InsertLayer
+        from convviz.ui.builder.commands import InsertLayer
 
         stack = stack_at(self.spec, stack_path)
         index = max(0, min(index, len(stack)))
@@ -219,7 +219,7 @@ class NetworkDocument(QObject):
         return self.insert(stack_path, index, layer, f"Insert {layer.TITLE}")
 
     def remove(self, path: tuple) -> None:
-        from convviz.ui.commands import RemoveLayer
+        from convviz.ui.builder.commands import RemoveLayer
 
         if path_exists(self.spec, path) and path != INPUT:
             self.undo_stack.push(RemoveLayer(self, path))
@@ -238,7 +238,7 @@ class NetworkDocument(QObject):
         Returns the layer's new path, or None when the move is impossible (a block into itself) or
         changes nothing.
         """
-        from convviz.ui.commands import MoveLayer
+        from convviz.ui.builder.commands import MoveLayer
 
         if not path_exists(self.spec, path) or path == INPUT:
             return None
@@ -262,7 +262,7 @@ class NetworkDocument(QObject):
 
     def set_fields(self, path: tuple, changes: dict, merge: bool = True, text: str | None = None) -> None:
         """Change hyperparameters of one layer; consecutive edits of the same fields merge into one undo step."""
-        from convviz.ui.commands import SetFields
+        from convviz.ui.builder.commands import SetFields
 
         layer = self.layer(path)
         changes = {k: v for k, v in changes.items() if getattr(layer, k) != v}
@@ -280,7 +280,7 @@ class NetworkDocument(QObject):
             self.set_fields(path, fix_changes(self.layer(path), fix), merge=False, text=f"Fix {name}: {fix.label}")
 
     def set_input(self, volume: Volume) -> None:
-        from convviz.ui.commands import SetInput
+        from convviz.ui.builder.commands import SetInput
 
         if volume != self.spec.input:
             self.undo_stack.push(SetInput(self, volume))

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import QFrame, QScrollArea, QToolTip, QWidget
 
 from convviz.model import BatchNorm, Dropout, LRN, Softmax, Volume
 from convviz.model.layers import Activation
-from convviz.ui.document import INPUT, NetworkDocument
-from convviz.ui.layer_style import (
+from convviz.ui.builder.document import INPUT, NetworkDocument
+from convviz.ui.widgets.layer_style import (
     INVALID_COLOR,
     INVALID_FILL,
     SELECTED_COLOR,

@@ -1,4 +1,4 @@
-"""The undoable edits of a :class:`~convviz.ui.document.NetworkDocument`, one ``QUndoCommand`` each.
+"""The undoable edits of a :class:`~convviz.ui.builder.document.NetworkDocument`, one ``QUndoCommand`` each.
 
 A command changes the plain-Python spec in ``redo`` and puts it back in ``undo``, then asks the
 document to re-analyze (``document._refresh``), which emits ``changed`` once. Commands keep the layer
@@ -12,7 +12,7 @@ import copy
 from PySide6.QtGui import QUndoCommand
 
 from convviz.model import Layer, Volume
-from convviz.ui.document import INPUT, NetworkDocument, field_value_copy, layer_at, stack_at
+from convviz.ui.builder.document import INPUT, NetworkDocument, field_value_copy, layer_at, stack_at
 
 #: Command ids for merging consecutive edits (typing 1, 2, 8 into a spin box is one undo step).
 SET_FIELDS_ID = 1

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import QAbstractItemView, QMenu, QStyle, QStyledItemDeleg
 from convviz.model import CATEGORIES, LAYER_TYPES
 from convviz.model.analysis import LayerReport
 from convviz.model.summary import format_count
-from convviz.ui.document import INPUT, NetworkDocument, stack_at
-from convviz.ui.layer_style import (
+from convviz.ui.builder.document import INPUT, NetworkDocument, stack_at
+from convviz.ui.widgets.layer_style import (
     INVALID_COLOR,
     INVALID_FILL,
     SELECTED_COLOR,

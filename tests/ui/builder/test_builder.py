@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QPushButton
 
 from convviz.model import Volume, analyze, preset
 from convviz.model.summary import format_bytes, summary_rows
-from convviz.ui.document import INPUT
+from convviz.ui.builder.document import INPUT
 
 
 def card(window, path):
@@ -39,7 +39,7 @@ def test_first_start_shows_the_convnetjs_network_with_its_volumes(builder):
 
 def test_palette_lists_every_layer_type_with_description_and_formula(builder):
     from convviz.model import LAYER_TYPES
-    from convviz.ui.palette import DESCRIPTION_ROLE, TYPE_ROLE
+    from convviz.ui.builder.palette import DESCRIPTION_ROLE, TYPE_ROLE
 
     model = builder.palette.palette_model
     groups = [model.item(r).text() for r in range(model.rowCount())]

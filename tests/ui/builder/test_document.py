@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from convviz.model import FC, Conv, Flatten, ReLU, Residual, Volume, dumps, preset
-from convviz.ui.document import INPUT, NetworkDocument, layer_at
+from convviz.ui.builder.document import INPUT, NetworkDocument, layer_at
 
 
 @pytest.fixture

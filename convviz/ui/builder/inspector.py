@@ -39,8 +39,8 @@ from PySide6.QtWidgets import (
 from convviz.model import Volume
 from convviz.model.layers import LIMITS, pair
 from convviz.model.summary import format_count
-from convviz.ui.document import INPUT, NetworkDocument, editable_fields
-from convviz.ui.layer_style import INVALID_COLOR, INVALID_FILL, POLICY_LABELS, UNRESOLVED_COLOR, category_color
+from convviz.ui.builder.document import INPUT, NetworkDocument, editable_fields
+from convviz.ui.widgets.layer_style import INVALID_COLOR, INVALID_FILL, POLICY_LABELS, UNRESOLVED_COLOR, category_color
 
 #: Common input volumes offered for the input card.
 COMMON_INPUTS = [

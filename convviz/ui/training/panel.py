@@ -2,7 +2,7 @@
 
 It runs the network the builder shows (a copy taken at Start) in a :class:`TrainingSession`, draws
 the curves from the worker's metric signals at a bounded rate, hands snapshots to the
-:class:`~convviz.ui.snapshot_view.SnapshotView`, and on shutdown stops the run cleanly, offering to
+:class:`~convviz.ui.training.snapshot_view.SnapshotView`, and on shutdown stops the run cleanly, offering to
 save it as a checkpoint first.
 """
 
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from convviz.model import NetworkSpec
 from convviz.training.config import OPTIMIZERS, ConfigError, TrainConfig
 from convviz.training.records import Evaluation, Event, Metrics
-from convviz.ui.training_worker import TrainingSession
+from convviz.ui.training.worker import TrainingSession
 
 REDRAW_MS = 200  # curves are redrawn at most five times a second
 SNAPSHOT_SECONDS = 1.0

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 
 from convviz.model.analysis import OPTIMIZER_STATE
 from convviz.model.summary import SummaryRow, format_bytes, format_count, parse_bytes, summary_rows
-from convviz.ui.document import NetworkDocument
-from convviz.ui.layer_style import INVALID_COLOR, OK_COLOR, UNRESOLVED_COLOR
+from convviz.ui.builder.document import NetworkDocument
+from convviz.ui.widgets.layer_style import INVALID_COLOR, OK_COLOR, UNRESOLVED_COLOR
 
 BUDGETS = ["2GB", "4GB", "8GB", "12GB", "16GB", "24GB", "40GB", "80GB"]
 

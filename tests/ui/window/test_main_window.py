@@ -130,7 +130,7 @@ def test_dropping_a_json_file_on_the_window_opens_it(builder, tmp_path):
 
 
 def test_first_start_hint_shows_once_and_help_explains(qtbot, settings_path, fake_dialogs):
-    from convviz.ui.main_window import MainWindow
+    from convviz.ui.window.main_window import MainWindow
 
     first = MainWindow(settings=QSettings(settings_path, QSettings.Format.IniFormat), dialogs=fake_dialogs)
     qtbot.addWidget(first)
@@ -148,7 +148,7 @@ def test_first_start_hint_shows_once_and_help_explains(qtbot, settings_path, fak
 
 
 def test_window_layout_persists(qtbot, settings_path, fake_dialogs):
-    from convviz.ui.main_window import MainWindow
+    from convviz.ui.window.main_window import MainWindow
 
     window = MainWindow(settings=QSettings(settings_path, QSettings.Format.IniFormat), dialogs=fake_dialogs)
     qtbot.addWidget(window)
@@ -181,7 +181,7 @@ def test_edit_menu_actions_follow_the_selection(builder):
 
 
 def test_screenshot_renders_every_panel(qtbot, tmp_path):
-    from convviz.ui.app import run_app
+    from convviz.ui.window.app import run_app
 
     out = tmp_path / "shot.png"
     assert run_app(["preset:vgg16", "--screenshot", str(out), "--size", "1200x800"]) == 0
