@@ -30,8 +30,6 @@ from convviz.model import layers as S
 from convviz.model.network import NetworkSpec
 from convviz.model.volume import Volume
 
-ELEMENTWISE = (S.ReLU, S.LeakyReLU, S.Tanh, S.Sigmoid, S.Dropout)
-
 
 @dataclass
 class ConvertedNetwork:
@@ -76,7 +74,7 @@ def fc_to_conv(net, input_size: tuple[int, int], seed: int = 0) -> ConvertedNetw
             pending = None
         elif isinstance(layer, S.GlobalAvgPool):
             layer = S.AvgPool(size=(r.input.height, r.input.width), stride=1, name=r.name)
-        elif pending is not None and not pending.is_flat and not isinstance(layer, ELEMENTWISE):
+        elif pending is not None and not pending.is_flat and not layer.ELEMENTWISE:
             raise ValueError(
                 f"{r.name}: a {layer.TITLE.lower()} between Flatten and FC mixes the flattened positions, "
                 "so the network cannot slide"

@@ -1,152 +1,22 @@
-"""The engine's element-wise, normalization and fully connected layers: forward and backward side by side.
+"""The engine's normalization, regularization, shape and fully connected layers: forward and
+backward side by side (activations are in ``convviz.engine.activations``).
 
 Every layer is built from its :class:`~convviz.model.analysis.LayerReport` (the specification's one
 source of truth for shapes) and works on NCHW arrays ``(N, C, H, W)``; a flat 1×1×D volume is held as
 ``(N, D)`` (a windowed layer given ``(N, D)`` reads it as ``(N, D, 1, 1)``). ``forward`` caches what
 ``backward`` reads, and ``backward`` reads nothing else.
 
-Ownership, for in-place work. A network runs each stack with two flags per layer, worked out once from
-the class attributes below: ``inplace`` in ``forward(x, train, inplace)`` says nobody else will read
-``x`` again (so the layer may overwrite it), and in ``backward(dout, inplace)`` the same for ``dout``.
-Traced passes never set them.
-
-- ``KEEPS_OUTPUT``: backward reads the layer's own output, so the next layer must not overwrite it;
-- ``OUTPUT_ALIASES_INPUT``: the output may be the input itself or a view of it;
-- ``DX_ALIASES_DOUT``: the input gradient may be ``dout`` itself or a view of it.
+The in-place ownership flags (``KEEPS_OUTPUT`` …) are explained in ``convviz.engine.layer_base``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from convviz.model.analysis import LayerReport
-from convviz.model.volume import Volume
-
-
-def array_shape(v: Volume) -> tuple[int, ...]:
-    """The per-image shape of the engine's array for volume ``v``: (D,) when flat, else (D, H, W)."""
-    return (v.depth,) if v.is_flat else v.chw()
-
-
-def as_4d(x: np.ndarray) -> np.ndarray:
-    """(N, D) → (N, D, 1, 1) view; 4-D arrays unchanged."""
-    return x if x.ndim == 4 else x.reshape(x.shape[0], x.shape[1], 1, 1)
-
-
-def as_flat(x: np.ndarray) -> np.ndarray:
-    """(N, D, 1, 1) → (N, D); (N, D) unchanged. Only for flat volumes."""
-    return x if x.ndim == 2 else x.reshape(x.shape[0], -1)
-
-
-class Layer:
-    """One layer of a built network: parameters, forward and backward.
-
-    ``params``, ``grads`` and ``buffers`` map local names (``weight``, ``bias``, ``running_mean`` …) to
-    the live arrays, weight first, then bias, then any other parameter.
-    """
-
-    KEEPS_OUTPUT = False
-    OUTPUT_ALIASES_INPUT = False
-    DX_ALIASES_DOUT = False
-    COMPOSITE = False
-
-    def __init__(self, report: LayerReport, dtype):
-        self.report = report
-        self.spec = report.layer
-        self.name = report.name
-        self.input = report.input
-        self.output = report.output
-        self.dtype = np.dtype(dtype)
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        self.buffers: dict[str, np.ndarray] = {}
-
-    def add_param(self, name: str, shape: tuple) -> np.ndarray:
-        self.params[name] = np.zeros(shape, self.dtype)
-        self.grads[name] = np.zeros(shape, self.dtype)
-        return self.params[name]
-
-    def fan(self) -> tuple[int, int]:
-        """(fan_in, fan_out) for initialisation (weighted layers only)."""
-        raise NotImplementedError
-
-    def forward(self, x: np.ndarray, train: bool, inplace: bool = False) -> np.ndarray:
-        raise NotImplementedError
-
-    def backward(self, dout: np.ndarray, inplace: bool = False) -> np.ndarray:
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name}: {self.input} → {self.output}>"
-
-
-# -- activations ---------------------------------------------------------------------------------------
-
-
-class ReLU(Layer):
-    """y = max(0, x); dx = dout · [y > 0]. Caches y (or x's sign, which is the same thing)."""
-
-    KEEPS_OUTPUT = True
-    OUTPUT_ALIASES_INPUT = True
-    DX_ALIASES_DOUT = True
-
-    def forward(self, x, train, inplace=False):
-        y = np.maximum(x, 0, out=x if inplace else None)
-        self.y = y
-        return y
-
-    def backward(self, dout, inplace=False):
-        return relu_backward(dout, self.y, inplace)
-
-
-def relu_backward(dout: np.ndarray, y: np.ndarray, inplace: bool = False) -> np.ndarray:
-    """dout · [y > 0], written over ``dout`` when ``inplace`` (y is the ReLU's output)."""
-    if inplace:
-        np.multiply(dout, y > 0, out=dout)
-        return dout
-    return np.multiply(dout, y > 0, dtype=dout.dtype)
-
-
-class LeakyReLU(Layer):
-    """y = x for x > 0, α·x otherwise; dx = dout · (1 or α). Caches y (α ≥ 0: y > 0 exactly where x > 0)."""
-
-    KEEPS_OUTPUT = True
-
-    def forward(self, x, train, inplace=False):
-        self.slope = self.dtype.type(self.spec.slope)
-        y = np.where(x > 0, x, x * self.slope)
-        self.y = y
-        return y
-
-    def backward(self, dout, inplace=False):
-        return np.where(self.y > 0, dout, dout * self.slope)
-
-
-class Tanh(Layer):
-    """y = tanh(x); dx = dout · (1 − y²). Caches y."""
-
-    KEEPS_OUTPUT = True
-
-    def forward(self, x, train, inplace=False):
-        self.y = np.tanh(x)
-        return self.y
-
-    def backward(self, dout, inplace=False):
-        return dout * (1 - self.y * self.y)
-
-
-class Sigmoid(Layer):
-    """y = 1 / (1 + e^−x), computed without overflow; dx = dout · y · (1 − y). Caches y."""
-
-    KEEPS_OUTPUT = True
-
-    def forward(self, x, train, inplace=False):
-        e = np.exp(-np.abs(x))  # never overflows
-        self.y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        return self.y
-
-    def backward(self, dout, inplace=False):
-        return dout * self.y * (1 - self.y)
+from convviz.engine.activations import ELU, LeakyReLU, ReLU, Sigmoid, Tanh, relu_backward  # noqa: F401 (re-exported)
+from convviz.engine.layer_base import Layer, array_shape, as_4d, as_flat  # noqa: F401 (re-exported)
+from convviz.engine.registry import implements
+from convviz.model import layers as spec
 
 
 # -- normalization and regularization -------------------------------------------------------------------
@@ -174,6 +44,7 @@ def rows_back(rows: np.ndarray, perm: tuple, shape: tuple) -> np.ndarray:
     return rows.reshape(permuted).transpose(np.argsort(perm))
 
 
+@implements(spec.BatchNorm)
 class BatchNorm(Layer):
     """Batch normalization per depth slice: over (N, H, W) of (N, C, H, W), or over N of (N, D).
 
@@ -258,6 +129,7 @@ def channel_window_sum(z: np.ndarray, before: int, after: int) -> np.ndarray:
     return out
 
 
+@implements(spec.LRN)
 class LRN(Layer):
     """Local response normalization across depth, as AlexNet and PyTorch's ``LocalResponseNorm``.
 
@@ -285,6 +157,7 @@ class LRN(Layer):
         return dout * s_beta - (2 * beta * alpha / n) * x * back
 
 
+@implements(spec.Dropout)
 class Dropout(Layer):
     """Inverted dropout: in training y = x·m with m = [u ≥ p]/(1 − p), u uniform from the network's
     generator; in eval (or p = 0) y = x. dx = dout·m. Caches the mask m."""
@@ -295,6 +168,10 @@ class Dropout(Layer):
     def __init__(self, report, dtype, rng_owner):
         super().__init__(report, dtype)
         self.rng_owner = rng_owner  # anything with an ``rng`` attribute (the Network)
+
+    @classmethod
+    def build(cls, report, dtype, net):
+        return cls(report, dtype, net)
 
     def forward(self, x, train, inplace=False):
         p = self.spec.p
@@ -314,6 +191,7 @@ class Dropout(Layer):
 # -- shape changes and fully connected ---------------------------------------------------------------
 
 
+@implements(spec.Flatten)
 class Flatten(Layer):
     """(N, C, H, W) → (N, C·H·W) in PyTorch's (C, H, W) order; backward reshapes back."""
 
@@ -328,11 +206,15 @@ class Flatten(Layer):
         return dout.reshape(self.shape)
 
 
+@implements(spec.FC)
 class FC(Layer):
     """y = x·Wᵀ + b. x: (N, D); weight: (units, D) as in PyTorch; bias: (units,).
 
     dx = dout·W; dW = doutᵀ·x; db = Σ_n dout. Caches x.
     """
+
+    SKIPS_INPUT_GRAD = True
+    INIT_WEIGHT = True
 
     def __init__(self, report, dtype):
         super().__init__(report, dtype)
@@ -359,6 +241,7 @@ class FC(Layer):
         return (dout @ self.params["weight"]).reshape(self.shape) if input_grad else None
 
 
+@implements(spec.GlobalAvgPool)
 class GlobalAvgPool(Layer):
     """(N, C, H, W) → (N, C): the mean of each depth slice; dx = dout/(H·W) spread over the slice."""
 
@@ -374,6 +257,7 @@ class GlobalAvgPool(Layer):
         return dx
 
 
+@implements(spec.Softmax)
 class Softmax(Layer):
     """The output layer: the network's scores are its input (logits); the loss applies the softmax.
 

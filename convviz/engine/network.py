@@ -20,34 +20,10 @@ import numpy as np
 from convviz.engine import layers as L
 from convviz.engine import windowed as W
 from convviz.engine.blas import engine_threads
+from convviz.engine.registry import engine_class, implements
 from convviz.model import layers as spec_layers
 from convviz.model.analysis import LayerReport, analyze
 from convviz.model.network import NetworkSpec
-
-ACTIVATIONS = (spec_layers.ReLU, spec_layers.LeakyReLU, spec_layers.Tanh, spec_layers.Sigmoid)
-# Layers that sit between a weighted layer and its activation without changing which one it is.
-PASS_THROUGH = (
-    spec_layers.BatchNorm, spec_layers.Dropout, spec_layers.MaxPool, spec_layers.AvgPool,
-    spec_layers.Flatten, spec_layers.GlobalAvgPool, spec_layers.LRN,
-)
-
-LEAF_TYPES = {
-    spec_layers.Conv: W.Conv,
-    spec_layers.LocallyConnected: W.LocallyConnected,
-    spec_layers.MaxPool: W.MaxPool,
-    spec_layers.AvgPool: W.AvgPool,
-    spec_layers.GlobalAvgPool: L.GlobalAvgPool,
-    spec_layers.ReLU: L.ReLU,
-    spec_layers.LeakyReLU: L.LeakyReLU,
-    spec_layers.Tanh: L.Tanh,
-    spec_layers.Sigmoid: L.Sigmoid,
-    spec_layers.BatchNorm: L.BatchNorm,
-    spec_layers.LRN: L.LRN,
-    spec_layers.Flatten: L.Flatten,
-    spec_layers.FC: L.FC,
-    spec_layers.Softmax: L.Softmax,
-}
-
 
 # -- stacks and blocks -----------------------------------------------------------------------------------
 
@@ -115,7 +91,7 @@ class Stack:
                 recorder.backward_in(step, dout)
             if step.COMPOSITE:
                 dx = step.backward(dout, recorder=recorder)
-            elif index == 0 and not input_grad and isinstance(step, (W.Conv, L.FC)):
+            elif index == 0 and not input_grad and step.SKIPS_INPUT_GRAD:
                 dx = step.backward(dout, inplace=dout_owned, input_grad=False)
             else:
                 dx = step.backward(dout, inplace=dout_owned)
@@ -160,6 +136,7 @@ def _check_shape(step, y: np.ndarray) -> None:
         )
 
 
+@implements(spec_layers.Residual)
 class Residual(L.Layer):
     """y = F(x) + shortcut(x): the body stack plus the shortcut stack (empty: the identity).
 
@@ -174,6 +151,11 @@ class Residual(L.Layer):
         self.body, self.shortcut = body, shortcut
         self.stacks = [body, shortcut]
 
+    @classmethod
+    def build(cls, report, dtype, net):
+        (_, body), (_, shortcut) = report.children
+        return cls(report, build_stack(body, dtype, net), build_stack(shortcut, dtype, net))
+
     def forward(self, x, train, recorder=None):
         self.shape = x.shape
         a = self.body.forward(x, train, recorder)
@@ -187,6 +169,7 @@ class Residual(L.Layer):
         return da.reshape(self.shape) + ds.reshape(self.shape)
 
 
+@implements(spec_layers.Branch)
 class Branch(L.Layer):
     """Parallel stacks on the same input, outputs concatenated in depth in order (Inception).
 
@@ -199,6 +182,12 @@ class Branch(L.Layer):
     def __init__(self, report, stacks: list[Stack], depths: list[int]):
         super().__init__(report, np.float64)
         self.stacks, self.depths = stacks, depths
+
+    @classmethod
+    def build(cls, report, dtype, net):
+        stacks = [build_stack(children, dtype, net) for _, children in report.children]
+        depths = [children[-1].output.depth if children else report.input.depth for _, children in report.children]
+        return cls(report, stacks, depths)
 
     def forward(self, x, train, recorder=None):
         self.shape = x.shape
@@ -221,38 +210,23 @@ class Branch(L.Layer):
 # -- building --------------------------------------------------------------------------------------------
 
 
-def build_stack(reports: list[LayerReport], dtype, rng_owner) -> Stack:
-    """Engine layers for a stack of reports (blocks built recursively)."""
-    built = []
-    for report in reports:
-        spec = report.layer
-        if isinstance(spec, spec_layers.Residual):
-            (_, body), (_, shortcut) = report.children
-            built.append(Residual(report, build_stack(body, dtype, rng_owner), build_stack(shortcut, dtype, rng_owner)))
-        elif isinstance(spec, spec_layers.Branch):
-            stacks = [build_stack(children, dtype, rng_owner) for _, children in report.children]
-            depths = [children[-1].output.depth if children else report.input.depth for _, children in report.children]
-            built.append(Branch(report, stacks, depths))
-        elif isinstance(spec, spec_layers.Dropout):
-            built.append(L.Dropout(report, dtype, rng_owner))
-        else:
-            built.append(LEAF_TYPES[type(spec)](report, dtype))
-    return Stack(built)
+def build_stack(reports: list[LayerReport], dtype, net) -> Stack:
+    """Engine layers for a stack of reports (each by its registered class; blocks build their stacks)."""
+    return Stack([engine_class(report.layer).build(report, dtype, net) for report in reports])
 
 
 def init_scale(spec_stack: list, index: int) -> tuple[str, float]:
     """("he", gain²) or ("glorot", 1) for the weighted layer at ``index`` of a spec stack.
 
-    He (std = √(gain²/fan_in), gain² = 2/(1 + α²)) unless the activation that follows — looking past
-    batch norm, pooling, dropout and flatten — is tanh or sigmoid, which get Glorot
-    (std = √(2/(fan_in + fan_out))).
+    The rule of the first activation that follows (``init_rule``), looking past the layers that do
+    not change which activation it is (``INIT_TRANSPARENT``: batch norm, pooling, dropout, flatten);
+    He with gain² = 2 when there is none. He: std = √(gain²/fan_in); Glorot: std = √(2/(fan_in + fan_out)).
     """
     for layer in spec_stack[index + 1:]:
-        if isinstance(layer, (spec_layers.Tanh, spec_layers.Sigmoid)):
-            return "glorot", 1.0
-        if isinstance(layer, spec_layers.LeakyReLU):
-            return "he", 2.0 / (1.0 + layer.slope**2)
-        if not isinstance(layer, PASS_THROUGH):
+        rule = layer.init_rule()
+        if rule is not None:
+            return rule
+        if not layer.INIT_TRANSPARENT:
             break
     return "he", 2.0
 
@@ -312,7 +286,7 @@ class Network:
                 if layer.COMPOSITE:
                     for (_, inner_spec), inner in zip(spec.stacks(), layer.stacks):
                         visit(inner_spec, inner)
-                elif isinstance(layer, (W.Conv, L.FC)):  # LocallyConnected is a Conv
+                elif layer.INIT_WEIGHT:
                     kind, gain2 = init_scale(spec_stack, i)
                     fan_in, fan_out = layer.fan()
                     std = np.sqrt(gain2 / fan_in) if kind == "he" else np.sqrt(2.0 / (fan_in + fan_out))

@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from convviz.engine import kernels
-from convviz.engine.layers import Layer, as_4d
+from convviz.engine.activations import ReLU
+from convviz.engine.layer_base import Layer, as_4d
+from convviz.engine.registry import implements
+from convviz.model import layers as spec
 
 
 class WindowLayer(Layer):
@@ -23,6 +26,7 @@ class WindowLayer(Layer):
         self.size = (self.geometry.taps_h, self.geometry.taps_w)
 
 
+@implements(spec.Conv)
 class Conv(WindowLayer):
     """Convolution (cross-correlation): V[n, k, i, j] = Σ_c,p,q X̃[n, c, i·S + p·d, j·S + q·d]·w[k, c, p, q] + b[k].
 
@@ -31,6 +35,9 @@ class Conv(WindowLayer):
     Backward: dX is the convolution of dV with the spatially flipped filters, dW the sum over all
     output positions of dV times the input window (see ``convviz.engine.trace``).
     """
+
+    SKIPS_INPUT_GRAD = True
+    INIT_WEIGHT = True
 
     def __init__(self, report, dtype):
         super().__init__(report, dtype)
@@ -58,6 +65,7 @@ class Conv(WindowLayer):
         return None if dx is None else dx.reshape(self.shape)
 
 
+@implements(spec.LocallyConnected)
 class LocallyConnected(Conv):
     """A convolution without parameter sharing: every output position (i, j) has its own filters.
 
@@ -92,6 +100,7 @@ class Pool(WindowLayer):
     """Max and average pooling: the model has checked that every window holds an input value."""
 
 
+@implements(spec.MaxPool)
 class MaxPool(Pool):
     """out = the max of each (Fh, Fw) window per depth slice; padding is −inf (never wins).
 
@@ -110,6 +119,7 @@ class MaxPool(Pool):
         return kernels.max_pool_backward(dout, self.cache).reshape(self.shape)
 
 
+@implements(spec.AvgPool)
 class AvgPool(Pool):
     """out = the mean of each (Fh, Fw) window, padded zeros counted (count_include_pad).
 
@@ -130,7 +140,7 @@ def fusable_relu_pool(relu, pool) -> bool:
     since max(0, ·) commutes with the max, ties included)."""
     return (
         isinstance(pool, MaxPool)
-        and type(relu).__name__ == "ReLU"
+        and type(relu) is ReLU
         and pool.size == (2, 2)
         and pool.geometry.stride == (2, 2)
         and pool.geometry.pad == ((0, 0), (0, 0))

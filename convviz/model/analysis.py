@@ -72,8 +72,9 @@ class LayerReport:
         """``(32 − 5 + 2·2)/1 + 1 = 32`` for a windowed layer, else the layer's shape rule."""
         if self.input is None:
             return ""
-        if hasattr(self.layer, "size_formula"):
-            return self.layer.size_formula(self.input)
+        formula = self.layer.size_formula(self.input)
+        if formula:
+            return formula
         if self.output is not None:
             return f"{self.input} → {self.output}"
         return ""

@@ -36,18 +36,6 @@ MAX_LAYERS = 10_000
 MAX_NESTING = 8
 MAX_NAME = 200
 
-#: Fields a layer of each type must state; the others have defaults.
-REQUIRED = {
-    "conv": ("filters", "size"),
-    "local": ("filters", "size"),
-    "maxpool": ("size",),
-    "avgpool": ("size",),
-    "fc": ("units",),
-    "residual": ("body",),
-    "branch": ("branches",),
-}
-
-
 class SpecFormatError(ValueError):
     """A network file that cannot be read; ``problems`` lists each as ``path: message``."""
 
@@ -76,7 +64,7 @@ def spec_to_dict(spec: NetworkSpec) -> dict:
 def layer_to_dict(layer: Layer) -> dict:
     """The layer's type, its required fields and every field that differs from its default."""
     data = {"type": layer.TYPE}
-    required = REQUIRED.get(layer.TYPE, ())
+    required = layer.required_fields()
     for f in dataclasses.fields(layer):
         value = getattr(layer, f.name)
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
@@ -295,7 +283,7 @@ class _Reader:
             ok, converted = self.value(value, fields[key], f"{path}.{key}", depth)
             if ok:
                 values[key] = converted
-        for key in REQUIRED.get(kind, ()):
+        for key in cls.required_fields():
             if key not in item:
                 self.problem(f"{path}.{key}", f"missing: a {kind} layer needs {fields[key].metadata['doc']}")
         try:

@@ -21,6 +21,7 @@ from convviz.model import (
     Dropout,
     Flatten,
     GlobalAvgPool,
+    ELU,
     LeakyReLU,
     LocallyConnected,
     MaxPool,
@@ -89,7 +90,7 @@ def test_pooling(pool, kwargs):
     check([pool(**kwargs)])
 
 
-@pytest.mark.parametrize("layer", [ReLU(), LeakyReLU(slope=0.1), Tanh(), Sigmoid(), GlobalAvgPool(), Flatten(), Softmax()],
+@pytest.mark.parametrize("layer", [ReLU(), LeakyReLU(slope=0.1), ELU(), ELU(alpha=0.3), Tanh(), Sigmoid(), GlobalAvgPool(), Flatten(), Softmax()],
                          ids=lambda layer: layer.TYPE)
 def test_parameter_free_layers(layer):
     check([layer])

@@ -347,3 +347,19 @@ def test_imagenet_presets_whole(name):
     net = Network(preset(name))
     assert net.forward(batch(net, 1), train=False).shape == (1, 1000)
     assert sum(p.size for p in net.params().values()) == analyze(preset(name)).total_params
+
+
+def test_elu_gives_x_above_zero_and_alpha_expm1_below():
+    """ELU, the layer added through the layer registry alone: y = x (x > 0), α(eˣ − 1) otherwise."""
+    from convviz.model import ELU
+
+    net = Network(NetworkSpec(Volume(2, 1, 1), [ELU(alpha=0.5), Flatten()]), dtype=np.float64)
+    x = np.array([[[[2.0, -1.0]]]])
+    np.testing.assert_allclose(net.forward(x, train=False), [[2.0, 0.5 * (np.exp(-1.0) - 1)]])
+    dx = net.backward(np.ones((1, 2)))
+    np.testing.assert_allclose(dx.reshape(-1), [1.0, 0.5 * np.exp(-1.0)])
+    from convviz.engine.network import init_scale
+
+    assert init_scale([Conv(4, 3), ELU()], 0) == ("he", 2.0)
+    large = net.forward(np.full((1, 1, 1, 2), -800.0), train=False)  # no overflow warning, → −α
+    np.testing.assert_allclose(large, [[-0.5, -0.5]])

@@ -16,6 +16,7 @@ from convviz.model import (  # noqa: E402
     AvgPool,
     BatchNorm,
     Branch,
+    ELU,
     Conv,
     Flatten,
     GlobalAvgPool,
@@ -44,6 +45,7 @@ LOCAL_NET = NetworkSpec(Volume(8, 7, 3), [
     LocallyConnected(4, 3, stride=2, pad=1, policy="crop"), ReLU(),
     LocallyConnected(3, (2, 2), dilation=(1, 2), bias=False), Flatten(), FC(3),
 ])
+ELU_NET = NetworkSpec(Volume(6, 6, 2), [Conv(4, 3, pad=1), ELU(alpha=0.7), MaxPool(2), Flatten(), FC(3), ELU(), FC(2)])
 CASES = {
     "convnetjs": (preset("convnetjs"), 4),
     "tinyvgg": (preset("tinyvgg"), 4),
@@ -52,6 +54,7 @@ CASES = {
     "branch block": (BRANCH, 3),
     "LRN": (LRN_NET, 3),
     "locally connected (unfold)": (LOCAL_NET, 3),
+    "ELU": (ELU_NET, 3),
 }
 
 

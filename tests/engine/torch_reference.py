@@ -31,7 +31,8 @@ def _pad_args(padding):
 class _Conv(nn.Module):
     def __init__(self, layer: W.Conv):
         super().__init__()
-        self.padding, self.stride, self.dilation = _pad_args(layer.padding), layer.stride, layer.dilation
+        geo = layer.geometry
+        self.padding, self.stride, self.dilation = _pad_args(geo.pad), geo.stride, geo.dilation
         self.weight = nn.Parameter(torch.from_numpy(layer.params["weight"].copy()))
         self.bias = nn.Parameter(torch.from_numpy(layer.params["bias"].copy())) if "bias" in layer.params else None
 
@@ -45,7 +46,8 @@ class _Local(nn.Module):
 
     def __init__(self, layer: W.LocallyConnected):
         super().__init__()
-        self.padding, self.stride, self.dilation, self.size = _pad_args(layer.padding), layer.stride, layer.dilation, layer.size
+        geo = layer.geometry
+        self.padding, self.stride, self.dilation, self.size = _pad_args(geo.pad), geo.stride, geo.dilation, layer.size
         self.weight = nn.Parameter(torch.from_numpy(layer.params["weight"].copy()))
         self.bias = nn.Parameter(torch.from_numpy(layer.params["bias"].copy())) if "bias" in layer.params else None
 
@@ -62,7 +64,8 @@ class _Local(nn.Module):
 class _Pool(nn.Module):
     def __init__(self, layer, kind):
         super().__init__()
-        self.padding, self.size, self.stride, self.kind = _pad_args(layer.padding), layer.size, layer.stride, kind
+        geo = layer.geometry
+        self.padding, self.size, self.stride, self.kind = _pad_args(geo.pad), layer.size, geo.stride, kind
 
     def forward(self, x):
         x = x if x.dim() == 4 else x[:, :, None, None]
@@ -193,6 +196,9 @@ def _module(layer, named: dict) -> nn.Module:
             L.Flatten: lambda x: x.reshape(x.shape[0], -1),
             L.GlobalAvgPool: lambda x: (x if x.dim() == 4 else x[:, :, None, None]).mean(dim=(2, 3)),
         }
+        if isinstance(layer, L.ELU):
+            alpha = layer.spec.alpha
+            return _Lambda(lambda x: F.elu(x, alpha))
         if isinstance(layer, L.LeakyReLU):
             slope = layer.spec.slope
             return _Lambda(lambda x: F.leaky_relu(x, slope))
