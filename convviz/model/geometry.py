@@ -73,17 +73,26 @@ class AxisWindow:
     @property
     def formula(self) -> str:
         """``(10 − 3 + 2·0)/2 + 1 = 4.5``; with a policy, what it added or dropped (made on demand)."""
+        return self.formula_for(both_axes=False)
+
+    def formula_for(self, both_axes: bool) -> str:
+        """The formula; ``both_axes`` says what the policy adds or drops for H and W alike (a square
+        layer on a square input), e.g. "(1 zero row and column added at the bottom and right)"."""
         if not all(isinstance(x, int) for x in (self.n, self.f, self.s, self.p, self.d)) or self.s < 1:
             return ""
         room = self.n + 2 * self.p - span(self.f, self.d) + self.extra - self.dropped
         text = f"{base_formula(self.n, self.f, self.s, self.p, self.d, self.extra, self.dropped)} = {fmt_num(Fraction(room, self.s) + 1)}"
-        rows = "row" if self.axis == "H" else "column"
+        count = self.extra or self.dropped
+        if not count:
+            return text
+        plural = "s" if count > 1 else ""
+        if both_axes:
+            rows, where = f"row{plural} and column{plural}", "bottom and right"
+        else:
+            rows, where = (f"row{plural}", "bottom") if self.axis == "H" else (f"column{plural}", "right")
         if self.extra:
-            where = "bottom" if self.axis == "H" else "right"
-            text += f" ({self.extra} zero {rows}{'s' if self.extra > 1 else ''} added at the {where})"
-        if self.dropped:
-            text += f" (last {rows} dropped)" if self.dropped == 1 else f" (last {self.dropped} {rows}s dropped)"
-        return text
+            return text + f" ({count} zero {rows} added at the {where})"
+        return text + (f" (last {rows} dropped)" if count == 1 else f" (last {count} {rows} dropped)")
 
 
 def span(f: int, d: int = 1) -> int:
@@ -257,7 +266,7 @@ def pool_padding_problem(along: AxisWindow, both_axes: bool = False) -> str | No
         else:
             rows = "rows" if along.axis == "H" else "columns"
             where, axis = ("bottom" if along.axis == "H" else "right"), along.axis
-        formula = along.formula.split(" (")[0] if both_axes else along.formula
+        formula = along.formula_for(both_axes)
         return (
             f"{formula} puts P + {along.extra} = {along.after} zero {rows} at the {where}, as many as the "
             f"window's F={along.f}, so the last window along {axis} holds padding alone"

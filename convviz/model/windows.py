@@ -154,7 +154,7 @@ class WindowLayer(Layer):
         square = v.width == v.height and all(
             pair(getattr(self, key))[0] == pair(getattr(self, key))[1] for key in ("size", "stride", "pad", "dilation")
         )
-        return along_w.formula if square else f"W: {along_w.formula}; H: {along_h.formula}"
+        return along_w.formula_for(both_axes=True) if square else f"W: {along_w.formula}; H: {along_h.formula}"
 
     def _geometry_brief(self) -> str:
         text = f"S{fmt_pair(self.stride, ',')}"

@@ -107,3 +107,15 @@ def test_pool_padding_must_be_smaller_than_the_window():
     with pytest.raises(ShapeError, match="pooling padding must be smaller than the window: P=2 with F=2") as info:
         MaxPool(size=2, stride=2, pad=2).output_shape(Volume(8, 8, 1))
     assert info.value.fixes[0].changes == {"pad": 1}
+
+
+def test_a_square_policy_says_what_it_adds_on_both_axes():
+    """Issue: the square pad-to-fit formula named only the column added at the right."""
+    v = Volume(8, 8, 1)
+    assert MaxPool(size=3, stride=2, policy="pad").size_formula(v) == (
+        "(8 − 3 + 2·0 + 1)/2 + 1 = 4 (1 zero row and column added at the bottom and right)"
+    )
+    assert MaxPool(size=3, stride=3, policy="crop").size_formula(v) == "(8 − 2 − 3 + 2·0)/3 + 1 = 2 (last 2 rows and columns dropped)"
+    assert MaxPool(size=3, stride=2, policy="pad").size_formula(Volume(8, 9, 1)) == (
+        "W: (8 − 3 + 2·0 + 1)/2 + 1 = 4 (1 zero column added at the right); H: (9 − 3 + 2·0)/2 + 1 = 4"
+    )
