@@ -4,7 +4,7 @@ A checkpoint is a folder holding two files:
 
 ``checkpoint.json`` (format ``convviz-checkpoint``, version 1)
     ``step``, ``epoch`` (epochs completed), ``batch_index`` (batches done in the current epoch),
-    ``lr_scale``, ``smoothed_loss``, ``config`` (the TrainConfig), ``spec`` (the network file's
+    ``lr_scale`` (always 1: older ConvViz could scale the schedule's learning rate), ``smoothed_loss``, ``config`` (the TrainConfig), ``spec`` (the network file's
     contents), ``dataset`` (name, split sizes, class names), ``rng`` and ``optimizer`` (the JSON parts
     of the random generators' and optimizer's state), ``history`` (metric and evaluation records),
     ``arrays`` (the name of the arrays file) and ``arrays_sha256`` (its checksum).
@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import math
 import os
 import zipfile
 from pathlib import Path
@@ -75,7 +74,7 @@ def save_checkpoint(trainer, folder: str | os.PathLike) -> Path:
         "step": trainer.step,
         "epoch": trainer.epoch,
         "batch_index": trainer.batch_index,
-        "lr_scale": trainer.lr_scale,
+        "lr_scale": 1.0,
         "smoothed_loss": trainer.smoothed_loss,
         "config": trainer.config.to_dict(),
         "spec": spec_to_dict(trainer.spec),
@@ -200,8 +199,10 @@ def _check_index(index) -> None:
     for key in ("step", "epoch", "batch_index"):
         if index[key] < 0:
             raise CheckpointError(f"{INDEX}: {key} must be ≥ 0, got {index[key]}")
-    if not (index["lr_scale"] > 0 and math.isfinite(index["lr_scale"])):
-        raise CheckpointError(f"{INDEX}: lr_scale must be a positive number, got {index['lr_scale']}")
+    if index["lr_scale"] != 1:
+        # Nothing in ConvViz ever set another value; resuming without it would not be the same run.
+        raise CheckpointError(f"{INDEX}: lr_scale is {index['lr_scale']}, but learning-rate scaling is gone from "
+                              "ConvViz (only 1 can be resumed): set the learning rate in the config instead")
     if not _is_arrays_name(index["arrays"]):
         raise CheckpointError(f"{INDEX}: arrays must name an arrays-NNN.npz file beside it, got {index['arrays']!r}")
 
@@ -277,7 +278,6 @@ def resume_trainer(folder: str | os.PathLike, dataset, *, checkpoint_dir: str | 
     trainer.step = index["step"]
     trainer.epoch = index["epoch"]
     trainer.batch_index = index["batch_index"]
-    trainer.lr_scale = float(index["lr_scale"])
     smoothed = index.get("smoothed_loss")
     trainer.smoothed_loss = float(smoothed) if isinstance(smoothed, (int, float)) else None
     trainer.history = list(index["history"])

@@ -22,7 +22,6 @@ class Control:
         self.checkpoint_requests: list[str] = []
         self.snapshot_every_steps: int | None = None
         self.snapshot_every_seconds: float | None = None
-        self.lr_scale: float | None = None  # a new learning-rate multiplier to apply
 
     # -- called by the consumer ----------------------------------------------------------------------
     def _set(self, **values) -> None:
@@ -62,18 +61,12 @@ class Control:
             self.snapshot_every_steps = every_steps if every_steps and every_steps > 0 else None
             self.snapshot_every_seconds = every_seconds if every_seconds and every_seconds > 0 else None
 
-    def scale_learning_rate(self, factor: float) -> None:
-        """Multiply the schedule's learning rate by ``factor`` from the next step on (e.g. 0.1 after divergence)."""
-        if not factor > 0:
-            raise ValueError(f"the learning-rate factor must be > 0, got {factor!r}")
-        self._set(lr_scale=factor)
-
     # -- called by the trainer ------------------------------------------------------------------------
     def take(self, name: str):
         """Read and clear a one-shot request (``snapshot_requested``, ``evaluation_requested``, …)."""
         with self._lock:
             value = getattr(self, name)
-            setattr(self, name, [] if isinstance(value, list) else None if name == "lr_scale" else False)
+            setattr(self, name, [] if isinstance(value, list) else False)
             return value
 
     def wait_while_paused(self, timeout: float = 0.25) -> str:

@@ -55,15 +55,14 @@ class Evaluation:
 class LayerSnapshot:
     """One layer at snapshot time, for the probe images.
 
-    ``activation``: (P, C, H, W) the layer's output; ``activation_grad``: dL/d output, same shape;
-    norms are Frobenius norms over the layer's parameters (0 without any), and ``update_ratio`` is
-    ‖ΔW‖/‖W‖ of the last update (CS231n: about 1e-3 is healthy), None without parameters.
+    ``activation``: (P, C, H, W) the layer's output, or (P, D) for a flat volume; norms are
+    Frobenius norms over the layer's parameters (0 without any), and ``update_ratio`` is ‖ΔW‖/‖W‖ of
+    the last update (CS231n: about 1e-3 is healthy), None without parameters or before any update.
     """
 
     name: str
     type: str
     activation: np.ndarray
-    activation_grad: np.ndarray
     weight_norm: float
     grad_norm: float
     update_ratio: float | None
@@ -94,13 +93,12 @@ class Snapshot:
         raise KeyError(f"no layer named {name!r} in this snapshot")
 
 
-#: Event kinds, in the order a run may meet them.
-EVENT_KINDS = ("started", "paused", "resumed", "epoch_end", "checkpoint", "diverged", "stopped", "finished", "error")
-
-
 @dataclass(frozen=True)
 class Event:
-    """Something that happened to the run; ``message`` is for people, ``details`` for programs."""
+    """Something that happened to the run; ``message`` is for people, ``details`` for programs.
+
+    ``kind``: started, paused, resumed, epoch_end, checkpoint, diverged, stopped, finished or error.
+    """
 
     kind: str
     step: int

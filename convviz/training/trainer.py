@@ -83,7 +83,6 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.batch_index = 0  # batches done in the current epoch
         self.epoch_order: np.ndarray | None = None
-        self.lr_scale = 1.0
         self.smoothed_loss: float | None = None
         self.history: list[dict] = []
         # Bookkeeping for rates and schedules (not checkpointed):
@@ -145,9 +144,6 @@ class Trainer:
                 yield self._event("paused", f"paused at step {self.step}")
 
     def _serve_requests(self) -> Iterator[Record]:
-        factor = self.control.take("lr_scale")
-        if factor:
-            self.lr_scale = float(factor)
         if self.control.take("evaluation_requested"):
             for split in ("validation", "test"):
                 if len(self.dataset.split(split)):
@@ -159,7 +155,8 @@ class Trainer:
 
     # -- one step ---------------------------------------------------------------------------------------
     def current_lr(self) -> float:
-        return self.schedule(self.step) * self.lr_scale
+        """The learning rate the next step uses."""
+        return self.schedule(self.step)
 
     def _train_step(self) -> Iterator[Record]:
         from convviz.engine import softmax_cross_entropy
@@ -167,10 +164,9 @@ class Trainer:
 
         size = self.config.batch_size
         indices = self.epoch_order[self.batch_index * size:(self.batch_index + 1) * size]
-        rng_before = self.rng.bit_generator.state
+        data_rng_before = self.rng.bit_generator.state
         x, y = self.dataset.batch("train", indices, self.augmentation, self.rng)
-        net_rng_before = self.net.get_rng_state()
-        buffers_before = {name: b.copy() for name, b in self.net.buffers().items()}  # batch-norm statistics
+        run_state_before = self.net.run_state()  # batch-norm statistics and the dropout stream
         with np.errstate(all="ignore"):  # a NaN or overflow is caught below, with its place named
             scores = self.net.forward(x, train=True)
             loss, dscores = softmax_cross_entropy(scores, y)
@@ -179,10 +175,8 @@ class Trainer:
         if not (math.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
             # Back to the last good state: statistics and random streams as before this batch, so
             # that resuming retries this very batch.
-            for name, b in self.net.buffers().items():
-                b[...] = buffers_before[name]
-            self.rng.bit_generator.state = rng_before
-            self.net.set_rng_state(net_rng_before)
+            self.net.restore_run_state(run_state_before)
+            self.rng.bit_generator.state = data_rng_before
             yield self._divergence(x, y, loss)
             return
         if self.config.clip_norm:
@@ -276,10 +270,8 @@ class Trainer:
         return bool(seconds) and time.perf_counter() - self._last_snapshot_time >= seconds
 
     def snapshot(self, params_before: dict | None = None, grad_norms: dict | None = None) -> Snapshot:
-        """Every layer's activations and their gradients for the probe images, every conv filter,
-        per-layer weight and gradient norms, and the update/weight ratio of the last step."""
-        from convviz.engine import softmax_cross_entropy
-
+        """Every layer's activations for the probe images, every conv filter, per-layer weight and
+        gradient norms, and the update/weight ratio of the last step."""
         self._last_snapshot_time = time.perf_counter()
         x, y = self.dataset.batch(self.probe_split, self.probe_indices)
         params = self.net.params()
@@ -293,16 +285,13 @@ class Trainer:
             before_norms = _norms_by_layer(params_before)
             ratios = {layer: delta_norms[layer] / before_norms[layer] if before_norms[layer] > 0 else None
                       for layer in delta_norms}
-        trace = self.net.trace_forward(x, train=False)  # leaves the network's state and gradients alone
+        trace = self.net.trace_forward(x, train=False)  # leaves the network's state alone
         scores = trace.scores
-        _, dscores = softmax_cross_entropy(scores, y)
-        self.net.trace_backward(trace, dscores)
         layers = tuple(
             LayerSnapshot(
                 name=entry.name,
                 type=entry.type,
                 activation=frozen_copy(entry.output),
-                activation_grad=frozen_copy(entry.upstream),
                 weight_norm=weight_norms.get(entry.name, 0.0),
                 grad_norm=grad_norms.get(entry.name, 0.0),
                 update_ratio=ratios.get(entry.name),

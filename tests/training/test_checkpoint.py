@@ -168,3 +168,11 @@ def test_failed_write_keeps_the_previous_checkpoint(saved, spec, small_data, mon
         save_checkpoint(trainer, saved)
     assert (saved / "checkpoint.json").read_text() == before
     load_checkpoint(saved)  # still whole
+
+
+def test_an_lr_scale_other_than_1_is_refused(saved):
+    index = json.loads((saved / "checkpoint.json").read_text())
+    index["lr_scale"] = 0.1
+    (saved / "checkpoint.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match="lr_scale is 0.1, but learning-rate scaling is gone"):
+        load_checkpoint(saved)

@@ -52,7 +52,7 @@ def test_snapshot_holds_copies_of_every_layer(spec, small_data):
     names = [layer.name for layer in snap.layers]
     assert names[:3] == ["conv1", "relu1", "maxpool1"]
     conv1 = snap.layer("conv1")
-    assert conv1.activation.shape == (8, 8, 16, 16) and conv1.activation_grad.shape == (8, 8, 16, 16)
+    assert conv1.activation.shape == (8, 8, 16, 16)
     assert not conv1.activation.flags.writeable
     assert 1e-5 < conv1.update_ratio < 1.0 and conv1.weight_norm > 0 and conv1.grad_norm > 0
     assert snap.layer("relu1").update_ratio is None
