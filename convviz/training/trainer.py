@@ -10,7 +10,10 @@ app's worker thread runs this generator and re-emits what it yields as signals.
 
 Divergence: the loss and every gradient are checked before the update, so a NaN or infinity never
 reaches the weights. When one appears the run pauses at the last good state and an Event names the
-first layer and tensor where it appeared, with a suggestion.
+first layer and tensor where it appeared, with a suggestion (see ``convviz.training.divergence``).
+
+Helpers live in ``checks``, ``optimization``, ``divergence`` and ``snapshot``; what callers import
+from here (``TrainingError``, ``check_compatible``, ``check_memory``, ``make_optimizer`` …) still is.
 """
 
 from __future__ import annotations
@@ -25,19 +28,22 @@ import numpy as np
 
 from convviz.data.augment import Augmentation
 from convviz.data.dataset import ImageDataset
-from convviz.model import NetworkSpec, analyze
-from convviz.model.summary import format_bytes
+from convviz.model import NetworkSpec
+from convviz.training.checks import ENGINE_OVERHEAD, TrainingError, check_compatible, check_memory
 from convviz.training.config import TrainConfig
 from convviz.training.control import Control
-from convviz.training.records import Evaluation, Event, LayerSnapshot, Metrics, Record, Snapshot, frozen_copy, record_to_json
-from convviz.training.resources import available_memory_bytes
+from convviz.training.divergence import divergence_message, locate_nonfinite
+from convviz.training.optimization import make_optimizer, make_schedule
+from convviz.training.records import Evaluation, Event, Metrics, Record, Snapshot, record_to_json
+from convviz.training.snapshot import norms_by_layer, take_snapshot
+
+__all__ = [
+    "Trainer", "TrainingError", "check_compatible", "check_memory", "ENGINE_OVERHEAD", "make_optimizer",
+    "make_schedule", "locate_nonfinite", "EVAL_BATCH", "SMOOTHING",
+]
 
 EVAL_BATCH = 250
 SMOOTHING = 0.95  # exponential moving average of the loss (about the last 20 steps)
-
-
-class TrainingError(Exception):
-    """A run that cannot start or go on; the message says why and what to change."""
 
 
 class Trainer:
@@ -183,7 +189,7 @@ class Trainer:
             clip_grad_norm(grads, self.config.clip_norm)
         snapshot_due = self._snapshot_due()
         before = {name: p.copy() for name, p in self.net.params().items()} if snapshot_due else None
-        grad_norms = _norms_by_layer(grads) if snapshot_due else None
+        grad_norms = norms_by_layer(grads) if snapshot_due else None
         self.optimizer.lr = self.current_lr()
         self.optimizer.step(grads)
         accuracy = float(np.mean(np.argmax(scores, axis=1) == y))
@@ -271,65 +277,19 @@ class Trainer:
 
     def snapshot(self, params_before: dict | None = None, grad_norms: dict | None = None) -> Snapshot:
         """Every layer's activations for the probe images, every conv filter, per-layer weight and
-        gradient norms, and the update/weight ratio of the last step."""
+        gradient norms, and the update/weight ratio of the last step (see ``convviz.training.snapshot``)."""
         self._last_snapshot_time = time.perf_counter()
-        x, y = self.dataset.batch(self.probe_split, self.probe_indices)
-        params = self.net.params()
-        weight_norms = _norms_by_layer(params)
-        if grad_norms is None:
-            grad_norms = _norms_by_layer(self.net.grads())
-        ratios = {}
-        if params_before is not None:
-            deltas = {name: params[name] - params_before[name] for name in params}
-            delta_norms = _norms_by_layer(deltas)
-            before_norms = _norms_by_layer(params_before)
-            ratios = {layer: delta_norms[layer] / before_norms[layer] if before_norms[layer] > 0 else None
-                      for layer in delta_norms}
-        trace = self.net.trace_forward(x, train=False)  # leaves the network's state alone
-        scores = trace.scores
-        layers = tuple(
-            LayerSnapshot(
-                name=entry.name,
-                type=entry.type,
-                activation=frozen_copy(entry.output),
-                weight_norm=weight_norms.get(entry.name, 0.0),
-                grad_norm=grad_norms.get(entry.name, 0.0),
-                update_ratio=ratios.get(entry.name),
-            )
-            for entry in trace.layers.values()
-        )
-        filters = {
-            name[: -len(".weight")]: frozen_copy(p)
-            for name, p in params.items()
-            if name.endswith(".weight") and p.ndim == 4
-        }
-        split = self.dataset.split(self.probe_split)
-        return Snapshot(
-            step=self.step,
-            epoch=self.epoch + 1,
-            probe_images=frozen_copy(split.images[self.probe_indices].transpose(0, 2, 3, 1)),
-            probe_labels=frozen_copy(y),
-            probe_scores=frozen_copy(scores),
-            layers=layers,
-            filters=filters,
-            class_names=tuple(self.dataset.class_names),
-        )
+        return take_snapshot(self.net, self.dataset, self.probe_split, self.probe_indices, step=self.step,
+                             epoch=self.epoch + 1, params_before=params_before, grad_norms=grad_norms)
 
     # -- divergence ----------------------------------------------------------------------------------------
     def _divergence(self, x: np.ndarray, y: np.ndarray, loss: float) -> Event:
         """Find where the first NaN or infinity appeared, pause, and say what to do."""
         self.control.pause()
         layer, tensor = locate_nonfinite(self.net, x, y)
-        what = "NaN" if math.isnan(loss) else "infinity" if not math.isfinite(loss) else "NaN or infinity"
-        where = f"in the {tensor} of {layer}" if layer else f"in the {tensor}"
         lr = self.current_lr()
-        message = (
-            f"training diverged at step {self.step + 1}: {what} {where}. The weights are kept as they were "
-            f"before this step. Lower the learning rate (now {lr:.3g}; try {lr / 10:.3g}), add batch norm, "
-            "or turn on gradient clipping, then resume."
-        )
-        record = self._event("diverged", message, {"layer": layer, "tensor": tensor, "loss": loss, "lr": lr})
-        return record
+        return self._event("diverged", divergence_message(self.step + 1, loss, layer, tensor, lr),
+                           {"layer": layer, "tensor": tensor, "loss": loss, "lr": lr})
 
     # -- checkpoints -----------------------------------------------------------------------------------------
     def _write_checkpoint(self, path: Path) -> Event:
@@ -343,114 +303,8 @@ class Trainer:
         return self._event("checkpoint", f"checkpoint written to {written}", {"path": str(written)})
 
     def _event(self, kind: str, message: str, details: dict | None = None) -> Event:
-        record = Event(kind, self.step, self.epoch + (0 if kind in ("epoch_end", "finished") else 1), message, details or {})
+        epoch = self.epoch + (0 if kind in ("epoch_end", "finished") else 1)
+        record = Event(kind, self.step, epoch, message, details or {})
         if kind not in ("paused", "resumed"):
             self.history.append({k: v for k, v in record_to_json(record).items() if k != "details"})
         return record
-
-
-# -- helpers ------------------------------------------------------------------------------------------------
-
-
-def check_compatible(spec: NetworkSpec, dataset: ImageDataset) -> None:
-    """The network's input must be the data set's images and its output one score per class."""
-    report = analyze(spec)
-    if not report.valid:
-        problems = "; ".join(f"{r.name}: {r.error.message}" for r in report.problems) or "its output is unknown"
-        raise TrainingError(f"the network cannot be built: {problems}")
-    c, h, w = dataset.image_shape
-    if spec.input.chw() != (c, h, w):
-        raise TrainingError(
-            f"the network takes {spec.input} images but {dataset.name} has {w}×{h}×{c}: set the input volume to {w}×{h}×{c}"
-        )
-    out = report.output
-    classes = len(dataset.class_names)
-    if not out.is_flat or out.depth != classes:
-        raise TrainingError(
-            f"the network gives {out} scores but {dataset.name} has {classes} classes: end it with FC {classes} (and Softmax)"
-        )
-
-
-#: The engine keeps more than the model's estimate (im2col buffers and the like); leave room for it.
-ENGINE_OVERHEAD = 1.5
-
-
-def check_memory(spec: NetworkSpec, config: TrainConfig, limit: int | None = None) -> None:
-    """Refuse a batch whose training step would not fit in memory, suggesting one that would."""
-    limit = available_memory_bytes() if limit is None else limit
-    if limit is None:
-        return
-    report = analyze(spec)
-    optimizer = config.optimizer
-    need = int(report.memory(config.batch_size, optimizer).training * ENGINE_OVERHEAD)
-    if need <= limit:
-        return
-    largest = report.max_batch(int(limit / ENGINE_OVERHEAD), optimizer)
-    advice = f"try batch {largest}" if largest >= 1 else "even one image does not fit: choose a smaller network"
-    raise TrainingError(
-        f"a training step with batch {config.batch_size} needs about {format_bytes(need)} but "
-        f"{format_bytes(limit)} is available: {advice}"
-    )
-
-
-def make_optimizer(config: TrainConfig, params: dict):
-    from convviz.engine.optim import SGD, Adam
-
-    if config.optimizer == "adam":
-        return Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    momentum = 0.0 if config.optimizer == "sgd" else config.momentum
-    return SGD(params, lr=config.lr, momentum=momentum, nesterov=config.optimizer == "nesterov",
-               weight_decay=config.weight_decay)
-
-
-def make_schedule(config: TrainConfig, steps_per_epoch: int, total_steps: int):
-    """step → learning rate."""
-    from convviz.engine.optim import CosineLR, StepLR
-
-    if config.schedule == "step":
-        return StepLR(config.lr, max(1, round(config.step_epochs * steps_per_epoch)), config.gamma).lr_at
-    if config.schedule == "cosine":
-        return CosineLR(config.lr, total_steps, config.min_lr).lr_at
-    return lambda step: config.lr
-
-
-def locate_nonfinite(net, x: np.ndarray, y: np.ndarray) -> tuple[str | None, str]:
-    """(layer name, tensor) where a NaN or infinity first appears: forward outputs in order, then the
-    loss, then gradients from the output back. Restores the network's random stream."""
-    from convviz.engine import softmax_cross_entropy
-
-    if not np.isfinite(x).all():
-        return None, "input batch"
-    with np.errstate(all="ignore"):
-        return _first_nonfinite(net, x, y)
-
-
-def _first_nonfinite(net, x: np.ndarray, y: np.ndarray) -> tuple[str | None, str]:
-    from convviz.engine import softmax_cross_entropy
-
-    trace = net.trace_forward(x, train=True)  # restores the network's random stream and statistics
-    # Plain layers in the order they ran (a block's own entry would hide which inner layer it was).
-    entries = [entry for entry in trace.layers.values() if entry.type not in ("residual", "branch")]
-    for entry in entries:
-        if not np.isfinite(entry.output).all():
-            return entry.name, "output"
-    loss, dscores = softmax_cross_entropy(trace.scores, y)
-    if not math.isfinite(loss):
-        return None, "loss"
-    net.trace_backward(trace, dscores)
-    for entry in reversed(entries):
-        for pname, grad in entry.param_grads.items():
-            if not np.isfinite(grad).all():
-                return entry.name, f"gradient of its {pname}"
-        if entry.downstream is not None and not np.isfinite(entry.downstream).all():
-            return entry.name, "input gradient"
-    return None, "gradients"
-
-
-def _norms_by_layer(arrays: dict) -> dict:
-    """Frobenius norm over each layer's arrays: ``conv1.weight`` and ``conv1.bias`` count for ``conv1``."""
-    squares: dict[str, float] = {}
-    for name, array in arrays.items():
-        layer = name.rsplit(".", 1)[0]
-        squares[layer] = squares.get(layer, 0.0) + float(np.vdot(array, array).real)
-    return {layer: math.sqrt(total) for layer, total in squares.items()}
