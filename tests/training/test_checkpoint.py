@@ -1,7 +1,7 @@
 """Checkpoints: exact resume, atomic writes, and damaged or hostile files refused."""
 
 import json
-import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,9 +170,77 @@ def test_failed_write_keeps_the_previous_checkpoint(saved, spec, small_data, mon
     load_checkpoint(saved)  # still whole
 
 
+FIXTURE = Path(__file__).parent / "data" / "checkpoint-v1"  # written before Trainer.state_dict existed
+
+
+def test_a_version_1_checkpoint_from_before_still_resumes_exactly(spec, small_data):
+    straight = Trainer(spec, small_data, CONFIG)
+    run_steps(straight, 20 + 13)
+    resumed = resume_trainer(FIXTURE, small_data)  # saved at step 20 of the same run
+    assert (resumed.step, resumed.epoch, resumed.batch_index) == (20, 1, 3)
+    run_steps(resumed, 13)
+    for name, value in straight.net.params().items():
+        np.testing.assert_array_equal(resumed.net.params()[name], value, err_msg=name)
+
+
+def test_saving_keeps_the_version_1_files(tmp_path, spec, small_data):
+    trainer = Trainer(spec, small_data, CONFIG)
+    run_steps(trainer, 20)
+    save_checkpoint(trainer, tmp_path)
+    index, old = (json.loads((folder / "checkpoint.json").read_text()) for folder in (tmp_path, FIXTURE))
+    assert list(index) == list(old) and index["version"] == 1 and index["lr_scale"] == 1.0
+    assert index["optimizer"] == old["optimizer"] and index["rng"] == old["rng"]
+    with np.load(arrays_file(tmp_path)) as new_arrays, np.load(arrays_file(FIXTURE)) as old_arrays:
+        assert new_arrays.files == old_arrays.files
+        for name in old_arrays.files:
+            np.testing.assert_array_equal(new_arrays[name], old_arrays[name], err_msg=name)
+
+
 def test_an_lr_scale_other_than_1_is_refused(saved):
     index = json.loads((saved / "checkpoint.json").read_text())
     index["lr_scale"] = 0.1
     (saved / "checkpoint.json").write_text(json.dumps(index))
     with pytest.raises(CheckpointError, match="lr_scale is 0.1, but learning-rate scaling is gone"):
         load_checkpoint(saved)
+
+
+def forge_member(folder, name, header, data):
+    """Replace array ``name`` of the checkpoint in ``folder`` by an .npy with ``header`` and ``data``,
+    and fix the checksum, as a forger would."""
+    import hashlib
+    import io
+    import zipfile
+
+    path = arrays_file(folder)
+    npy = io.BytesIO()
+    np.lib.format.write_array_header_1_0(npy, header)
+    npy.write(data)
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    members[f"{name}.npy"] = npy.getvalue()
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, content in members.items():
+            archive.writestr(member, content)
+    index = json.loads((folder / "checkpoint.json").read_text())
+    index["arrays_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (folder / "checkpoint.json").write_text(json.dumps(index))
+
+
+def test_an_array_declaring_a_huge_shape_is_refused_before_allocating(saved):
+    header = {"descr": "<f4", "fortran_order": False, "shape": (10**10,)}  # 40 GB said, 64 bytes held
+    forge_member(saved, "weights/conv1.weight", header, bytes(64))
+    with pytest.raises(CheckpointError, match=r"weights/conv1.weight declares shape \(10000000000,\) of float32 "
+                                              r"\(40\.00 GB\) but holds 64 B: refused"):
+        load_checkpoint(saved)
+
+
+def test_an_array_of_the_wrong_shape_or_kind_is_refused_before_reading(saved, small_data):
+    header = {"descr": "<f4", "fortran_order": False, "shape": (1000, 1000)}  # honest size, wrong shape
+    forge_member(saved, "optimizer/m.conv1.weight", header, bytes(4 * 10**6))
+    header = {"descr": "<i8", "fortran_order": False, "shape": (8,)}
+    forge_member(saved, "weights/conv1.bias", header, bytes(64))
+    load_checkpoint(saved)  # the file is what it says it is …
+    with pytest.raises(CheckpointError, match=r"does not fit its network: weights/conv1.bias holds int64 values, "
+                                              r"expected floating-point numbers; optimizer/m.conv1.weight has shape "
+                                              r"\(1000, 1000\), expected \(8, 3, 4, 4\)"):
+        resume_trainer(saved, small_data)  # … but not what the network needs

@@ -169,3 +169,51 @@ def test_divergence_keeps_batch_norm_statistics_and_resume_retries_the_batch(sma
     assert retried.step == 2 and np.isfinite(retried.loss)
     trainer.control.stop()
     list(run)
+
+
+def run_steps(trainer, steps):
+    target = trainer.step + steps
+    for record in trainer.run():
+        if isinstance(record, Metrics) and record.step == target:
+            return
+    raise AssertionError("the run ended early")
+
+
+def test_state_dict_carries_the_run_to_another_trainer(spec, small_data):
+    config = TrainConfig(epochs=2, batch_size=32, optimizer="adam", metrics_every=1, augment=True)
+    straight = Trainer(spec, small_data, config)
+    run_steps(straight, 15)
+    first = Trainer(spec, small_data, config)
+    run_steps(first, 10)
+    state = first.state_dict()
+    assert set(state) == {"step", "epoch", "batch_index", "smoothed_loss", "history", "epoch_order", "rng",
+                          "weights", "buffers", "optimizer"}
+    run_steps(first, 1)  # the state is a copy: training on changes nothing in it
+    assert state["step"] == 10 and len(state["history"]) < len(first.history)
+    second = Trainer(spec, small_data, config)
+    second.load_state_dict(state)
+    assert (second.step, second.epoch, second.batch_index) == (10, 0, 10)
+    run_steps(second, 5)
+    for name, value in straight.net.params().items():
+        np.testing.assert_array_equal(second.net.params()[name], value, err_msg=name)
+    assert second.smoothed_loss == straight.smoothed_loss
+
+
+def test_a_state_that_does_not_fit_is_refused_and_changes_nothing(spec, small_data):
+    config = TrainConfig(epochs=1, batch_size=32, metrics_every=1)
+    donor = Trainer(spec, small_data, config)
+    run_steps(donor, 3)
+    trainer = Trainer(spec, small_data, config)
+    before = trainer.state_dict()
+    bad = donor.state_dict()
+    del bad["optimizer"]["velocity.conv1.weight"]  # weights fit, the optimizer state does not
+    with pytest.raises(ValueError, match="missing velocity.conv1.weight"):
+        trainer.load_state_dict(bad)
+    bad = donor.state_dict()
+    bad["epoch_order"] = bad["epoch_order"][::-1][:10]
+    with pytest.raises(ValueError, match="epoch_order is not an order of the 540 training images"):
+        trainer.load_state_dict(bad)
+    after = trainer.state_dict()
+    assert after["step"] == 0 and after["rng"] == before["rng"]
+    for name, value in before["weights"].items():
+        np.testing.assert_array_equal(after["weights"][name], value, err_msg=name)
