@@ -22,7 +22,10 @@ def frozen_copy(array: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Metrics:
-    """Training progress every few steps. ``epoch`` counts from 1; ``progress`` is epochs done (2.5 …)."""
+    """Training progress every few steps. ``step`` N: the record is made after the N-th step (from 1);
+    ``epoch`` counts from 1; ``progress`` is epochs done (2.5 …). ``smoothed_loss`` is a debiased
+    exponential moving average of the loss (β = 0.95, about the last 20 steps): Σ β^(t−i)(1 − β)·loss_i
+    divided by 1 − β^t, so it equals the loss at step 1 and is never pulled towards 0."""
 
     step: int
     epoch: int
@@ -98,6 +101,8 @@ class Event:
     """Something that happened to the run; ``message`` is for people, ``details`` for programs.
 
     ``kind``: started, paused, resumed, epoch_end, checkpoint, diverged, stopped, finished or error.
+    ``step`` is the step the event is about, numbered as :class:`Metrics` numbers them: after step N
+    (``paused``, ``checkpoint`` …) it is N, and for ``diverged`` it is the step that failed.
     """
 
     kind: str

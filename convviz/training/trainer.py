@@ -44,15 +44,27 @@ from convviz.training.snapshot import norms_by_layer, take_snapshot
 
 __all__ = [
     "Trainer", "TrainingError", "check_compatible", "check_memory", "ENGINE_OVERHEAD", "make_optimizer",
-    "make_schedule", "locate_nonfinite", "EVAL_BATCH", "SMOOTHING",
+    "make_schedule", "locate_nonfinite", "debiased_average", "EVAL_BATCH", "SMOOTHING",
 ]
 
 EVAL_BATCH = 250
-SMOOTHING = 0.95  # exponential moving average of the loss (about the last 20 steps)
+SMOOTHING = 0.95  # β of the loss's moving average (about the last 20 steps)
 
 #: The keys of ``Trainer.state_dict()``.
 STATE_KEYS = ("step", "epoch", "batch_index", "smoothed_loss", "history", "epoch_order", "rng", "weights",
               "buffers", "optimizer")
+
+
+def debiased_average(previous: float | None, loss: float, t: int, beta: float = SMOOTHING) -> float:
+    """The debiased moving average after the ``t``-th loss (t ≥ 1), given the one after the (t−1)-th.
+
+    With m_t = β·m_(t−1) + (1 − β)·loss_t and m_0 = 0, the average is m_t / (1 − β^t) (as Adam
+    corrects its moments): the first loss itself, then a mean weighted towards recent steps.
+    """
+    if previous is None or t <= 1:
+        return float(loss)
+    kept = beta * previous * (1 - beta ** (t - 1))  # β·m_(t−1)
+    return (kept + (1 - beta) * loss) / (1 - beta ** t)
 
 
 class Trainer:
@@ -270,7 +282,7 @@ class Trainer:
         self.step += 1
         self.batch_index += 1
         self._window_steps += 1
-        self.smoothed_loss = loss if self.smoothed_loss is None else SMOOTHING * self.smoothed_loss + (1 - SMOOTHING) * loss
+        self.smoothed_loss = debiased_average(self.smoothed_loss, loss, self.step)
         if self.step % self.config.metrics_every == 0 or self.batch_index == self.steps_per_epoch or self.control.paused:
             yield self._metrics(loss, accuracy)
         if snapshot_due:
@@ -358,12 +370,14 @@ class Trainer:
 
     # -- divergence ----------------------------------------------------------------------------------------
     def _divergence(self, x: np.ndarray, y: np.ndarray, loss: float) -> Event:
-        """Find where the first NaN or infinity appeared, pause, and say what to do."""
+        """Find where the first NaN or infinity appeared, pause, and say what to do. The event's step
+        is the one that failed (the next to complete), as its message says."""
         self.control.pause()
         layer, tensor = locate_nonfinite(self.net, x, y)
         lr = self.current_lr()
-        return self._event("diverged", divergence_message(self.step + 1, loss, layer, tensor, lr),
-                           {"layer": layer, "tensor": tensor, "loss": loss, "lr": lr})
+        failed = self.step + 1
+        return self._event("diverged", divergence_message(failed, loss, layer, tensor, lr),
+                           {"layer": layer, "tensor": tensor, "loss": loss, "lr": lr}, step=failed)
 
     # -- checkpoints -----------------------------------------------------------------------------------------
     def _write_checkpoint(self, path: Path) -> Event:
@@ -374,9 +388,9 @@ class Trainer:
                                "training goes on", {"path": str(path)})
         return self._event("checkpoint", f"checkpoint written to {written}", {"path": str(written)})
 
-    def _event(self, kind: str, message: str, details: dict | None = None) -> Event:
+    def _event(self, kind: str, message: str, details: dict | None = None, *, step: int | None = None) -> Event:
         epoch = self.epoch + (0 if kind in ("epoch_end", "finished") else 1)
-        record = Event(kind, self.step, epoch, message, details or {})
+        record = Event(kind, self.step if step is None else step, epoch, message, details or {})
         if kind not in ("paused", "resumed"):
             self.history.append({k: v for k, v in record_to_json(record).items() if k != "details"})
         return record

@@ -119,6 +119,9 @@ def test_nan_in_a_layer_pauses_at_the_last_good_state_and_names_the_layer(spec, 
     assert record.details["layer"] == "conv2" and record.details["tensor"] == "output"
     assert "NaN in the output of conv2" in record.message and "Lower the learning rate" in record.message
     assert trainer.control.paused and trainer.step == 2
+    # one numbering: the step that failed is step 3, in the record, its message and the history
+    assert record.step == 3 and "diverged at step 3:" in record.message
+    assert trainer.history[-1]["kind"] == "diverged" and trainer.history[-1]["step"] == 3
     for name, value in good.items():  # nothing was updated with the bad gradients
         np.testing.assert_array_equal(trainer.net.params()[name], value)
     trainer.control.stop()
@@ -160,7 +163,7 @@ def test_divergence_keeps_batch_norm_statistics_and_resume_retries_the_batch(sma
     stats = {k: v.copy() for k, v in trainer.net.buffers().items()}
     trainer.net.params()["fc1.weight"][0, 0] = np.inf
     event = next(r for r in run if isinstance(r, Event))
-    assert event.kind == "diverged" and event.details["layer"] == "fc1"
+    assert event.kind == "diverged" and event.details["layer"] == "fc1" and event.step == 2
     for name, value in stats.items():
         np.testing.assert_array_equal(trainer.net.buffers()[name], value, err_msg=name)
     trainer.net.params()["fc1.weight"][0, 0] = 0.0  # the user mends it and resumes
@@ -169,6 +172,21 @@ def test_divergence_keeps_batch_norm_statistics_and_resume_retries_the_batch(sma
     assert retried.step == 2 and np.isfinite(retried.loss)
     trainer.control.stop()
     list(run)
+
+
+def test_smoothed_loss_is_a_debiased_moving_average(spec, small_data):
+    from convviz.training.trainer import SMOOTHING as beta
+
+    trainer = Trainer(spec, small_data, TrainConfig(epochs=1, batch_size=32, metrics_every=1))
+    metrics = [r for r in records_of(trainer) if isinstance(r, Metrics)]
+    losses = np.array([m.loss for m in metrics])
+    assert metrics[0].smoothed_loss == metrics[0].loss  # agrees with the real loss from the first step
+    for t in (2, 5, len(metrics)):
+        weights = (1 - beta) * beta ** np.arange(t - 1, -1, -1)
+        expected = float(weights @ losses[:t]) / (1 - beta ** t)
+        assert metrics[t - 1].smoothed_loss == pytest.approx(expected, rel=1e-12)
+    # a mean of the losses, never pulled towards the 0 an undebiased average starts from
+    assert min(losses[:5]) <= metrics[4].smoothed_loss <= max(losses[:5])
 
 
 def run_steps(trainer, steps):
