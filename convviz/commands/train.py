@@ -58,17 +58,31 @@ def _config(args, base=None):
 
 
 def run_train(args) -> int:
+    if args.spec is None and args.resume is None:
+        raise UserError("give a network (a .json file or preset:NAME), or --resume DIR")
+    trainer, resuming = _set_up(args)
+    try:
+        log = open(args.json_log, "a" if resuming else "w", encoding="utf-8") if args.json_log else None
+    except OSError as exc:
+        raise UserError(f"cannot write the JSON log {args.json_log}: {exc.strerror or exc}") from None
+    try:
+        return _train(trainer, log)
+    finally:
+        if log:
+            log.close()
+
+
+def _set_up(args):
+    """(the trainer, whether it resumes a run); any failure is a UserError: one line, no traceback."""
     from convviz.data import DataError, load_dataset
-    from convviz.model import SpecFormatError, spec_from_argument
+    from convviz.model import SpecFormatError
     from convviz.training.checkpoint import CheckpointError, load_checkpoint, resume_trainer
     from convviz.training.trainer import Trainer, TrainingError
 
-    if args.spec is None and args.resume is None:
-        raise UserError("give a network (a .json file or preset:NAME), or --resume DIR")
     try:
         checkpoint = load_checkpoint(args.resume) if args.resume else None
-        spec = checkpoint.spec if checkpoint else spec_from_argument(args.spec)
-        if checkpoint and args.spec and spec_from_argument(args.spec) != spec:
+        spec = checkpoint.spec if checkpoint else _spec(args.spec)
+        if checkpoint and args.spec and _spec(args.spec) != spec:
             raise UserError(f"{args.spec} is not the network saved in {args.resume}: leave SPEC out to resume")
         config = _config(args, checkpoint.config if checkpoint else None)
         print(f"loading the {args.data} data set …", file=sys.stderr, flush=True)
@@ -77,16 +91,24 @@ def run_train(args) -> int:
             trainer = resume_trainer(args.resume, dataset, checkpoint_dir=args.checkpoint or args.resume, epochs=config.epochs)
         else:
             trainer = Trainer(spec, dataset, config, checkpoint_dir=args.checkpoint)
+    except UserError:
+        raise
     except (SpecFormatError, DataError, CheckpointError, TrainingError) as exc:
         raise UserError(str(exc)) from None
-    except KeyError as exc:  # an unknown preset
-        raise UserError(exc.args[0]) from None
-    log = open(args.json_log, "a" if checkpoint else "w", encoding="utf-8") if args.json_log else None
+    except MemoryError:
+        raise UserError("there is not enough memory to set up the run: try a smaller batch (--batch) or network") from None
+    except Exception as exc:  # whatever else goes wrong before the first step, say it in one line
+        raise UserError(f"cannot set up the run: {type(exc).__name__}: {exc}") from None
+    return trainer, checkpoint is not None
+
+
+def _spec(argument: str):
+    from convviz.model import spec_from_argument
+
     try:
-        return _train(trainer, log)
-    finally:
-        if log:
-            log.close()
+        return spec_from_argument(argument)
+    except KeyError as exc:  # an unknown preset
+        raise UserError(str(exc.args[0]) if exc.args else f"unknown network {argument!r}") from None
 
 
 def _train(trainer, log) -> int:
