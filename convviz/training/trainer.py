@@ -115,6 +115,7 @@ class Trainer:
         # Bookkeeping for rates and schedules (not in the state):
         self._window_start = time.perf_counter()
         self._window_steps = 0
+        self._window_idle = 0.0  # seconds of the window spent paused, serving requests or evaluating
         self._run_start = time.perf_counter()
         self._last_snapshot_time = time.perf_counter()
         self._pause_announced = False
@@ -197,12 +198,16 @@ class Trainer:
                     self.epoch_order = self.rng.permutation(self.train_count)
                     self.batch_index = 0
                 while self.batch_index < self.steps_per_epoch:
+                    idle_from = time.perf_counter()
                     go = yield from self._between_steps()
+                    self._window_idle += time.perf_counter() - idle_from
                     if go == "stop":
                         yield from self._stopped()
                         return
                     yield from self._train_step()
+                idle_from = time.perf_counter()
                 yield from self._end_epoch()
+                self._window_idle += time.perf_counter() - idle_from
             yield from self._checkpoint_at_end()
             yield self._event("finished", f"finished {self.config.epochs} epochs ({self.step} steps) in "
                               f"{time.perf_counter() - self._run_start:.0f} s")
@@ -290,11 +295,11 @@ class Trainer:
 
     def _metrics(self, loss: float, accuracy: float) -> Metrics:
         now = time.perf_counter()
-        elapsed = now - self._window_start
+        elapsed = now - self._window_start - self._window_idle  # time spent training only, never paused time
         rate = self._window_steps * self.config.batch_size / elapsed if elapsed > 0 and self._window_steps else 0.0
         remaining = self.total_steps - self.step
         eta = remaining * self.config.batch_size / rate if rate > 0 else None
-        self._window_start, self._window_steps = now, 0
+        self._window_start, self._window_steps, self._window_idle = now, 0, 0.0
         record = Metrics(
             step=self.step,
             epoch=self.epoch + 1,

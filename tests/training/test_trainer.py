@@ -235,3 +235,26 @@ def test_a_state_that_does_not_fit_is_refused_and_changes_nothing(spec, small_da
     assert after["step"] == 0 and after["rng"] == before["rng"]
     for name, value in before["weights"].items():
         np.testing.assert_array_equal(after["weights"][name], value, err_msg=name)
+
+
+def test_images_per_second_and_time_left_count_only_training_time(spec, small_data):
+    """Pause, wait, Step: the rate is that of the step itself, not of the pause before it."""
+    import time
+
+    trainer = Trainer(spec, small_data, TrainConfig(epochs=50, batch_size=32, metrics_every=1))
+    trainer.control.pause()
+    seen = []
+    thread = threading.Thread(target=lambda: seen.extend(trainer.run()))
+    thread.start()
+    try:
+        _wait_for(lambda: any(getattr(r, "kind", "") == "paused" for r in seen))
+        time.sleep(1.0)  # a pause far longer than a step of this small network
+        trainer.control.step()
+        _wait_for(lambda: any(isinstance(r, Metrics) for r in seen))
+    finally:
+        trainer.control.stop()
+        thread.join(10)
+    first = next(r for r in seen if isinstance(r, Metrics))
+    assert first.step == 1
+    assert first.images_per_second > 32 / 0.5, first.images_per_second  # the 1 s pause would give < 32 images/s
+    assert first.eta_seconds < (trainer.total_steps - 1) * 0.5
