@@ -1,7 +1,8 @@
 """The ``convviz`` command.
 
-``convviz [network.json] [--screenshot PATH]`` starts the desktop app;
-``convviz SUBCOMMAND …`` runs a headless tool (``summary``, ``presets``, ``data``, ``train``).
+``convviz [network.json] [--workspace build|train] [--screenshot PATH [--size WxH]]`` starts the
+desktop app; ``convviz SUBCOMMAND …`` runs a headless tool (``summary``, ``presets``, ``data``,
+``train``).
 
 Each subcommand lives in its own module in ``convviz.commands`` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func(args) -> int``.
@@ -30,19 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="convviz",
         description="ConvViz: build, size, train and step through convolutional networks.",
-        epilog="With no subcommand, starts the desktop app: convviz [network.json] [--screenshot PATH]",
+        epilog="With no subcommand, starts the desktop app: "
+        "convviz [network.json] [--workspace build|train] [--screenshot PATH [--size WxH]]",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    registered = set()
     for module_name in dict.fromkeys(SUBCOMMANDS.values()):
-        try:
-            module = importlib.import_module(f"convviz.commands.{module_name}")
-        except ModuleNotFoundError as exc:  # a subcommand not built yet
-            if exc.name != f"convviz.commands.{module_name}":
-                raise
-            continue
-        module.register(subparsers)
-        registered.add(module_name)
+        importlib.import_module(f"convviz.commands.{module_name}").register(subparsers)
     return parser
 
 
