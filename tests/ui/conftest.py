@@ -1,4 +1,5 @@
-"""Fixtures for the builder window: fresh settings in a temporary folder, dialogs that answer at once."""
+"""Fixtures for the window: fresh settings in a temporary folder, dialogs that answer at once, and a
+small data set that every run in the app trains on."""
 
 from __future__ import annotations
 
@@ -36,3 +37,19 @@ def builder(qtbot, test_settings, fake_dialogs):
     qtbot.waitExposed(window)
     yield window
     window.document.undo_stack.setClean()  # closing must not prompt
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    from convviz.data import synthetic_dataset
+
+    return synthetic_dataset(train=800, test=100, validation=50, seed=5)
+
+
+@pytest.fixture
+def quick_data(monkeypatch, small_data):
+    """Every "synthetic" data set the app loads is the small one (fast to build, many epochs)."""
+    import convviz.data
+
+    monkeypatch.setattr(convviz.data, "load_dataset", lambda source, validation=0.1, seed=0: small_data)
+    return small_data

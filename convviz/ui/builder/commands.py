@@ -12,7 +12,13 @@ import copy
 from PySide6.QtGui import QUndoCommand
 
 from convviz.model import Layer, Volume
-from convviz.ui.builder.document import INPUT, NetworkDocument, field_value_copy, layer_at, stack_at
+from convviz.ui.builder.document import (
+    INPUT,
+    NetworkDocument,
+    field_value_copy,
+    layer_at,
+    stack_at,
+)
 
 #: Command ids for merging consecutive edits (typing 1, 2, 8 into a spin box is one undo step).
 SET_FIELDS_ID = 1

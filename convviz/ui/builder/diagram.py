@@ -14,10 +14,18 @@ import math
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+)
 from PySide6.QtWidgets import QFrame, QScrollArea, QToolTip, QWidget
 
-from convviz.model import BatchNorm, Dropout, LRN, Softmax, Volume
+from convviz.model import LRN, BatchNorm, Dropout, Softmax, Volume
 from convviz.model.layers import Activation
 from convviz.ui.builder.document import INPUT, NetworkDocument
 from convviz.ui.widgets.layer_style import (

@@ -250,15 +250,26 @@ class NetworkDocument(QObject):
         self.undo_stack.push(command)
         return command.new_path
 
-    def move_by(self, path: tuple, step: int) -> tuple | None:
-        """Move a layer up (−1) or down (+1) within its stack."""
+    def can_move_by(self, path, step: int) -> bool:
+        """Whether :meth:`move_by` would move the layer at ``path`` (it stays inside its stack)."""
         if not path_exists(self.spec, path) or path == INPUT:
+            return False
+        return 0 <= path[-1] + step < len(stack_at(self.spec, path[:-1]))
+
+    def move_by(self, path, step: int) -> tuple | None:
+        """Move a layer up (−1) or down (+1) within its stack."""
+        if not self.can_move_by(path, step):
             return None
-        stack = stack_at(self.spec, path[:-1])
         target = path[-1] + step
-        if not 0 <= target < len(stack):
-            return None
         return self.move(path, path[:-1], target if step < 0 else target + 1)
+
+    def insert_type_below_selection(self, type_key: str) -> tuple:
+        """Insert a new layer below the selected one: first for the input, last with nothing selected
+        (the palette's double-click and Edit → Insert Layer)."""
+        selected = self.selected
+        if isinstance(selected, tuple):
+            return self.insert_type(type_key, selected[:-1], selected[-1] + 1)
+        return self.insert_type(type_key, (), 0 if selected == INPUT else len(self.spec.layers))
 
     def set_fields(self, path: tuple, changes: dict, merge: bool = True, text: str | None = None) -> None:
         """Change hyperparameters of one layer; consecutive edits of the same fields merge into one undo step."""

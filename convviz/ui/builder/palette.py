@@ -1,19 +1,33 @@
 """The layer palette: every layer type, grouped by category, to drag into the stack.
 
 Each entry shows its icon, title and one-line description; its tooltip adds the formula. Dragging an
-entry carries :data:`~convviz.ui.builder.stack_view.LAYER_TYPE_MIME`; double-clicking (or Enter) asks for it
+entry carries :data:`~convviz.ui.builder.stack_model.LAYER_TYPE_MIME`; double-clicking (or Enter) asks for it
 to be inserted below the selected layer (:attr:`LayerPalette.insert_requested`).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTreeView
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPalette,
+    QStandardItem,
+    QStandardItemModel,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeView,
+)
 
 from convviz.model import CATEGORIES, LAYER_TYPES
+from convviz.ui.builder.stack_model import layer_type_mime
 from convviz.ui.widgets.layer_style import category_color, layer_icon
-from convviz.ui.builder.stack_view import layer_type_mime
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 DESCRIPTION_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -45,7 +59,7 @@ class PaletteModel(QStandardItemModel):
             self.appendRow(group)
 
     def mimeTypes(self) -> list[str]:
-        from convviz.ui.builder.stack_view import LAYER_TYPE_MIME
+        from convviz.ui.builder.stack_model import LAYER_TYPE_MIME
 
         return [LAYER_TYPE_MIME]
 

@@ -27,7 +27,13 @@ from PySide6.QtWidgets import (
 )
 
 from convviz.model.analysis import OPTIMIZER_STATE
-from convviz.model.summary import SummaryRow, format_bytes, format_count, parse_bytes, summary_rows
+from convviz.model.summary import (
+    SummaryRow,
+    format_bytes,
+    format_count,
+    parse_bytes,
+    summary_rows,
+)
 from convviz.ui.builder.document import NetworkDocument
 from convviz.ui.widgets.layer_style import INVALID_COLOR, OK_COLOR, UNRESOLVED_COLOR
 

@@ -1,6 +1,6 @@
 """Inside the network while it learns: a probe image, one layer's activation maps, and conv filters.
 
-Shows the newest :class:`~convviz.training.records.Snapshot`: pick a probe image and a layer to see
+Shows the newest :class:`~convviz.training.records.Snapshot` the run session has: pick a probe image and a layer to see
 every depth slice of its output side by side (as the CS231n notes draw them), and the filters of the
 chosen (or first) conv layer, in colour when they look at an RGB image.
 """
@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from convviz.training.records import Snapshot
+from convviz.ui.session import RunSession
 
 MAX_TILES = 64
 
@@ -49,7 +57,7 @@ def filter_image(weights: np.ndarray) -> tuple[np.ndarray, bool]:
 class SnapshotView(QWidget):
     """Probe image, activation maps of a chosen layer, and conv filters, from the newest snapshot."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: RunSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         pg.setConfigOptions(imageAxisOrder="row-major")
         self.snapshot: Snapshot | None = None
@@ -87,6 +95,9 @@ class SnapshotView(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.caption)
+        session.snapshot.connect(self.show_snapshot)
+        if session.records.snapshot is not None:
+            self.show_snapshot(session.records.snapshot)
 
     def _box(self) -> pg.ViewBox:
         box = self.canvas.addViewBox(lockAspect=True, invertY=True, enableMouse=False)

@@ -7,6 +7,10 @@ the worker thread is busy and never returns to its event loop.
 
 Snapshots are coalesced: the worker keeps only the newest and emits ``snapshot_ready`` once until the
 GUI takes it with :meth:`TrainingWorker.take_snapshot`, so a slow view never backs up the trainer.
+
+Weights are copied between steps: while the generator is suspended at a ``yield`` it runs no code,
+so after each record the worker answers any :class:`WeightsRequest` with a copy of the network's
+parameters and buffers. Only this module and :class:`~convviz.ui.session.RunSession` touch the worker.
 """
 
 from __future__ import annotations
@@ -19,6 +23,26 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from convviz.training.control import Control
 from convviz.training.records import Evaluation, Event, Metrics, Snapshot
+
+
+class WeightsRequest:
+    """A copy of the weights asked for from the GUI thread and answered by the worker thread."""
+
+    def __init__(self) -> None:
+        self._answered = threading.Event()
+        self.weights: dict | None = None  # None: the run ended before a network was built
+
+    def answer(self, weights: dict | None) -> None:
+        self.weights = weights
+        self._answered.set()
+
+    def wait(self, timeout: float) -> bool:
+        """True once answered; False if ``timeout`` seconds passed first."""
+        return self._answered.wait(timeout)
+
+
+def copy_weights(weights: dict | None) -> dict | None:
+    return None if weights is None else {name: array.copy() for name, array in weights.items()}
 
 
 class TrainingWorker(QObject):
@@ -39,6 +63,9 @@ class TrainingWorker(QObject):
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
         self._signalled = False
+        self._requests: list[WeightsRequest] = []
+        self._ended = False
+        self.final_weights: dict | None = None  # the network's weights when the run ended
 
     @Slot()
     def run(self) -> None:
@@ -46,10 +73,18 @@ class TrainingWorker(QObject):
             self.trainer = self._make_trainer(self.control)
             for record in self.trainer.run():
                 self._dispatch(record)
+                self._answer_requests()
         except Exception as exc:  # building the trainer failed (bad data, no memory …)
             self.event.emit(Event("error", 0, 0, str(exc), {"exception": type(exc).__name__,
                                                            "traceback": traceback.format_exc()}))
         finally:
+            final = self.trainer.net.get_weights() if self.trainer is not None else None
+            with self._lock:
+                self.final_weights = final
+                self._ended = True
+                waiting, self._requests = self._requests, []
+            for request in waiting:
+                request.answer(copy_weights(final))
             self.finished.emit()
 
     def _dispatch(self, record) -> None:
@@ -67,6 +102,28 @@ class TrainingWorker(QObject):
         elif isinstance(record, Event):
             self.event.emit(record)
 
+    def _answer_requests(self) -> None:
+        """Called while the trainer is suspended between steps: its network is not changing."""
+        with self._lock:
+            waiting, self._requests = self._requests, []
+        if waiting:
+            weights = self.trainer.net.get_weights()  # copies
+            for i, request in enumerate(waiting):
+                request.answer(weights if i == 0 else copy_weights(weights))
+
+    def request_weights(self) -> WeightsRequest:
+        """Ask for a copy of the weights at the trainer's next pause between steps (from any thread)."""
+        request = WeightsRequest()
+        with self._lock:
+            ended = self._ended
+            if not ended:
+                self._requests.append(request)
+        if ended:
+            request.answer(copy_weights(self.final_weights))
+        else:
+            self.control.request_snapshot()  # a paused trainer yields one, and with it the moment to answer
+        return request
+
     def take_snapshot(self) -> Snapshot | None:
         """The newest snapshot (None if taken already); re-arms ``snapshot_ready``."""
         with self._lock:
@@ -75,7 +132,7 @@ class TrainingWorker(QObject):
         return snapshot
 
 
-class TrainingSession(QObject):
+class WorkerThread(QObject):
     """A worker and its thread: start, control, and stop cleanly (the window's close uses ``shutdown``)."""
 
     finished = Signal()

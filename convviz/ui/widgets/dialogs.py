@@ -1,4 +1,4 @@
-"""Every question and message box the builder window shows, in one object.
+"""Every question and message box the window shows, in one object.
 
 The window never calls ``QFileDialog`` or ``QMessageBox`` itself: it asks its :class:`Dialogs`, so tests
 hand it one that answers at once, and ``--screenshot`` hands it :class:`ConsoleDialogs`, which

@@ -1,10 +1,17 @@
-"""Start the desktop app: ``run_app(["network.json", "--screenshot", "out.png"])``."""
+"""Start the desktop app: ``run_app(["network.json", "--workspace", "train", "--screenshot", "out.png"])``.
+
+Checks the Qt build first (:mod:`convviz.ui.widgets.qt_check`), then opens the window with the
+user's settings, or, for ``--screenshot``, renders it off-screen with throw-away settings (a first
+start) in the workspace ``--workspace`` names, at ``--size``, writes the PNG and exits.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+
+from convviz.ui.window.workspaces import WORKSPACES
 
 
 def parse_app_args(argv: list[str]) -> argparse.Namespace:
@@ -16,6 +23,11 @@ def parse_app_args(argv: list[str]) -> argparse.Namespace:
         help="render the window off-screen to a PNG at PATH and exit",
     )
     parser.add_argument("--size", default="1400x900", help="window size for --screenshot (WxH)")
+    parser.add_argument(
+        "--workspace",
+        choices=[w.key for w in WORKSPACES if w.ready],
+        help="open in this workspace (default: the one last used; build for --screenshot)",
+    )
     return parser.parse_args(argv)
 
 
@@ -51,16 +63,18 @@ def run_app(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             settings = QSettings(os.path.join(tmp, "settings.ini"), QSettings.Format.IniFormat)
             window = MainWindow(settings=settings, dialogs=ConsoleDialogs())
-            if args.network and not window.open_path(args.network):
+            if args.network and not window.files.open_path(args.network):
                 print("convviz: showing the default network instead", file=sys.stderr)
-            code = save_screenshot(window, args.screenshot, args.size)
+            code = save_screenshot(window, args.screenshot, args.size, args.workspace or "build")
             window.document.undo_stack.setClean()
             window.close()
             return code
     window = MainWindow()
+    if args.workspace:
+        window.workspaces.switch(args.workspace)
     window.show()
     if args.network:
-        window.open_path(args.network)  # a bad file is reported over the window, which keeps its network
+        window.files.open_path(args.network)  # a bad file is reported over the window, which keeps its network
     return app.exec()
 
 
@@ -75,8 +89,9 @@ def quiet_offscreen_warnings() -> None:
     qInstallMessageHandler(handler)
 
 
-def save_screenshot(window, path: str, size: str = "1400x900") -> int:
-    """Lay the window out at ``size``, render it to ``path`` (PNG) and return an exit code."""
+def save_screenshot(window, path: str, size: str = "1400x900", workspace: str = "build") -> int:
+    """Lay ``workspace`` out as it starts at ``size``, render the window to ``path`` (PNG) and return
+    an exit code."""
     from PySide6.QtWidgets import QApplication
 
     try:
@@ -85,6 +100,8 @@ def save_screenshot(window, path: str, size: str = "1400x900") -> int:
         print(f"convviz: error: --size must look like 1400x900, got {size!r}", file=sys.stderr)
         return 2
     window.resize(width, height)
+    window.workspaces.switch(workspace)
+    window.workspaces.reset()  # its default arrangement at this size
     window.show()
     for _ in range(5):
         QApplication.processEvents()

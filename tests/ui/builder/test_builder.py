@@ -30,8 +30,8 @@ def test_first_start_shows_the_convnetjs_network_with_its_volumes(builder):
     assert (conv1.name, conv1.brief, conv1.output, conv1.params) == ("conv1", "conv 5×5, 16, S1 P2", "32×32×16", "1,216 params")
     assert [card(builder, (i,)).output for i in (2, 5, 8, 9, 10)] == ["16×16×16", "8×8×20", "4×4×20", "1×1×320", "1×1×10"]
     assert builder.hint.isVisible()
-    assert "palette" in builder.hint_label.text() and "formula" in builder.hint_label.text()
-    assert builder.status_text().startswith("✓ Valid: 32×32×3 → 1×1×10")
+    assert "palette" in builder.hint.label.text() and "formula" in builder.hint.label.text()
+    assert builder.network_status.text().startswith("✓ Valid: 32×32×3 → 1×1×10")
     # the inspector shows conv1 with its arithmetic
     assert builder.inspector.size_label.text() == "(32 − 5 + 2·2)/1 + 1 = 32"
     assert builder.inspector.params_label.text() == "16×5×5×3 + 16 = 1,216"
@@ -110,7 +110,7 @@ def test_drop_below_the_last_card_appends(builder):
     softmax = card(builder, (11,))
     assert softmax.status == "invalid" and "Softmax must be the last layer" in softmax.problem
     assert card(builder, (12,)).status == "unresolved"
-    assert "softmax1: Softmax must be the last layer" in builder.status_text()
+    assert "softmax1: Softmax must be the last layer" in builder.network_status.text()
 
 
 def test_an_edit_updates_cards_in_place_without_rebuilding(builder, qtbot):
@@ -125,7 +125,7 @@ def test_an_edit_updates_cards_in_place_without_rebuilding(builder, qtbot):
 
 
 def test_uneven_stride_shows_4_5_and_its_fixes_and_a_fix_makes_it_valid(builder, fake_dialogs, qtbot):
-    builder.new_network()
+    builder.files.new_network()
     doc = builder.document
     view = builder.stack_view
     assert names(builder) == [] and doc.selected == INPUT
@@ -145,7 +145,7 @@ def test_uneven_stride_shows_4_5_and_its_fixes_and_a_fix_makes_it_valid(builder,
     assert conv.status == "invalid"
     assert "(10 − 3 + 2·0)/2 + 1 = 4.5 is not a whole number" in conv.problem
     assert card(builder, (1,)).status == "unresolved"
-    assert "conv1" in builder.status_text() and "4.5" in builder.status_text()
+    assert "conv1" in builder.network_status.text() and "4.5" in builder.network_status.text()
     assert builder.inspector.size_label.text() == "(10 − 3 + 2·0)/2 + 1 = 4.5"
     assert builder.inspector.problem_box.isVisible()
     buttons = [b.text() for b in builder.inspector.fix_buttons]
@@ -160,7 +160,7 @@ def test_uneven_stride_shows_4_5_and_its_fixes_and_a_fix_makes_it_valid(builder,
     assert card(builder, (1,)).output == "5×5×16"
     assert not builder.inspector.problem_box.isVisible()
     assert builder.inspector.editors["policy"].value() == "pad"
-    assert builder.status_text().startswith("✓ Valid")
+    assert builder.network_status.text().startswith("✓ Valid")
 
     doc.undo_stack.undo()  # the fix is one undo step
     assert card(builder, (0,)).status == "invalid"
@@ -297,7 +297,7 @@ def test_diagram_draws_the_volumes_and_a_click_selects(builder, qtbot):
 
 
 def test_diagram_log_scale_keeps_vgg_readable(builder):
-    builder.load_preset("vgg16")
+    builder.files.load_preset("vgg16")
     canvas = builder.diagram.canvas
     first, last = canvas.boxes[1], canvas.boxes[-1]
     assert (first.label, last.label) == ("224×224×64", "1×1×1000")

@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+from run_helpers import tiny_spec
 
-from convviz.data import synthetic_dataset
-from convviz.model import FC, Conv, Flatten, MaxPool, NetworkSpec, ReLU, Softmax, Volume
 from convviz.training.records import Metrics, Snapshot
-
-
-def tiny_spec() -> NetworkSpec:
-    return NetworkSpec(
-        Volume(32, 32, 3),
-        [Conv(filters=6, size=4, stride=2, pad=1), ReLU(), MaxPool(size=2), Flatten(), FC(units=10), Softmax()],
-        name="tiny",
-    )
-
-
-@pytest.fixture(scope="module")
-def small_data():
-    return synthetic_dataset(train=800, test=100, validation=50, seed=5)
-
-
-@pytest.fixture
-def quick_data(monkeypatch, small_data):
-    """Every "synthetic" data set the app loads is the small one (fast to build, many epochs)."""
-    import convviz.data
-
-    monkeypatch.setattr(convviz.data, "load_dataset", lambda source, validation=0.1, seed=0: small_data)
-    return small_data
 
 
 def test_worker_emits_metrics_and_coalesced_snapshots(qtbot, small_data):
     from convviz.training.config import TrainConfig
     from convviz.training.trainer import Trainer
-    from convviz.ui.training.worker import TrainingSession
+    from convviz.ui.training.worker import WorkerThread
 
     def make(control):
         return Trainer(tiny_spec(), small_data, TrainConfig(epochs=20, batch_size=16, metrics_every=2), control=control)
 
-    session = TrainingSession(make)
+    session = WorkerThread(make)
     session.control.set_snapshot_schedule(every_steps=1)  # a snapshot every step: far more than a view takes
     metrics: list[Metrics] = []
     session.worker.metrics.connect(metrics.append)
@@ -61,14 +37,18 @@ def test_worker_emits_metrics_and_coalesced_snapshots(qtbot, small_data):
 
 
 def test_panel_trains_the_builders_network_and_shows_curves(qtbot, builder, quick_data):
-    panel = builder.training
+    panel, session = builder.training, builder.session
+
+    def steps() -> list[int]:
+        return [m.step for m in session.records.metrics]
+
     builder.document.reset(tiny_spec())
     panel.epochs.setValue(30)
     panel.batch.setValue(16)
     builder.start_training()
-    assert builder.training_dock.isVisible()
-    qtbot.waitUntil(lambda: len(panel.steps) >= 3, timeout=20_000)
-    assert panel.state == "running"
+    assert builder.training_dock.isVisible() and builder.curves.isVisible()
+    qtbot.waitUntil(lambda: len(steps()) >= 3, timeout=20_000)
+    assert session.state == "running"
     assert "step" in panel.status.text() and "images/s" in panel.status.text()
     qtbot.waitUntil(lambda: builder.snapshots.snapshot is not None, timeout=20_000)
     assert builder.snapshots.layer_choice.count() == 6  # conv1 … fc1 and softmax1
@@ -76,17 +56,17 @@ def test_panel_trains_the_builders_network_and_shows_curves(qtbot, builder, quic
     qtbot.waitUntil(lambda: "‖ΔW‖/‖W‖" in builder.snapshots.caption.text(), timeout=10_000)  # a snapshot after a step
     assert "(about 1e-3 is healthy)" in builder.snapshots.caption.text()
     qtbot.wait(REDRAW_WAIT)
-    x, y = panel.smooth_curve.getData()
-    assert len(x) >= 3 and x[0] == panel.steps[0]
+    x, y = builder.curves.smooth_curve.getData()
+    assert len(x) >= 3 and x[0] == steps()[0]
 
-    panel.toggle_pause()
+    panel.pause_button.click()
     qtbot.waitUntil(lambda: any("paused at step" in panel.status.text() for _ in [0]), timeout=10_000)
-    paused_at = panel.steps[-1] if panel.steps else 0
-    panel.step()
-    qtbot.waitUntil(lambda: panel.steps and panel.steps[-1] == paused_at + 1, timeout=10_000)
+    paused_at = steps()[-1] if steps() else 0
+    panel.step_button.click()
+    qtbot.waitUntil(lambda: steps() and steps()[-1] == paused_at + 1, timeout=10_000)
     assert panel.pause_button.text() == "Resume"
-    panel.stop()
-    qtbot.waitUntil(lambda: panel.state == "finished", timeout=10_000)
+    panel.stop_button.click()
+    qtbot.waitUntil(lambda: session.state == "finished", timeout=10_000)
     assert "stopped at step" in panel.status.text()
     assert panel.start_button.isEnabled()
 
@@ -98,13 +78,13 @@ def test_closing_the_window_mid_run_ends_the_thread(qtbot, builder, quick_data, 
     builder.document.reset(tiny_spec())
     builder.training.epochs.setValue(100)
     builder.start_training()
-    session = builder.training.session
-    qtbot.waitUntil(lambda: len(builder.training.steps) >= 2, timeout=20_000)
+    session = builder.session
+    qtbot.waitUntil(lambda: len(session.records.metrics) >= 2, timeout=20_000)
     fake_dialogs.run_answer = "save"
     fake_dialogs.run_folder = str(tmp_path / "run")
     builder.document.undo_stack.setClean()
     assert builder.close()
-    assert not session.thread.isRunning()
+    assert not session.running
     assert ("save run?",) in fake_dialogs.calls
     from convviz.training.checkpoint import load_checkpoint
 
@@ -115,12 +95,12 @@ def test_cancel_keeps_the_window_and_the_run(qtbot, builder, quick_data, fake_di
     builder.document.reset(tiny_spec())
     builder.training.epochs.setValue(100)
     builder.start_training()
-    qtbot.waitUntil(lambda: len(builder.training.steps) >= 1, timeout=20_000)
+    qtbot.waitUntil(lambda: len(builder.session.records.metrics) >= 1, timeout=20_000)
     fake_dialogs.run_answer = "cancel"
     builder.document.undo_stack.setClean()
     assert not builder.close()
-    assert builder.training.session.running
-    builder.training.session.shutdown()
+    assert builder.session.running
+    builder.session.shutdown()
 
 
 def test_a_network_that_does_not_fit_the_data_says_so(qtbot, builder, quick_data):
@@ -128,7 +108,7 @@ def test_a_network_that_does_not_fit_the_data_says_so(qtbot, builder, quick_data
 
     builder.document.reset(preset("lenet5"))
     builder.start_training()
-    qtbot.waitUntil(lambda: builder.training.state == "finished", timeout=20_000)
+    qtbot.waitUntil(lambda: builder.session.state == "finished", timeout=20_000)
     assert "takes 32×32×1 images but synthetic has 32×32×3" in builder.training.status.text()
 
 
@@ -184,4 +164,4 @@ def test_the_data_folder_setting_is_where_cifar10_goes(qtbot, builder, tmp_path,
     fake_dialogs.archive_answer = str(archive)
     assert builder.adopt_cifar10()
     assert list((tmp_path / "my data" / "cifar10").iterdir())
-    assert builder.training.data_folder == str(tmp_path / "my data")
+    assert builder.session.data_folder == str(tmp_path / "my data")

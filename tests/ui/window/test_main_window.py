@@ -22,7 +22,7 @@ def test_opening_a_malformed_file_leaves_the_network_as_it_was(builder, fake_dia
     data["layers"][5]["type"] = "convolution"
     bad.write_text(json.dumps(data))
     fake_dialogs.unsaved_answer = "discard"
-    assert builder.open_path(str(bad)) is False
+    assert builder.files.open_path(str(bad)) is False
     (call,) = fake_dialogs.asked("problems")
     assert "bad.json" in call[1] and "unchanged" in call[1]
     assert "layers[3].stride: must be a positive whole number, got 0" in call[2]
@@ -32,7 +32,7 @@ def test_opening_a_malformed_file_leaves_the_network_as_it_was(builder, fake_dia
     assert doc.undo_stack.count() == 1  # the edit can still be undone
     # not JSON at all
     (tmp_path / "junk.json").write_bytes(b"\x00\xff not json")
-    assert builder.open_path(str(tmp_path / "junk.json")) is False
+    assert builder.files.open_path(str(tmp_path / "junk.json")) is False
     assert dumps(doc.spec) == before
 
 
@@ -42,14 +42,14 @@ def test_save_as_then_save_writes_the_file_and_clears_the_marker(builder, fake_d
     assert builder.isWindowModified() and "[*]" in builder.windowTitle()
     target = tmp_path / "mine.json"
     fake_dialogs.save_answer = str(target)
-    assert builder.save() is True  # no file yet: Save asks where (Save As)
+    assert builder.files.save() is True  # no file yet: Save asks where (Save As)
     assert fake_dialogs.asked("save")[0][1].endswith("convnetjs-cifar-10.json")
     assert load_spec(target).layers[0].filters == 8
     assert not builder.isWindowModified()
     assert builder.windowTitle().startswith("mine.json")
     doc.set_fields((0,), {"filters": 4})
     assert builder.isWindowModified()
-    assert builder.save() is True
+    assert builder.files.save() is True
     assert len(fake_dialogs.asked("save")) == 1  # Save now writes to the same file
     assert load_spec(target).layers[0].filters == 4
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left behind
@@ -61,34 +61,34 @@ def test_open_recent_lists_saved_and_opened_files(builder, fake_dialogs, tmp_pat
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     save_spec(preset("lenet5"), first)
     save_spec(preset("tinyvgg"), second)
-    assert builder.open_path(str(first)) and builder.open_path(str(second))
-    assert builder.recent_files() == [str(second), str(first)]
-    builder.recent_menu.aboutToShow.emit()
-    entries = [a.text() for a in builder.recent_menu.actions() if a.text()]
+    assert builder.files.open_path(str(first)) and builder.files.open_path(str(second))
+    assert builder.files.recent_files() == [str(second), str(first)]
+    builder.menus.recent_menu.aboutToShow.emit()
+    entries = [a.text() for a in builder.menus.recent_menu.actions() if a.text()]
     assert entries[:2] == ["&1 b.json", "&2 a.json"]
-    builder.recent_menu.actions()[1].trigger()
+    builder.menus.recent_menu.actions()[1].trigger()
     assert builder.windowTitle().startswith("a.json") and names(builder)[0] == "C1"  # LeNet-5 names its layers
     # a recent file that has gone away is reported and forgotten
     first.unlink()
-    assert builder.open_recent(str(first)) is False
+    assert builder.files.open_recent(str(first)) is False
     assert "no longer exists" in fake_dialogs.asked("error")[0][1]
-    assert str(first) not in builder.recent_files()
+    assert str(first) not in builder.files.recent_files()
 
 
 def test_the_prompt_guards_unsaved_work(builder, fake_dialogs):
     doc = builder.document
     doc.remove((0,))
     fake_dialogs.unsaved_answer = "cancel"
-    builder.new_network()
+    builder.files.new_network()
     assert len(doc.spec.layers) == 11  # kept
-    builder.preset_actions["vgg16"].trigger()
+    builder.menus.preset_actions["vgg16"].trigger()
     assert doc.spec.name == "ConvNetJS CIFAR-10"
     event = QCloseEvent()
     builder.closeEvent(event)
     assert not event.isAccepted()
     assert len(fake_dialogs.asked("unsaved")) == 3
     fake_dialogs.unsaved_answer = "discard"
-    builder.new_network()
+    builder.files.new_network()
     assert doc.spec.layers == [] and not builder.isWindowModified()
     assert builder.windowTitle().startswith("untitled")
 
@@ -97,24 +97,24 @@ def test_prompt_answer_save_saves_first(builder, fake_dialogs, tmp_path):
     builder.document.remove((0,))
     fake_dialogs.unsaved_answer = "save"
     fake_dialogs.save_answer = str(tmp_path / "kept.json")
-    builder.load_preset("lenet5")
+    builder.files.load_preset("lenet5")
     assert len(load_spec(tmp_path / "kept.json").layers) == 11
     assert builder.document.spec.name == "LeNet-5"
 
 
 def test_case_studies_menu_has_every_preset(builder):
-    assert set(builder.preset_actions) == set(preset_names())
+    assert set(builder.menus.preset_actions) == set(preset_names())
     expected = {"vgg16": "138,357,544", "resnet18": "11,689,512", "googlenet": "6,624,904"}
     for name, params in expected.items():
-        builder.preset_actions[name].trigger()
+        builder.menus.preset_actions[name].trigger()
         assert builder.windowTitle().startswith(preset(name).name)
         assert builder.stack_view.stack_model.card((0,)).name == "conv1"
-        assert builder.status_text().startswith("✓ Valid")
-        assert builder.totals_label.text().startswith(params)
+        assert builder.network_status.text().startswith("✓ Valid")
+        assert builder.network_status.totals_label.text().startswith(params)
         assert f"Total params: <b>{params}</b>" in builder.summary.totals.text()
         assert not builder.isWindowModified()
-    assert builder.case_menu.actions()  # sections and entries
-    tip = builder.preset_actions["alexnet"].statusTip()
+    assert builder.menus.case_menu.actions()  # sections and entries
+    tip = builder.menus.preset_actions["alexnet"].statusTip()
     assert "Krizhevsky" in tip
 
 
@@ -135,10 +135,10 @@ def test_first_start_hint_shows_once_and_help_explains(qtbot, settings_path, fak
     first = MainWindow(settings=QSettings(settings_path, QSettings.Format.IniFormat), dialogs=fake_dialogs)
     qtbot.addWidget(first)
     assert first.first_start and not first.hint.isHidden()
-    first.hint_label.linkActivated.emit("help")
+    first.hint.label.linkActivated.emit("help")
     (call,) = fake_dialogs.asked("help")
     assert "Palette" in call[1] and "(W − F + 2P)/S + 1" in call[1] and "Case Studies" in call[1]
-    first.help_action.trigger()
+    first.menus.help_action.trigger()
     assert len(fake_dialogs.asked("help")) == 2
     first.close()
     again = MainWindow(settings=QSettings(settings_path, QSettings.Format.IniFormat), dialogs=fake_dialogs)
@@ -156,28 +156,28 @@ def test_window_layout_persists(qtbot, settings_path, fake_dialogs):
     window.summary_dock.hide()
     window.close()
     settings = QSettings(settings_path, QSettings.Format.IniFormat)
-    assert settings.value("window/state") is not None
+    assert settings.value("workspaces/build/state") is not None
     again = MainWindow(settings=settings, dialogs=fake_dialogs)
     qtbot.addWidget(again)
     again.show()
     assert again.summary_dock.isHidden() and not again.inspector_dock.isHidden()
-    again.reset_layout()
+    again.workspaces.reset()
     assert not again.summary_dock.isHidden()
 
 
 def test_edit_menu_actions_follow_the_selection(builder):
     doc = builder.document
     doc.select((0,))
-    assert builder.delete_action.isEnabled() and not builder.move_up_action.isEnabled()
-    builder.move_down_action.trigger()
+    assert builder.menus.delete_action.isEnabled() and not builder.menus.move_up_action.isEnabled()
+    builder.menus.move_down_action.trigger()
     assert names(builder)[:2] == ["relu1", "conv1"]
-    assert builder.undo_action.isEnabled() and builder.undo_action.text() == "&Undo Move conv1"
-    builder.undo_action.trigger()
+    assert builder.menus.undo_action.isEnabled() and builder.menus.undo_action.text() == "&Undo Move conv1"
+    builder.menus.undo_action.trigger()
     assert names(builder)[:2] == ["conv1", "relu1"]
-    builder.insert_menu.actions()[1].trigger()  # the first entry after the section: Convolution
+    builder.menus.insert_menu.actions()[1].trigger()  # the first entry after the section: Convolution
     assert doc.selected == (1,) and doc.layer((1,)).TYPE == "conv"
     doc.select("input")
-    assert not builder.delete_action.isEnabled()
+    assert not builder.menus.delete_action.isEnabled()
 
 
 def test_screenshot_renders_every_panel(qtbot, tmp_path):

@@ -1,0 +1,225 @@
+"""The run session: the current network's weights, the training worker, and the latest records.
+
+One :class:`RunSession` per window. It starts and controls runs (the worker thread of
+:mod:`convviz.ui.training.worker` is its own: no view talks to it), keeps what the run has said so
+far in :class:`RunRecords`, and re-emits every record as a signal on the GUI thread. Views
+subscribe to those signals and read ``records``; a view created mid-run draws from ``records`` and
+then follows the signals.
+
+:meth:`RunSession.current_weights` is the seam for views that look inside the network (stepping
+through a pass, analysing a trained network): a copy of every parameter and buffer, taken between
+two training steps while a run goes on, or else the last known network's (the weights a run ended
+with while the builder still shows that network, or fresh seeded weights of the builder's network).
+
+States: ``idle`` (no run yet), ``loading`` (the data set and the trainer are being built),
+``running``, ``paused``, ``finished`` (ended, stopped or failed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, Signal
+
+from convviz.model import NetworkSpec
+from convviz.training.config import TrainConfig
+from convviz.training.records import Evaluation, Event, Metrics, Snapshot
+from convviz.ui.training.worker import WorkerThread, copy_weights
+
+SNAPSHOT_SECONDS = 1.0  # a snapshot of the insides about once a second while training
+ACTIVE_STATES = ("loading", "running", "paused")
+
+
+@dataclass
+class RunRecords:
+    """Everything the current (or last) run has yielded, oldest first; the newest snapshot only."""
+
+    metrics: list[Metrics] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+
+
+class RunSession(QObject):
+    """Runs of the builder's network and their weights and records, for every view to subscribe to."""
+
+    state_changed = Signal(str)  # idle, loading, running, paused, finished
+    run_started = Signal()  # a new run: ``records`` were cleared
+    metrics = Signal(object)  # Metrics
+    evaluation = Signal(object)  # Evaluation
+    event = Signal(object)  # Event
+    snapshot = Signal(object)  # Snapshot (the newest; slow views never back up the trainer)
+    run_finished = Signal()
+
+    def __init__(self, spec_provider: Callable[[], NetworkSpec], parent: QObject | None = None) -> None:
+        """``spec_provider()`` is the network the builder shows; a run trains a copy taken at start."""
+        super().__init__(parent)
+        self._spec_provider = spec_provider
+        self.data_folder: str | None = None  # the app's data folder setting (None: the default cache)
+        self.records = RunRecords()
+        self.state = "idle"
+        self._run: WorkerThread | None = None
+        self._network: NetworkSpec | None = None  # the network the weights below belong to
+        self._weights: dict | None = None
+        self._origin = "fresh"
+
+    # -- runs ----------------------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """True while the worker thread runs (loading, running or paused)."""
+        return self._run is not None and self._run.running
+
+    def start(self, config: TrainConfig, source: str) -> bool:
+        """Train a copy of the builder's network on the data set ``source`` (``synthetic``, ``cifar10``
+        or an archive path) with ``config``; False if a run is going already."""
+        if self.running:
+            return False
+        spec = self._spec_provider().copy()
+        folder = self.data_folder
+
+        def make_trainer(control):
+            from convviz.data import load_dataset
+            from convviz.training.trainer import Trainer
+
+            options = {"cache": folder} if folder else {}
+            dataset = load_dataset(source, validation=config.validation, seed=config.seed, **options)
+            return Trainer(spec, dataset, config, control=control)
+
+        self.records = RunRecords()
+        self._network, self._weights, self._origin = spec, None, "training"
+        run = self._run = WorkerThread(make_trainer, self)
+        run.worker.metrics.connect(self._on_metrics)
+        run.worker.evaluation.connect(self._on_evaluation)
+        run.worker.event.connect(self._on_event)
+        run.worker.snapshot_ready.connect(self._on_snapshot_ready)
+        run.finished.connect(lambda: self._on_finished(run))
+        run.control.set_snapshot_schedule(every_seconds=SNAPSHOT_SECONDS)
+        run.control.request_snapshot()
+        self.run_started.emit()
+        self._set_state("loading")
+        run.start()
+        return True
+
+    def toggle_pause(self) -> None:
+        if not self.running:
+            return
+        if self.state == "paused":
+            self._run.control.resume()
+            self._set_state("running")
+        else:
+            self._run.control.pause()
+            self._set_state("paused")
+
+    def pause(self) -> None:
+        if self.running and self.state != "paused":
+            self.toggle_pause()
+
+    def resume(self) -> None:
+        if self.running and self.state == "paused":
+            self.toggle_pause()
+
+    def step(self) -> None:
+        """Run one batch, then stay paused."""
+        if self.running:
+            self._run.control.step()
+            self._set_state("paused")
+
+    def stop(self) -> None:
+        if self._run is not None:
+            self._run.control.stop()
+
+    def request_checkpoint(self, folder: str) -> bool:
+        """Have the trainer write a checkpoint to ``folder`` between steps; False with no run going."""
+        if not self.running:
+            return False
+        self._run.control.request_checkpoint(folder)
+        return True
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Stop any run and wait for its thread to end; True if it did within ``timeout_ms``."""
+        return self._run is None or self._run.shutdown(timeout_ms)
+
+    # -- weights ---------------------------------------------------------------------------------------------
+    @property
+    def weights_origin(self) -> str:
+        """``training`` (a run is going), ``trained`` (what a run ended with) or ``fresh`` (seeded)."""
+        if self.running:
+            return "training"
+        self._settle_network()
+        return self._origin
+
+    def network(self) -> NetworkSpec:
+        """The network that :meth:`current_weights` belongs to: the run's, or the builder's."""
+        if self.running:
+            return self._network
+        self._settle_network()
+        return self._network
+
+    def current_weights(self, timeout: float = 30.0) -> dict:
+        """A copy of every parameter and buffer by name (``conv1.weight``, ``bn1.running_mean`` …).
+
+        While a run goes on, the worker copies them between two steps (this waits for at most one
+        step, or for the data to load); otherwise they are the last known network's. Raises
+        TimeoutError if the trainer did not get between steps within ``timeout`` seconds, and
+        ValueError if the builder's network cannot be built.
+        """
+        if self.running:
+            request = self._run.worker.request_weights()
+            if not request.wait(timeout):
+                raise TimeoutError(f"the trainer did not finish its step within {timeout:g} s")
+            if request.weights is not None:
+                return request.weights
+        self._settle_network()
+        if self._weights is None:
+            from convviz.engine import Network
+
+            self._weights = Network(self._network, seed=TrainConfig().seed).get_weights()
+        return copy_weights(self._weights)
+
+    def _settle_network(self) -> None:
+        """Idle: keep the last weights while the builder shows their network; else fresh weights."""
+        spec = self._spec_provider()
+        if self._network is None or (spec.input, spec.layers) != (self._network.input, self._network.layers):
+            self._network, self._weights, self._origin = spec.copy(), None, "fresh"
+
+    # -- records from the worker ---------------------------------------------------------------------------
+    def _on_metrics(self, record: Metrics) -> None:
+        if self.state == "loading":
+            self._set_state("paused" if self._run.control.paused else "running")
+        self.records.metrics.append(record)
+        self.metrics.emit(record)
+
+    def _on_evaluation(self, record: Evaluation) -> None:
+        self.records.evaluations.append(record)
+        self.evaluation.emit(record)
+
+    def _on_event(self, record: Event) -> None:
+        if record.kind in ("paused", "diverged"):
+            self._set_state("paused")
+        elif record.kind == "resumed":
+            self._set_state("running")
+        elif record.kind == "started" and self.state == "loading":
+            self._set_state("paused" if self._run.control.paused else "running")
+        self.records.events.append(record)
+        self.event.emit(record)
+
+    def _on_snapshot_ready(self) -> None:
+        snapshot = self._run.worker.take_snapshot() if self._run is not None else None
+        if snapshot is not None:
+            self.records.snapshot = snapshot
+            self.snapshot.emit(snapshot)
+
+    def _on_finished(self, run: WorkerThread) -> None:
+        if run is not self._run:
+            return
+        if run.worker.final_weights is not None:
+            self._weights, self._origin = run.worker.final_weights, "trained"
+        else:  # the run never built its network (the data did not load)
+            self._network, self._weights, self._origin = None, None, "fresh"
+        self._set_state("finished")
+        self.run_finished.emit()
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)

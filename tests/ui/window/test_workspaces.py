@@ -1,0 +1,98 @@
+"""Workspaces: the bar and Ctrl+1 … Ctrl+4 switch the docks and the centre, each workspace keeps the
+arrangement the user gives it across windows, Reset Workspace brings the default back, and
+``--workspace train --screenshot`` renders the Train workspace."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QImage
+
+BUILD_DOCKS = ("palette", "diagram", "inspector", "summary")
+TRAIN_DOCKS = ("training", "activations")
+
+
+def shown(window) -> set[str]:
+    return {d.objectName() for d in window.docks() if d.isVisible()}
+
+
+def test_switching_workspaces_changes_the_visible_docks(qtbot, builder):
+    assert shown(builder) == set(BUILD_DOCKS)
+    assert builder.workspaces.centre.currentWidget().isAncestorOf(builder.stack_view)
+    bar = builder.workspaces.bar
+    train = builder.workspaces.actions["train"]
+    bar.widgetForAction(train).click()  # the tab at the top
+    assert shown(builder) == set(TRAIN_DOCKS)
+    assert builder.curves.isVisible() and not builder.stack_view.isVisible()
+    assert train.isChecked() and not builder.workspaces.actions["build"].isChecked()
+
+    builder.activateWindow()
+    qtbot.waitUntil(builder.isActiveWindow)
+    qtbot.keyClick(builder, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert shown(builder) == set(BUILD_DOCKS) and builder.stack_view.isVisible()
+    qtbot.keyClick(builder, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert shown(builder) == set(TRAIN_DOCKS)
+    # Analyze and Step are placeholders: in the bar and the View menu, disabled, shortcuts reserved
+    for key, shortcut in (("analyze", "Ctrl+3"), ("step", "Ctrl+4")):
+        action = builder.workspaces.actions[key]
+        assert not action.isEnabled() and action.shortcut().toString() == shortcut
+        assert action in builder.menus.view_menu.actions() and action in bar.actions()
+    qtbot.keyClick(builder, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert builder.workspaces.current == "train" and shown(builder) == set(TRAIN_DOCKS)
+    # Start Training from the Build workspace shows the Train workspace
+    builder.workspaces.switch("build")
+    builder.document.set_fields((0,), {"stride": 2})  # a network that cannot be built: nothing starts
+    builder.menus.train_start_action.trigger()
+    assert builder.workspaces.current == "train" and builder.session.state == "idle"
+
+
+def test_a_rearranged_workspace_is_remembered_across_windows(qtbot, settings_path, fake_dialogs):
+    from convviz.ui.window.main_window import MainWindow
+
+    window = MainWindow(settings=QSettings(settings_path, QSettings.Format.IniFormat), dialogs=fake_dialogs)
+    qtbot.addWidget(window)
+    window.show()
+    window.workspaces.switch("train")
+    assert window.dockWidgetArea(window.snapshot_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, window.snapshot_dock)  # what dragging it there does
+    window.workspaces.switch("build")
+    window.summary_dock.hide()
+    window.workspaces.switch("train")
+    assert window.dockWidgetArea(window.snapshot_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    window.close()
+
+    again = MainWindow(settings=QSettings(settings_path, QSettings.Format.IniFormat), dialogs=fake_dialogs)
+    qtbot.addWidget(again)
+    again.show()
+    assert again.workspaces.current == "train"  # where the user left off
+    assert shown(again) == set(TRAIN_DOCKS)
+    assert again.dockWidgetArea(again.snapshot_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    again.workspaces.actions["build"].trigger()
+    assert shown(again) == set(BUILD_DOCKS) - {"summary"}  # Build kept its own change
+    again.workspaces.reset_action.trigger()
+    assert shown(again) == set(BUILD_DOCKS)
+    again.workspaces.switch("train")
+    again.workspaces.reset()
+    assert again.dockWidgetArea(again.snapshot_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+    assert again.snapshot_dock.width() > again.training_dock.width()  # under the curves, not squeezed
+
+
+def test_screenshot_of_the_train_workspace(qtbot, tmp_path):
+    from convviz.ui.window.app import run_app
+
+    shots = {}
+    for workspace in ("train", "build"):
+        out = tmp_path / f"{workspace}.png"
+        assert run_app(["--workspace", workspace, "--screenshot", str(out), "--size", "1280x800"]) == 0
+        shots[workspace] = QImage(str(out))
+    image = shots["train"]
+    assert (image.width(), image.height()) == (1280, 800)
+
+    def pixels(image, x0, y0, x1, y1) -> list:
+        return [image.pixel(x, y) for x in range(x0, x1, 3) for y in range(y0, y1, 3)]
+
+    # the training panel's form and buttons on the left, the two plots above the activations, each
+    # drawn (not an empty grey panel) and not what the Build workspace shows there
+    regions = {"training panel": (5, 70, 300, 320), "loss plot": (400, 70, 1250, 230), "accuracy plot": (400, 240, 1250, 400)}
+    for name, box in regions.items():
+        assert len(set(pixels(image, *box))) > 15, f"the {name} looks empty"
+        assert pixels(image, *box) != pixels(shots["build"], *box), f"the {name} shows the Build workspace"
