@@ -83,6 +83,10 @@ class Layer:
     def forward(self, x: np.ndarray, train: bool, inplace: bool = False) -> np.ndarray:
         raise NotImplementedError
 
+    def shown_output(self, y: np.ndarray) -> np.ndarray:
+        """What a view shows as this layer's output ``y`` (the softmax layer: probabilities)."""
+        return y
+
     def backward(self, dout: np.ndarray, inplace: bool = False) -> np.ndarray:
         raise NotImplementedError
 

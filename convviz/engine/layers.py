@@ -271,5 +271,11 @@ class Softmax(Layer):
     def forward(self, x, train, inplace=False):
         return x
 
+    def shown_output(self, y):
+        """p = e^s / Σ e^s over the classes: the engine keeps logits, a view shows probabilities."""
+        from convviz.engine.loss import softmax
+
+        return softmax(as_flat(y))
+
     def backward(self, dout, inplace=False):
         return dout

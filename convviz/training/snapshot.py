@@ -1,7 +1,7 @@
 """Snapshots: the network's insides at one step, as the snapshot view shows them.
 
 For the fixed probe images: every layer's activations (an eval-mode traced pass, which leaves the
-network's state alone), per-layer weight and gradient norms and the update/weight ratio of the last
+network's state alone; the softmax layer's are probabilities, as the user reads it), per-layer weight and gradient norms and the update/weight ratio of the last
 step, and every conv filter. Everything in a :class:`~convviz.training.records.Snapshot` is a
 read-only copy.
 """
@@ -39,7 +39,7 @@ def take_snapshot(net, dataset, probe_split: str, probe_indices: np.ndarray, *, 
         LayerSnapshot(
             name=entry.name,
             type=entry.type,
-            activation=frozen_copy(entry.output),
+            activation=frozen_copy(net.layer(entry.name).shown_output(entry.output)),
             weight_norm=weight_norms.get(entry.name, 0.0),
             grad_norm=grad_norms.get(entry.name, 0.0),
             update_ratio=ratios.get(entry.name),

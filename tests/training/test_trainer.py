@@ -258,3 +258,16 @@ def test_images_per_second_and_time_left_count_only_training_time(spec, small_da
     assert first.step == 1
     assert first.images_per_second > 32 / 0.5, first.images_per_second  # the 1 s pause would give < 32 images/s
     assert first.eta_seconds < (trainer.total_steps - 1) * 0.5
+
+
+def test_the_snapshot_shows_the_softmax_layer_as_probabilities(spec, small_data):
+    """Issue: the softmax layer's view showed raw scores (range −40 to 28)."""
+    trainer = Trainer(spec, small_data, TrainConfig(epochs=1, batch_size=32, augment=False))
+    snap = trainer.snapshot()
+    softmax = next(layer for layer in snap.layers if layer.type == "softmax")
+    probabilities = softmax.activation
+    assert probabilities.shape == (len(snap.probe_labels), len(snap.class_names))
+    assert (probabilities >= 0).all() and (probabilities <= 1).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(probabilities, trainer.net.predict_proba(
+        small_data.batch(trainer.probe_split, trainer.probe_indices)[0]), rtol=1e-5)
