@@ -1,14 +1,16 @@
 """Make ``docs/screenshot.png`` for the README: the window at first start, in 256 colours.
 
-    python docs/make_screenshot.py [ARGS FOR main.py …]
+    python docs/make_screenshot.py [--out docs/other.png] [ARGS FOR main.py …]
 
-Runs ``main.py --screenshot`` (off-screen, throw-away settings), then keeps the 256 most frequent
+e.g. ``--out docs/train-workspace.png --workspace train --size 1600x1000``. Runs
+``main.py --screenshot`` (off-screen, throw-away settings), then keeps the 256 most frequent
 colours of the picture and maps every other colour to its nearest one, which keeps a window's flat
 fills, borders and anti-aliased text clean and the file small (well under 300 kB).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -50,11 +52,15 @@ def quantize(src: str, dst: str, colours: int = 256) -> None:
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help=f"the PNG to write (default {OUT.relative_to(ROOT)})")
+    args, app_args = parser.parse_known_args(argv)
+    out = args.out.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         raw = os.path.join(tmp, "raw.png")
-        subprocess.run([sys.executable, str(ROOT / "main.py"), *argv, "--screenshot", raw], check=True, cwd=ROOT)
-        quantize(raw, str(OUT))
-    print(f"{OUT.relative_to(ROOT)}: {OUT.stat().st_size / 1000:.0f} kB")
+        subprocess.run([sys.executable, str(ROOT / "main.py"), *app_args, "--screenshot", raw], check=True, cwd=ROOT)
+        quantize(raw, str(out))
+    print(f"{out}: {out.stat().st_size / 1000:.0f} kB")
     return 0
 
 
