@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Start ConvViz: ``python main.py [network.json] [--screenshot PATH]``."""
+"""Start ConvViz: ``python main.py [network.json] [--workspace build|train] [--screenshot PATH [--size WxH]]``."""
 
 import sys
 
