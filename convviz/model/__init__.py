@@ -34,6 +34,7 @@ from convviz.model.layers import (
     Sigmoid,
     Softmax,
     Tanh,
+    WindowLayer,
 )
 from convviz.model.network import NetworkSpec
 from convviz.model.presets import preset, preset_names, spec_from_argument
@@ -46,7 +47,7 @@ __all__ = [
     "CATEGORIES", "LAYER_TYPES", "Layer", "ShapeError",
     "Conv", "LocallyConnected", "MaxPool", "AvgPool", "GlobalAvgPool",
     "ReLU", "LeakyReLU", "ELU", "Tanh", "Sigmoid", "BatchNorm", "LRN", "Dropout",
-    "Flatten", "FC", "Softmax", "Residual", "Branch",
+    "Flatten", "FC", "Softmax", "Residual", "Branch", "WindowLayer",
     "NetworkSpec", "Volume",
     "preset", "preset_names", "spec_from_argument",
     "SpecFormatError", "dumps", "loads", "load_spec", "save_spec", "spec_from_dict", "spec_to_dict",

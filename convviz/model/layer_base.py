@@ -97,6 +97,8 @@ class Layer:
     INIT_TRANSPARENT: ClassVar[bool] = False
     #: Drawn inside the previous volume's box in the diagram instead of as a volume of its own.
     FOLDED_IN_DIAGRAM: ClassVar[bool] = False
+    #: For a block: how its stacks' outputs are merged, in words.
+    MERGE: ClassVar[str] = ""
 
     name: str = field(default="", kw_only=True, metadata=dict(kind="str", doc="optional name", label="Name"))
 

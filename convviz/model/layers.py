@@ -275,6 +275,7 @@ class Residual(Layer):
     DESCRIPTION: ClassVar[str] = "An inner stack plus a shortcut, added: y = F(x) + x (ResNet)."
     FORMULA: ClassVar[str] = "y = F(x) + x, or F(x) + W_s·x with a 1×1 projection"
     COMPOSITE: ClassVar[bool] = True
+    MERGE: ClassVar[str] = "added element by element"
 
     body: list = hp([], "layers", "the inner stack F", label="Body", required=True)
     shortcut: list = hp([], "layers", "the shortcut stack (empty = identity)", label="Shortcut")
@@ -299,6 +300,7 @@ class Branch(Layer):
     DESCRIPTION: ClassVar[str] = "Parallel stacks on the same input, concatenated in depth (GoogLeNet's Inception)."
     FORMULA: ClassVar[str] = "D' = D₁ + D₂ + …; every branch must keep the same W×H"
     COMPOSITE: ClassVar[bool] = True
+    MERGE: ClassVar[str] = "concatenated in depth"
 
     branches: list = hp([[], []], "branches", "the parallel stacks (an empty one passes the input through)", label="Branches", required=True)
 

@@ -25,8 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QScrollArea, QToolTip, QWidget
 
-from convviz.model import LRN, BatchNorm, Dropout, Softmax, Volume
-from convviz.model.layers import Activation
+from convviz.model import Volume
 from convviz.ui.builder.document import INPUT, NetworkDocument
 from convviz.ui.widgets.layer_style import (
     INVALID_COLOR,
@@ -35,9 +34,6 @@ from convviz.ui.widgets.layer_style import (
     UNRESOLVED_COLOR,
     category_color,
 )
-
-#: Layers drawn inside the box before them: they keep the volume W×H×D as it is.
-FOLDED = (Activation, BatchNorm, LRN, Dropout, Softmax)
 
 ANGLE = math.radians(35)
 
@@ -104,13 +100,13 @@ class DiagramCanvas(QWidget):
         owner = {INPUT: boxes[0]}
         for r in report.layers:
             layer = r.layer
-            folded = isinstance(layer, FOLDED) and r.status != "invalid"
+            folded = layer.FOLDED_IN_DIAGRAM and r.status != "invalid"  # kept inside the box before it
             if folded:
                 if r.status == "ok" and boxes:
                     boxes[-1].folded.append(r.name)
                     owner[r.path] = boxes[-1]
                 continue
-            block = "residual" if hasattr(layer, "body") else "branch" if hasattr(layer, "branches") else ""
+            block = layer.TYPE if layer.COMPOSITE else ""
             boxes.append(Box(r.path, r.name, r.output, r.status, layer.CATEGORY, layer.brief(), block=block))
             owner[r.path] = boxes[-1]
         return boxes, owner

@@ -127,7 +127,8 @@ def make_layer(type_key: str, input_volume: Volume | None = None) -> Layer:
 
 def fix_changes(layer: Layer, fix: Fix) -> dict:
     """The field values a fix sets, copied so the layer never shares a list with the report."""
-    return {key: copy.deepcopy(value) for key, value in fix.changes.items() if hasattr(layer, key)}
+    fields = {f.name for f in dataclasses.fields(layer)}
+    return {key: copy.deepcopy(value) for key, value in fix.changes.items() if key in fields}
 
 
 # -- the document -------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from convviz.model import Volume
+from convviz.model import Branch, Residual, Volume, WindowLayer
 from convviz.model.layers import LIMITS
 from convviz.model.summary import format_count
 from convviz.ui.builder.document import INPUT, NetworkDocument, editable_fields
@@ -273,7 +273,7 @@ class Inspector(QScrollArea):
         self.rule.setVisible(True)
         self.input_label.setText(str(report.input) if report.input is not None else "unknown")
         formula = report.size_formula() if report.input is not None else ""
-        if formula and not hasattr(report.layer, "size_formula") and report.input == report.output:
+        if formula and not isinstance(report.layer, WindowLayer) and report.input == report.output:
             formula += " (unchanged)"
         self.size_label.setText(formula.replace("; ", "\n") if formula else "—")
         if report.output is not None:
@@ -351,11 +351,11 @@ class Inspector(QScrollArea):
                 chain = "identity (x passes through)" if label == "shortcut" else "passes the input through"
                 out = report.input
             lines.append(f"<b>{_rich(label)}</b>: {chain} <i>→ {out if out is not None else '—'}</i>")
-        merge = "added element by element" if hasattr(layer, "body") else "concatenated in depth"
+        merge = layer.MERGE
         lines.append(f"The outputs are {merge}.")
         self.block_label.setText("<br>".join(lines))
-        self.add_branch_button.setVisible(hasattr(layer, "branches"))
-        self.identity_button.setVisible(hasattr(layer, "shortcut") and bool(layer.shortcut))
+        self.add_branch_button.setVisible(isinstance(layer, Branch))
+        self.identity_button.setVisible(isinstance(layer, Residual) and bool(layer.shortcut))
         self.block_box.setVisible(True)
 
     # -- editors -------------------------------------------------------------------------------------------------

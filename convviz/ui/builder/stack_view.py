@@ -15,7 +15,7 @@ from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QRect, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QPainter, QPalette, QPen, QPolygon
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QTreeView
 
-from convviz.model import CATEGORIES, LAYER_TYPES
+from convviz.model import CATEGORIES, LAYER_TYPES, Branch
 from convviz.ui.builder.card_delegate import CardDelegate
 from convviz.ui.builder.document import INPUT, NetworkDocument, stack_at
 from convviz.ui.builder.stack_model import (
@@ -286,7 +286,7 @@ class StackView(QTreeView):
         layer = doc.layer(path)
         if layer.COMPOSITE:
             menu.addSeparator()
-            if hasattr(layer, "branches"):
+            if isinstance(layer, Branch):
                 menu.addAction("Add branch", lambda: doc.add_branch(path))
             expanded = self.isExpanded(index)
             menu.addAction("Collapse block" if expanded else "Expand block",
