@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     app = QApplication.instance() or QApplication([])
-    from convviz.ui.dialogs import ConsoleDialogs
-    from convviz.ui.main_window import MainWindow
+    from convviz.ui.widgets.dialogs import ConsoleDialogs
+    from convviz.ui.window.main_window import MainWindow
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = QSettings(os.path.join(tmp, "bench.ini"), QSettings.Format.IniFormat)

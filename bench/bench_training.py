@@ -54,8 +54,8 @@ def worker_rate(app, spec, data, args) -> tuple[float, list[float], int]:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 
     import convviz.data
-    from convviz.ui.dialogs import ConsoleDialogs
-    from convviz.ui.main_window import MainWindow
+    from convviz.ui.widgets.dialogs import ConsoleDialogs
+    from convviz.ui.window.main_window import MainWindow
 
     convviz.data.load_dataset = lambda source, validation=0.1, seed=0: data
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,12 +65,12 @@ def worker_rate(app, spec, data, args) -> tuple[float, list[float], int]:
         window.document.reset(spec)
         window.training.batch.setValue(args.batch)
         window.training.epochs.setValue(1000)
-        window.snapshot_dock.raise_()
+        window.workspaces.switch("train")
         shown = []
-        window.training.snapshot_taken.connect(lambda s: shown.append(s.step))
+        window.session.snapshot.connect(lambda s: shown.append(s.step))
         marks: dict[int, float] = {}
         window.training.start()
-        window.training.session.worker.metrics.connect(lambda m: marks.setdefault(m.step, time.perf_counter()))
+        window.session.metrics.connect(lambda m: marks.setdefault(m.step, time.perf_counter()))
 
         lateness: list[float] = []
         clock = QElapsedTimer()
@@ -93,7 +93,7 @@ def worker_rate(app, spec, data, args) -> tuple[float, list[float], int]:
         loop.exec()
         tick.stop()
         done.stop()
-        window.training.session.shutdown()
+        window.session.shutdown()
         window.document.undo_stack.setClean()
         window.close()
     rate = args.steps * args.batch / (marks[20 + args.steps] - marks[20])
