@@ -209,6 +209,7 @@ class Trainer:
                 yield from self._end_epoch()
                 self._window_idle += time.perf_counter() - idle_from
             yield from self._checkpoint_at_end()
+            yield from self._serve_checkpoints()  # asked for during the last step
             yield self._event("finished", f"finished {self.config.epochs} epochs ({self.step} steps) in "
                               f"{time.perf_counter() - self._run_start:.0f} s")
         except Exception as exc:  # every failure reaches the consumer as a record, never a dead thread
@@ -222,12 +223,14 @@ class Trainer:
         """Serve requests and wait while paused; returns ``stop`` or ``go``.
 
         A pause is announced once (``paused``) and its end once (``resumed``); single steps granted
-        while paused run without ending the pause.
+        while paused run without ending the pause. A checkpoint asked for before a stop is written
+        before the run ends, even when the stop arrives while the trainer waits.
         """
         while True:
             yield from self._serve_requests()
             state = self.control.wait_while_paused()
             if state == "stop":
+                yield from self._serve_checkpoints()
                 return "stop"
             if state == "step":
                 return "go"
@@ -247,6 +250,9 @@ class Trainer:
                     yield self.evaluate(split, "request")
         if self.control.take("snapshot_requested"):
             yield self.snapshot()
+        yield from self._serve_checkpoints()
+
+    def _serve_checkpoints(self) -> Iterator[Record]:
         for path in self.control.take("checkpoint_requests"):
             yield self._write_checkpoint(Path(path))
 
@@ -389,8 +395,9 @@ class Trainer:
         try:
             written = save_checkpoint(self, path)
         except OSError as exc:
-            return self._event("error", f"could not write the checkpoint to {path}: {exc.strerror or exc}; "
-                               "training goes on", {"path": str(path)})
+            goes_on = "" if self.control.stopped else "; training goes on"
+            return self._event("error", f"could not write the checkpoint to {path}: {exc.strerror or exc}{goes_on}",
+                               {"path": str(path), "reason": str(exc.strerror or exc)})
         return self._event("checkpoint", f"checkpoint written to {written}", {"path": str(written)})
 
     def _event(self, kind: str, message: str, details: dict | None = None, *, step: int | None = None) -> Event:

@@ -51,6 +51,8 @@ class RunSession(QObject):
     event = Signal(object)  # Event
     snapshot = Signal(object)  # Snapshot (the newest; slow views never back up the trainer)
     run_finished = Signal()
+    saved = Signal(str)  # a checkpoint of the run was written to this folder
+    save_failed = Signal(str, str)  # the folder, and what went wrong
 
     def __init__(self, spec_provider: Callable[[], NetworkSpec], parent: QObject | None = None) -> None:
         """``spec_provider()`` is the network the builder shows; a run trains a copy taken at start."""
@@ -130,7 +132,10 @@ class RunSession(QObject):
             self._run.control.stop()
 
     def request_checkpoint(self, folder: str) -> bool:
-        """Have the trainer write a checkpoint to ``folder`` between steps; False with no run going."""
+        """Have the trainer write a checkpoint to ``folder`` between steps; False with no run going.
+
+        ``saved`` or ``save_failed`` follows once it is written or could not be; a request made
+        before :meth:`stop` is written before the run ends."""
         if not self.running:
             return False
         self._run.control.request_checkpoint(folder)
@@ -203,6 +208,10 @@ class RunSession(QObject):
             self._set_state("paused" if self._run.control.paused else "running")
         self.records.events.append(record)
         self.event.emit(record)
+        if record.kind == "checkpoint":
+            self.saved.emit(record.details["path"])
+        elif record.kind == "error" and "path" in record.details:  # a checkpoint that could not be written
+            self.save_failed.emit(record.details["path"], record.message)
 
     def _on_snapshot_ready(self) -> None:
         snapshot = self._run.worker.take_snapshot() if self._run is not None else None

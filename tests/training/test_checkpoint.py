@@ -8,7 +8,7 @@ import pytest
 
 from convviz.training.checkpoint import CheckpointError, load_checkpoint, resume_trainer, save_checkpoint
 from convviz.training.config import TrainConfig
-from convviz.training.records import Metrics
+from convviz.training.records import Event, Metrics
 from convviz.training.trainer import Trainer
 
 CONFIG = TrainConfig(epochs=2, batch_size=32, lr=0.05, optimizer="adam", metrics_every=1, augment=True)
@@ -244,3 +244,46 @@ def test_an_array_of_the_wrong_shape_or_kind_is_refused_before_reading(saved, sm
                                               r"expected floating-point numbers; optimizer/m.conv1.weight has shape "
                                               r"\(1000, 1000\), expected \(8, 3, 4, 4\)"):
         resume_trainer(saved, small_data)  # … but not what the network needs
+
+
+def test_a_checkpoint_asked_for_before_a_stop_is_written_even_while_paused(tmp_path, spec, small_data):
+    """The window's close asks for a checkpoint and then stops: both can arrive while the trainer
+    waits paused, and the checkpoint must still be written before the run ends."""
+    trainer = Trainer(spec, small_data, TrainConfig(epochs=5, batch_size=32))
+    control = trainer.control
+    control.step(2)  # two steps, then paused
+    wait = control.wait_while_paused
+
+    def both_arrive_during_the_wait(timeout=0.25):
+        if trainer.step == 2 and not control.stopped:
+            control.request_checkpoint(str(tmp_path / "run"))
+            control.stop()
+        return wait(timeout)
+
+    control.wait_while_paused = both_arrive_during_the_wait
+    kinds = [r.kind for r in trainer.run() if isinstance(r, Event)]
+    assert kinds[-2:] == ["checkpoint", "stopped"]
+    assert resume_trainer(tmp_path / "run", small_data).step == 2
+
+
+def test_a_checkpoint_asked_for_during_the_last_step_is_written_before_the_end(tmp_path, spec, small_data):
+    trainer = Trainer(spec, small_data, TrainConfig(epochs=1, batch_size=64, metrics_every=1))
+    events = []
+    for record in trainer.run():
+        if isinstance(record, Metrics) and record.step == trainer.steps_per_epoch:
+            trainer.control.request_checkpoint(str(tmp_path / "run"))
+        if isinstance(record, Event):
+            events.append(record.kind)
+    assert events[-2:] == ["checkpoint", "finished"]
+    assert resume_trainer(tmp_path / "run", small_data).step == trainer.steps_per_epoch
+
+
+def test_a_checkpoint_that_cannot_be_written_at_a_stop_does_not_promise_training_goes_on(tmp_path, spec, small_data):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file, not a folder")
+    trainer = Trainer(spec, small_data, TrainConfig(epochs=5, batch_size=32))
+    trainer.control.request_checkpoint(str(blocked / "run"))
+    trainer.control.stop()
+    events = [r for r in trainer.run() if isinstance(r, Event)]
+    assert events[-2].kind == "error" and "could not write the checkpoint to" in events[-2].message
+    assert "training goes on" not in events[-2].message and events[-1].kind == "stopped"

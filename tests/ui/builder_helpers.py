@@ -15,6 +15,7 @@ class FakeDialogs:
         self.open_answer: str | None = None
         self.save_answer: str | None = None
         self.run_answer = "discard"  # what to do with a training run when the window closes
+        self.think = None  # called before answering whether to save a run: a person taking their time
         self.run_folder: str | None = None
         self.archive_answer: str | None = None
         self.data_folder_answer: str | None = None
@@ -41,6 +42,8 @@ class FakeDialogs:
 
     def ask_save_run(self) -> str:
         self.calls.append(("save run?",))
+        if self.think is not None:
+            self.think()
         return self.run_answer
 
     def choose_run_folder(self, suggested: str):
@@ -52,6 +55,9 @@ class FakeDialogs:
 
     def show_error(self, title: str, text: str) -> None:
         self.calls.append(("error", text))
+
+    def show_info(self, title: str, text: str) -> None:
+        self.calls.append(("info", text))
 
     def show_help(self, title: str, html: str) -> None:
         self.calls.append(("help", html))

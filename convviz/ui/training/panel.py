@@ -5,7 +5,8 @@ It starts runs of the builder's network through the :class:`~convviz.ui.session.
 (which trains a copy taken at Start), follows the session's state to enable its controls, says what
 the newest record reports, lists the run's events (start, epoch ends with their accuracies,
 pauses, checkpoints, problems), and before the window closes stops the run, offering to save it as
-a checkpoint first.
+a checkpoint first: the window stays open, showing progress, until the checkpoint is written
+(:attr:`TrainingPanel.close_ready` then tells it to close), and stays open if it cannot be.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtCore import QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
     QListWidget,
+    QProgressDialog,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -36,17 +38,24 @@ from convviz.ui.session import ACTIVE_STATES, RunSession
 class TrainingPanel(QWidget):
     """Settings and controls of a run, and what it is doing now."""
 
+    close_ready = Signal()  # the run was saved on the way out: the window may close now
+
     def __init__(self, session: RunSession, dialogs, parent: QWidget | None = None) -> None:
         """``dialogs`` asks the questions (``ask_save_run``, ``choose_run_folder``,
         ``open_cifar10_archive``); tests pass one that answers at once."""
         super().__init__(parent)
         self.session = session
         self.dialogs = dialogs
+        self.closing_to: str | None = None  # the folder a run is being saved to before the window closes
+        self.closing_progress: QProgressDialog | None = None
         self._build()
         session.state_changed.connect(self._show_state)
         session.metrics.connect(self._on_metrics)
         session.event.connect(self._on_event)
         session.run_started.connect(self.log.clear)
+        session.saved.connect(self._on_saved)
+        session.save_failed.connect(self._on_save_failed)
+        session.run_finished.connect(self._on_run_finished)
         self._show_state(session.state)
 
     def _build(self) -> None:
@@ -145,22 +154,74 @@ class TrainingPanel(QWidget):
         return bool(folder) and self.session.request_checkpoint(folder)
 
     def shutdown(self, ask: bool = True) -> bool:
-        """Stop any run before the window closes; offers to save it. False if the user cancels."""
+        """Before the window closes: True if it may close now, False if not (yet).
+
+        A run going on is paused and the user asked whether to save it. Saving happens between two
+        steps while a progress box shows where it goes; :attr:`close_ready` follows once the
+        checkpoint is written. If it cannot be, the user is told why and the run stays, paused.
+        """
+        if self.closing_to is not None:  # already saving on the way out
+            return False
         if not self.session.running:
             return True
-        if ask:
-            was_paused = self.session.state == "paused"
-            self.session.pause()
-            answer = self.dialogs.ask_save_run()
-            if answer == "cancel":
-                if not was_paused:
-                    self.session.resume()
-                return False
-            if answer == "save":
-                folder = self.dialogs.choose_run_folder(suggested_run_folder())
-                if folder:
-                    self.session.request_checkpoint(folder)
-        return self.session.shutdown()
+        if not ask:
+            return self.session.shutdown()
+        was_paused = self.session.state == "paused"
+        self.session.pause()
+        answer = self.dialogs.ask_save_run()
+        if answer == "discard":
+            return self.session.shutdown()
+        folder = self.dialogs.choose_run_folder(suggested_run_folder()) if answer == "save" else None
+        if not folder:  # cancelled, or no folder chosen: nothing is lost, nothing closes
+            if not was_paused:
+                self.session.resume()
+            return False
+        self.closing_to = folder
+        self._show_closing_progress(f"Saving the run to {folder} before closing …")
+        self.session.request_checkpoint(folder)
+        return False
+
+    def _show_closing_progress(self, text: str) -> None:
+        self.status.setText(text)
+        if self.closing_progress is None:
+            box = self.closing_progress = QProgressDialog(self)
+            box.setWindowTitle("Saving the run")
+            box.setCancelButton(None)
+            box.setRange(0, 0)  # busy: the trainer writes between two steps
+            box.setMinimumDuration(0)
+            box.setWindowModality(Qt.WindowModality.WindowModal)
+        self.closing_progress.setLabelText(text)
+        self.closing_progress.show()
+
+    def _end_closing(self) -> None:
+        self.closing_to = None
+        if self.closing_progress is not None:
+            self.closing_progress.hide()
+
+    def _on_saved(self, folder: str) -> None:
+        if self.closing_to is None:
+            return
+        self._end_closing()
+        self.session.shutdown()
+        self.dialogs.show_info("Run saved", f"The run is saved in {folder}; resume it from there "
+                               f"(python -m convviz train --resume \"{folder}\").")
+        self.close_ready.emit()
+
+    def _on_save_failed(self, folder: str, message: str) -> None:
+        if self.closing_to is None:
+            return
+        self._end_closing()
+        self.dialogs.show_error("The run was not saved", f"{message.split('; training goes on')[0]}.\n\nThe window "
+                                "stays open and the run is paused: choose another folder with Save run…, "
+                                "or close again and discard it.")
+
+    def _on_run_finished(self) -> None:
+        if self.closing_to is None:
+            return
+        folder = self.closing_to
+        self._end_closing()
+        self.dialogs.show_error("The run was not saved", f"The run ended before it could be saved to {folder}: "
+                                f"{self.status.text()}")
 
     # -- the session → the panel -----------------------------------------------------------------------------
     def _on_metrics(self, record: Metrics) -> None:

@@ -83,6 +83,9 @@ class Dialogs:
     def show_error(self, title: str, text: str) -> None:
         QMessageBox.warning(self.parent, title, text)
 
+    def show_info(self, title: str, text: str) -> None:
+        QMessageBox.information(self.parent, title, text)
+
     def show_help(self, title: str, html: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, title, html, QMessageBox.StandardButton.Ok, self.parent)
         box.setTextFormat(Qt.TextFormat.RichText)
@@ -122,6 +125,9 @@ class ConsoleDialogs(Dialogs):
             print(f"  {problem}", file=sys.stderr)
 
     def show_error(self, title: str, text: str) -> None:
+        print(f"convviz: {text}", file=sys.stderr)
+
+    def show_info(self, title: str, text: str) -> None:
         print(f"convviz: {text}", file=sys.stderr)
 
     def show_help(self, title: str, html: str) -> None:

@@ -44,6 +44,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings if settings is not None else QSettings()
         self.dialogs = dialogs if dialogs is not None else Dialogs(self)
+        self._network_answered = False  # closing after a run was saved on the way out
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         self.diagram = NetworkDiagram(doc)
         self.summary = SummaryPanel(doc, self.settings)
         self.training = TrainingPanel(session, self.dialogs)
+        self.training.close_ready.connect(self._close_once_the_run_is_saved)
         self.curves = CurvesView(session)
         self.snapshots = SnapshotView(session)
 
@@ -207,8 +209,15 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.files.open_path(files[0])
 
+    def _close_once_the_run_is_saved(self) -> None:
+        """The run was saved on the way out: close without asking about the network again."""
+        self._network_answered = True
+        if not self.close():
+            self._network_answered = False
+
     def closeEvent(self, event) -> None:
-        if not self.files.maybe_save() or not self.training.shutdown(ask=True):
+        network_ok = self._network_answered or self.files.maybe_save()
+        if not network_ok or not self.training.shutdown(ask=True):
             event.ignore()
             return
         self._save_layout()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from run_helpers import tiny_spec
 
 from convviz.training.records import Metrics, Snapshot
@@ -74,21 +75,61 @@ def test_panel_trains_the_builders_network_and_shows_curves(qtbot, builder, quic
 REDRAW_WAIT = 300
 
 
-def test_closing_the_window_mid_run_ends_the_thread(qtbot, builder, quick_data, fake_dialogs, tmp_path):
+def _close_mid_run(qtbot, builder, fake_dialogs, folder, *, paused=False, think_ms=2000):
+    """Start a long run, close the window, and answer "save" to ``folder`` after ``think_ms``."""
     builder.document.reset(tiny_spec())
     builder.training.epochs.setValue(100)
+    builder.training.batch.setValue(16)
     builder.start_training()
     session = builder.session
     qtbot.waitUntil(lambda: len(session.records.metrics) >= 2, timeout=20_000)
+    if paused:
+        builder.training.pause_button.click()
+        qtbot.waitUntil(lambda: "paused at step" in builder.training.status.text(), timeout=10_000)
     fake_dialogs.run_answer = "save"
-    fake_dialogs.run_folder = str(tmp_path / "run")
+    fake_dialogs.run_folder = str(folder)
+    fake_dialogs.think = lambda: qtbot.wait(think_ms)  # the trainer waits paused meanwhile
     builder.document.undo_stack.setClean()
-    assert builder.close()
+    assert not builder.close()  # not yet: the checkpoint is written first
+    assert builder.isVisible()
+    return session
+
+
+@pytest.mark.parametrize("paused", [False, True], ids=["running", "paused"])
+def test_closing_mid_run_and_saving_writes_a_checkpoint_that_resumes(qtbot, builder, quick_data, fake_dialogs,
+                                                                     tmp_path, paused):
+    from convviz.training.checkpoint import resume_trainer
+
+    session = _close_mid_run(qtbot, builder, fake_dialogs, tmp_path / "run", paused=paused)
+    assert f"Saving the run to {tmp_path / 'run'}" in builder.training.status.text()
+    assert builder.training.closing_progress.labelText() == builder.training.status.text()  # the progress box
+    qtbot.waitUntil(lambda: not builder.isVisible(), timeout=20_000)  # closes once it is written
     assert not session.running
     assert ("save run?",) in fake_dialogs.calls
+    told = fake_dialogs.asked("info")
+    assert told and str(tmp_path / "run") in told[-1][1]  # where it went
+    trainer = resume_trainer(tmp_path / "run", quick_data)
+    steps = [m.step for m in session.records.metrics]
+    assert trainer.step >= steps[-1] >= 2  # every step trained is in it
+    assert not fake_dialogs.asked("error")
+
+
+def test_a_run_that_cannot_be_saved_keeps_the_window_open(qtbot, builder, quick_data, fake_dialogs, tmp_path):
+    blocked = tmp_path / "a file"  # a folder inside a file cannot be made (a read-only folder is no bar to root)
+    blocked.write_text("not a folder")
+    session = _close_mid_run(qtbot, builder, fake_dialogs, blocked / "run", think_ms=200)
+    qtbot.waitUntil(lambda: bool(fake_dialogs.asked("error")), timeout=20_000)
+    text = fake_dialogs.asked("error")[-1][1]
+    assert f"could not write the checkpoint to {blocked / 'run'}" in text and "stays open" in text
+    assert builder.isVisible() and session.running and session.state == "paused"
+    assert builder.training.closing_to is None and not builder.training.closing_progress.isVisible()
+    fake_dialogs.run_folder = str(tmp_path / "elsewhere")  # a second try, to a folder that can be written
+    fake_dialogs.think = None
+    assert not builder.close()
+    qtbot.waitUntil(lambda: not builder.isVisible(), timeout=20_000)
     from convviz.training.checkpoint import load_checkpoint
 
-    assert load_checkpoint(tmp_path / "run").index["step"] >= 2  # the run was saved before it stopped
+    assert load_checkpoint(tmp_path / "elsewhere").index["step"] >= 2
 
 
 def test_cancel_keeps_the_window_and_the_run(qtbot, builder, quick_data, fake_dialogs):
