@@ -11,6 +11,12 @@ through a pass, analysing a trained network): a copy of every parameter and buff
 two training steps while a run goes on, or else the last known network's (the weights a run ended
 with while the builder still shows that network, or fresh seeded weights of the builder's network).
 
+A run that ended (finished or stopped) stays saveable until the next one starts:
+:meth:`RunSession.save_run` writes its trainer's state as a checkpoint, and
+:attr:`RunSession.unsaved_steps` says whether training would be lost. Editing the network loses
+nothing: the ended run keeps its own network, and its weights are what views see again whenever
+the builder shows that network again (after an undo, say).
+
 States: ``idle`` (no run yet), ``loading`` (the data set and the trainer are being built),
 ``running``, ``paused``, ``finished`` (ended, stopped or failed).
 """
@@ -65,6 +71,9 @@ class RunSession(QObject):
         self._network: NetworkSpec | None = None  # the network the weights below belong to
         self._weights: dict | None = None
         self._origin = "fresh"
+        self._ended = None  # the trainer of the run that ended (finished or stopped), saveable
+        self._trained: tuple[NetworkSpec, dict] | None = None  # that run's network and final weights
+        self._saved_step: int | None = None  # the step of the run's newest checkpoint
 
     # -- runs ----------------------------------------------------------------------------------------------
     @property
@@ -90,6 +99,7 @@ class RunSession(QObject):
 
         self.records = RunRecords()
         self._network, self._weights, self._origin = spec, None, "training"
+        self._ended, self._trained, self._saved_step = None, None, None
         run = self._run = WorkerThread(make_trainer, self)
         run.worker.metrics.connect(self._on_metrics)
         run.worker.evaluation.connect(self._on_evaluation)
@@ -141,6 +151,42 @@ class RunSession(QObject):
         self._run.control.request_checkpoint(folder)
         return True
 
+    @property
+    def can_save(self) -> bool:
+        """True while a run goes on, and after a run finished or was stopped, until the next starts."""
+        return self.running or self._ended is not None
+
+    @property
+    def unsaved_steps(self) -> int:
+        """How many trained steps of an ended run its newest checkpoint lacks (0: nothing would be lost)."""
+        if self.running or self._ended is None:
+            return 0
+        return max(0, self._ended.step - (self._saved_step or 0))
+
+    def save_run(self, folder: str) -> bool:
+        """Save the run as a checkpoint in ``folder``; False if there is none to save.
+
+        While it goes on, the trainer writes it between two steps; once it ended, it is written
+        now. Either way ``saved`` or ``save_failed`` follows (with the checkpoint's event)."""
+        if self.running:
+            return self.request_checkpoint(folder)
+        if self._ended is None:
+            return False
+        from convviz.training.checkpoint import save_checkpoint
+
+        trainer = self._ended
+        epoch = min(trainer.epoch + 1, trainer.config.epochs)
+        try:
+            written = save_checkpoint(trainer, folder)
+        except OSError as exc:
+            reason = str(exc.strerror or exc)
+            self._on_event(Event("error", trainer.step, epoch, f"could not write the checkpoint to {folder}: {reason}",
+                                 {"path": str(folder), "reason": reason}))
+        else:
+            self._on_event(Event("checkpoint", trainer.step, epoch, f"checkpoint written to {written}",
+                                 {"path": str(written)}))
+        return True
+
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop any run and wait for its thread to end; True if it did within ``timeout_ms``."""
         return self._run is None or self._run.shutdown(timeout_ms)
@@ -183,9 +229,13 @@ class RunSession(QObject):
         return copy_weights(self._weights)
 
     def _settle_network(self) -> None:
-        """Idle: keep the last weights while the builder shows their network; else fresh weights."""
+        """Idle: the last run's weights while the builder shows its network; else fresh weights."""
         spec = self._spec_provider()
-        if self._network is None or (spec.input, spec.layers) != (self._network.input, self._network.layers):
+        if self._network is not None and _same_network(spec, self._network):
+            return
+        if self._trained is not None and _same_network(spec, self._trained[0]):
+            (self._network, self._weights), self._origin = self._trained, "trained"
+        else:
             self._network, self._weights, self._origin = spec.copy(), None, "fresh"
 
     # -- records from the worker ---------------------------------------------------------------------------
@@ -209,6 +259,7 @@ class RunSession(QObject):
         self.records.events.append(record)
         self.event.emit(record)
         if record.kind == "checkpoint":
+            self._saved_step = record.step
             self.saved.emit(record.details["path"])
         elif record.kind == "error" and "path" in record.details:  # a checkpoint that could not be written
             self.save_failed.emit(record.details["path"], record.message)
@@ -224,6 +275,10 @@ class RunSession(QObject):
             return
         if run.worker.final_weights is not None:
             self._weights, self._origin = run.worker.final_weights, "trained"
+            self._trained = (self._network, self._weights)
+            last = self.records.events[-1].kind if self.records.events else None
+            if last in ("finished", "stopped"):  # not one an error broke off mid-step
+                self._ended = run.worker.trainer
         else:  # the run never built its network (the data did not load)
             self._network, self._weights, self._origin = None, None, "fresh"
         self._set_state("finished")
@@ -232,3 +287,8 @@ class RunSession(QObject):
     def _set_state(self, state: str) -> None:
         self.state = state
         self.state_changed.emit(state)
+
+
+def _same_network(a: NetworkSpec, b: NetworkSpec) -> bool:
+    """The same layers on the same input (a new name or description is still the same network)."""
+    return (a.input, a.layers) == (b.input, b.layers)

@@ -15,6 +15,7 @@ class FakeDialogs:
         self.open_answer: str | None = None
         self.save_answer: str | None = None
         self.run_answer = "discard"  # what to do with a training run when the window closes
+        self.unsaved_run_answer = "cancel"  # what to do with an ended run's unsaved training
         self.think = None  # called before answering whether to save a run: a person taking their time
         self.run_folder: str | None = None
         self.archive_answer: str | None = None
@@ -45,6 +46,10 @@ class FakeDialogs:
         if self.think is not None:
             self.think()
         return self.run_answer
+
+    def ask_unsaved_run(self, steps: int, doing: str) -> str:
+        self.calls.append(("unsaved run", steps, doing))
+        return self.unsaved_run_answer
 
     def choose_run_folder(self, suggested: str):
         self.calls.append(("run folder", suggested))

@@ -4,7 +4,9 @@ the run's log.
 It starts runs of the builder's network through the :class:`~convviz.ui.session.RunSession`
 (which trains a copy taken at Start), follows the session's state to enable its controls, says what
 the newest record reports, lists the run's events (start, epoch ends with their accuracies,
-pauses, checkpoints, problems), and before the window closes stops the run, offering to save it as
+pauses, checkpoints, problems). A run that ended can be saved until the next one starts, and
+starting one or closing the window first offers to save training no checkpoint holds. Before the
+window closes it stops a run going on, offering to save it as
 a checkpoint first: the window stays open, showing progress, until the checkpoint is written
 (:attr:`TrainingPanel.close_ready` then tells it to close), and stays open if it cannot be.
 """
@@ -87,6 +89,8 @@ class TrainingPanel(QWidget):
         self.save_button = QPushButton("Save run…")
         self.start_button.setToolTip("Train the network shown in the builder (a copy: edits during a run wait)")
         self.step_button.setToolTip("Run one batch, then pause")
+        self.save_button.setToolTip("Save the run as a checkpoint folder to resume later: while it goes on, "
+                                    "and after it ended until the next run starts")
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(self.session.toggle_pause)
         self.step_button.clicked.connect(self.session.step)
@@ -138,6 +142,8 @@ class TrainingPanel(QWidget):
         )
 
     def start(self) -> None:
+        if not self._may_discard_run("starting a new run"):
+            return
         try:
             config = self.config()
         except ConfigError as exc:
@@ -147,11 +153,24 @@ class TrainingPanel(QWidget):
             self.status.setText(f"Loading the {self.data_source.currentText()} data set …")
 
     def save_run(self, folder: str | None = None) -> bool:
-        """Ask the trainer to write a checkpoint between steps; True if one was requested."""
-        if not self.session.running:
+        """Save the run (going on, or ended and not replaced yet) as a checkpoint in ``folder`` (asked
+        for if None); True if it was written, or asked of the trainer while the run goes on."""
+        if not self.session.can_save:
             return False
         folder = folder or self.dialogs.choose_run_folder(suggested_run_folder())
-        return bool(folder) and self.session.request_checkpoint(folder)
+        if not folder or not self.session.save_run(folder):
+            return False
+        return self.session.running or not self.session.unsaved_steps
+
+    def _may_discard_run(self, doing: str) -> bool:
+        """True if ``doing`` loses no training: none is unsaved, it was saved now, or the user said discard."""
+        steps = self.session.unsaved_steps
+        if not steps:
+            return True
+        answer = self.dialogs.ask_unsaved_run(steps, doing)
+        if answer == "save":
+            return self.save_run()
+        return answer == "discard"
 
     def shutdown(self, ask: bool = True) -> bool:
         """Before the window closes: True if it may close now, False if not (yet).
@@ -163,7 +182,7 @@ class TrainingPanel(QWidget):
         if self.closing_to is not None:  # already saving on the way out
             return False
         if not self.session.running:
-            return True
+            return not ask or self._may_discard_run("closing")
         if not ask:
             return self.session.shutdown()
         was_paused = self.session.state == "paused"
@@ -209,6 +228,7 @@ class TrainingPanel(QWidget):
 
     def _on_save_failed(self, folder: str, message: str) -> None:
         if self.closing_to is None:
+            self.dialogs.show_error("The run was not saved", message)
             return
         self._end_closing()
         self.dialogs.show_error("The run was not saved", f"{message.split('; training goes on')[0]}.\n\nThe window "
@@ -245,7 +265,7 @@ class TrainingPanel(QWidget):
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.step_button.setEnabled(live)
         self.stop_button.setEnabled(active)
-        self.save_button.setEnabled(live)
+        self.save_button.setEnabled(live or (state == "finished" and self.session.can_save))
         for widget in (self.data_source, self.epochs, self.batch, self.lr, self.optimizer, self.augment):
             widget.setEnabled(not active)
 

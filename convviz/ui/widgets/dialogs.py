@@ -65,6 +65,20 @@ class Dialogs:
         )
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
+    def ask_unsaved_run(self, steps: int, doing: str) -> str:
+        """``save``, ``discard`` or ``cancel`` for a run whose last ``steps`` trained steps no checkpoint
+        holds, before ``doing`` (``starting a new run``, ``closing``) loses them."""
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self.parent,
+            "The trained run is not saved",
+            f"The last run trained {steps} {'step' if steps == 1 else 'steps'} that no checkpoint holds, and "
+            f"{doing} discards them. Save the run first?",
+            buttons.Save | buttons.Discard | buttons.Cancel,
+            buttons.Save,
+        )
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
+
     def choose_run_folder(self, suggested: str) -> str | None:
         """A folder for a training checkpoint (created if needed)."""
         path, _ = QFileDialog.getSaveFileName(self.parent, "Save the training run as a folder", suggested, "Checkpoint folder (*)")
@@ -114,6 +128,9 @@ class ConsoleDialogs(Dialogs):
         return None
 
     def ask_save_run(self) -> str:
+        return "discard"
+
+    def ask_unsaved_run(self, steps: int, doing: str) -> str:
         return "discard"
 
     def choose_run_folder(self, suggested: str) -> str | None:

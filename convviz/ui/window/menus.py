@@ -29,6 +29,7 @@ class WindowMenus:
                  workspaces: Workspaces, docks: list[QDockWidget], stack_view: QWidget) -> None:
         self.window = window
         self.document = document
+        self.session = session
         self._make_actions(window, document, files, session)
         self._make_menus(window.menuBar(), document, files, workspaces, docks)
         # Delete and the moves act on the stack only while it has the focus, so they never fire while
@@ -145,6 +146,7 @@ class WindowMenus:
 
     def follow_run_state(self, state: str) -> None:
         self.train_start_action.setEnabled(state not in ACTIVE_STATES)
-        for a in (self.train_pause_action, self.train_step_action, self.train_save_action):
+        for a in (self.train_pause_action, self.train_step_action):
             a.setEnabled(state in ("running", "paused"))
+        self.train_save_action.setEnabled(state in ("running", "paused") or self.session.can_save)
         self.train_stop_action.setEnabled(state in ACTIVE_STATES)

@@ -206,3 +206,96 @@ def test_the_data_folder_setting_is_where_cifar10_goes(qtbot, builder, tmp_path,
     assert builder.adopt_cifar10()
     assert list((tmp_path / "my data" / "cifar10").iterdir())
     assert builder.session.data_folder == str(tmp_path / "my data")
+
+
+def _run_to_the_end(qtbot, builder, *, epochs=1, stop_after=None):
+    builder.document.reset(tiny_spec())
+    builder.training.epochs.setValue(epochs)
+    builder.training.batch.setValue(50)
+    builder.start_training()
+    session = builder.session
+    if stop_after is not None:
+        qtbot.waitUntil(lambda: len(session.records.metrics) >= stop_after, timeout=20_000)
+        builder.training.stop_button.click()
+    qtbot.waitUntil(lambda: session.state == "finished", timeout=30_000)
+    return session
+
+
+@pytest.mark.parametrize("how", ["finished", "stopped"])
+def test_an_ended_run_can_be_saved_until_the_next_starts(qtbot, builder, quick_data, fake_dialogs, tmp_path, how):
+    from convviz.training.checkpoint import resume_trainer
+
+    session = _run_to_the_end(qtbot, builder, epochs=1 if how == "finished" else 100,
+                              stop_after=None if how == "finished" else 3)
+    assert session.records.events[-1].kind == how
+    panel, menus = builder.training, builder.menus
+    assert panel.save_button.isEnabled() and menus.train_save_action.isEnabled()
+    last_step = session.records.events[-1].step  # the stop or the end: every step trained
+    assert session.unsaved_steps == last_step
+    fake_dialogs.run_folder = str(tmp_path / "run")
+    panel.save_button.click()
+    assert resume_trainer(tmp_path / "run", quick_data).step == last_step
+    assert f"checkpoint written to {tmp_path / 'run'}" in panel.log.item(panel.log.count() - 1).text()
+    assert session.unsaved_steps == 0 and panel.save_button.isEnabled()  # saved: a new run loses nothing
+
+    panel.start()
+    assert not fake_dialogs.asked("unsaved run")  # nothing to warn about
+    assert not panel.save_button.isEnabled()  # the new run is loading
+    session.shutdown()
+
+
+def test_a_new_run_warns_before_it_discards_unsaved_training(qtbot, builder, quick_data, fake_dialogs, tmp_path):
+    session = _run_to_the_end(qtbot, builder, epochs=100, stop_after=2)
+    steps = session.unsaved_steps
+    assert steps >= 2
+    fake_dialogs.unsaved_run_answer = "cancel"
+    builder.start_training()
+    assert fake_dialogs.asked("unsaved run")[-1] == ("unsaved run", steps, "starting a new run")
+    assert session.state == "finished" and builder.training.save_button.isEnabled()  # nothing started or lost
+
+    fake_dialogs.unsaved_run_answer = "save"
+    fake_dialogs.run_folder = str(tmp_path / "first")
+    builder.start_training()  # saved first, then the new run starts
+    from convviz.training.checkpoint import load_checkpoint
+
+    assert load_checkpoint(tmp_path / "first").index["step"] == steps
+    assert session.running
+    session.shutdown()
+
+
+def test_a_failed_save_is_said_and_the_new_run_waits(qtbot, builder, quick_data, fake_dialogs, tmp_path):
+    session = _run_to_the_end(qtbot, builder, epochs=100, stop_after=2)
+    (tmp_path / "a file").write_text("not a folder")
+    fake_dialogs.unsaved_run_answer = "save"
+    fake_dialogs.run_folder = str(tmp_path / "a file" / "run")
+    builder.start_training()
+    assert "could not write the checkpoint to" in fake_dialogs.asked("error")[-1][1]
+    assert session.state == "finished" and session.unsaved_steps >= 2  # not started: the training is still there
+
+
+def test_editing_the_network_after_a_run_loses_nothing(qtbot, builder, quick_data, fake_dialogs, tmp_path):
+    from convviz.training.checkpoint import load_checkpoint
+
+    session = _run_to_the_end(qtbot, builder, epochs=100, stop_after=2)
+    trained = session.current_weights()
+    builder.document.set_fields((0,), {"filters": 4})
+    assert not fake_dialogs.asked("unsaved run")  # an edit discards nothing, so it asks nothing
+    assert session.weights_origin == "fresh" and session.current_weights()["conv1.weight"].shape[0] == 4
+    assert builder.training.save_button.isEnabled()
+    fake_dialogs.run_folder = str(tmp_path / "run")
+    assert builder.training.save_run()
+    assert load_checkpoint(tmp_path / "run").spec.layers[0].filters == 6  # the network that was trained
+    builder.document.undo_stack.undo()  # back to the trained network: its trained weights again
+    assert session.weights_origin == "trained"
+    assert all((session.current_weights()[k] == trained[k]).all() for k in trained)
+
+
+def test_closing_after_a_run_asks_about_unsaved_training(qtbot, builder, quick_data, fake_dialogs):
+    session = _run_to_the_end(qtbot, builder, epochs=100, stop_after=2)
+    builder.document.undo_stack.setClean()
+    fake_dialogs.unsaved_run_answer = "cancel"
+    assert not builder.close()
+    assert fake_dialogs.asked("unsaved run")[-1][2] == "closing"
+    fake_dialogs.unsaved_run_answer = "discard"
+    assert builder.close()
+    assert session.unsaved_steps  # discarded on request
