@@ -2,7 +2,10 @@
 
 Shows the newest :class:`~convviz.training.records.Snapshot` the run session has: pick a probe image and a layer to see
 every depth slice of its output side by side (as the CS231n notes draw them), and the filters of the
-chosen (or first) conv layer, in colour when they look at an RGB image.
+chosen (or first) conv layer, in colour when they look at an RGB image. A flat output (an FC layer's
+scores, the softmax layer's probabilities) is one number per unit, so it is drawn as labelled
+horizontal bars instead, named by class when there is one unit per class; the softmax layer's bars
+run from 0 to 1 with their percentages.
 """
 
 from __future__ import annotations
@@ -22,6 +25,16 @@ from convviz.training.records import Snapshot
 from convviz.ui.session import RunSession
 
 MAX_TILES = 64
+MAX_BARS = 32
+BAR_BRUSH, LABEL_BRUSH = "#4a78b5", "#2e9e4f"  # the probe's true class stands out
+
+
+def bar_labels(count: int, class_names: tuple[str, ...], label: int) -> list[str]:
+    """What each of ``count`` flat outputs is called: class names when there is one unit per class
+    (the probe's own class marked), else ``unit 1`` …"""
+    if count == len(class_names):
+        return [f"{name} (label)" if i == label else name for i, name in enumerate(class_names)]
+    return [f"unit {i + 1}" for i in range(count)]
 
 
 def tile(maps: np.ndarray, gap: int = 1, fill: float = np.nan) -> np.ndarray:
@@ -62,7 +75,8 @@ class SnapshotView(QWidget):
         pg.setConfigOptions(imageAxisOrder="row-major")
         self.snapshot: Snapshot | None = None
         self.layer_choice = QComboBox()
-        self.layer_choice.setToolTip("The layer whose output volume is shown, one depth slice per tile")
+        self.layer_choice.setToolTip("The layer whose output is shown: one depth slice per tile, or one bar per "
+                                     "output of a flat layer (FC scores, softmax probabilities)")
         self.layer_choice.currentIndexChanged.connect(self._render)
         self.probe_choice = QSpinBox(minimum=0, maximum=0)
         self.probe_choice.setToolTip("Which probe image (a fixed validation image) goes through the network")
@@ -90,6 +104,16 @@ class SnapshotView(QWidget):
         self.image_box.addItem(self.image_item)
         self.activation_box.addItem(self.activation_item)
         self.filter_box.addItem(self.filter_item)
+        self.bar_plot = pg.PlotItem()  # takes the activation maps' place for a flat output
+        self.bar_plot.setMenuEnabled(False)
+        self.bar_plot.setMouseEnabled(False, False)
+        self.bar_plot.hideButtons()
+        self.bar_plot.invertY(True)  # the first class on top
+        self.bar_item = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7)
+        self.bar_plot.addItem(self.bar_item)
+        self.bar_texts: list[pg.TextItem] = []
+        self.bars: list[tuple[str, float, str]] = []  # what the bars show: (label, value, its text)
+        self.middle = self.activation_box  # what the middle column shows now
 
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
@@ -125,32 +149,86 @@ class SnapshotView(QWidget):
         layer = snapshot.layers[max(0, self.layer_choice.currentIndex())]
         self.image_item.setImage(snapshot.probe_images[probe], autoLevels=False, levels=(0, 255))
         volume = layer.activation[probe]  # (C, H, W), or (D,) for a flat 1×1×D volume
-        if volume.ndim == 1:
-            volume = volume[:, None, None]
-        shown = volume[:MAX_TILES]
-        mosaic = tile(shown)
-        finite = mosaic[np.isfinite(mosaic)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        self.activation_item.setImage(np.nan_to_num(mosaic, nan=low), autoLevels=False, levels=(low, high if high > low else low + 1))
         filters_name = layer.name if layer.name in snapshot.filters else next(iter(snapshot.filters), None)
         if filters_name is not None:
             image, rgb = filter_image(np.asarray(snapshot.filters[filters_name]))
             self.filter_item.setImage(image, autoLevels=False, levels=(0, 1))
-        for box in (self.image_box, self.activation_box, self.filter_box):
+        if volume.ndim == 1:
+            self._show_middle(self.bar_plot)
+            described = self._draw_bars(layer, volume, snapshot.class_names, int(snapshot.probe_labels[probe]))
+        else:
+            self._show_middle(self.activation_box)
+            described = self._draw_tiles(volume)
+        for box in (self.image_box, self.filter_box) + ((self.activation_box,) if volume.ndim > 1 else ()):
             box.autoRange(padding=0.02)
-        c, h, w = volume.shape
         scores = snapshot.probe_scores[probe]
         label, predicted = int(snapshot.probe_labels[probe]), int(np.argmax(scores))
         names = snapshot.class_names
         if len(names) > max(label, predicted):
             label, predicted = names[label], names[predicted]
-        shown_text = f" (first {len(shown)} shown)" if c > len(shown) else ""
         health = ""
         if layer.update_ratio is not None:
             health = (f" Weights ‖W‖ {layer.weight_norm:.3g}, gradient ‖dW‖ {layer.grad_norm:.3g}, "
                       f"last update ‖ΔW‖/‖W‖ {layer.update_ratio:.1e} (about 1e-3 is healthy).")
         self.caption.setText(
-            f"Step {snapshot.step}: {layer.name} gives {w}×{h}×{c}{shown_text}; range {low:.3g} to {high:.3g}.{health} "
+            f"Step {snapshot.step}: {layer.name} gives {described}.{health} "
             f"Label {label}, predicted {predicted}. "
             + (f"Filters of {filters_name}." if filters_name else "No conv layer.")
         )
+
+    def _show_middle(self, item) -> None:
+        """Put the activation maps or the bars in the middle column."""
+        if self.middle is item:
+            return
+        grid = self.canvas.ci
+        grid.removeItem(self.middle)
+        grid.addItem(item, row=0, col=1)
+        self.middle = item
+
+    def _draw_tiles(self, volume: np.ndarray) -> str:
+        shown = volume[:MAX_TILES]
+        mosaic = tile(shown)
+        finite = mosaic[np.isfinite(mosaic)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        self.activation_item.setImage(np.nan_to_num(mosaic, nan=low), autoLevels=False, levels=(low, high if high > low else low + 1))
+        c, h, w = volume.shape
+        shown_text = f" (first {len(shown)} shown)" if c > len(shown) else ""
+        return f"{w}×{h}×{c}{shown_text}; range {low:.3g} to {high:.3g}"
+
+    def _draw_bars(self, layer, values: np.ndarray, class_names: tuple[str, ...], label: int) -> str:
+        """One horizontal bar per output (the first MAX_BARS), labelled; returns the caption's words."""
+        probabilities = layer.type == "softmax"
+        labels = bar_labels(len(values), class_names, label)[:MAX_BARS]
+        shown = np.asarray(values[:MAX_BARS], dtype=np.float64)
+        texts = [f"{v:.1%}" if probabilities else f"{v:.3g}" for v in shown]
+        self.bars = list(zip(labels, shown.tolist(), texts, strict=True))
+        ys = np.arange(len(shown))
+        by_class = len(values) == len(class_names)
+        self.bar_item.setOpts(x0=np.minimum(shown, 0), y=ys, width=np.abs(shown), height=0.7,
+                              brushes=[LABEL_BRUSH if by_class and i == label else BAR_BRUSH for i in ys])
+        self.bar_plot.getAxis("left").setTicks([list(enumerate(labels))])
+        while len(self.bar_texts) < len(shown):
+            text = pg.TextItem(color="#333", anchor=(0, 0.5))
+            self.bar_plot.addItem(text)
+            self.bar_texts.append(text)
+        for i, text in enumerate(self.bar_texts):
+            text.setVisible(i < len(shown))
+            if i < len(shown):
+                text.setText(texts[i])
+                text.setPos(max(shown[i], 0.0), i)
+        if probabilities:
+            self.bar_plot.setLabel("bottom", "probability")
+            self.bar_plot.setXRange(0, 1.2, padding=0)  # room for "100.0%" after a full bar
+        else:
+            self.bar_plot.setLabel("bottom", "score")
+            low, high = min(float(shown.min()), 0.0), max(float(shown.max()), 0.0)
+            self.bar_plot.setXRange(low, high + 0.25 * (high - low or 1.0), padding=0.02)
+        self.bar_plot.setYRange(-0.5, len(shown) - 0.5, padding=0)
+        more = f" (first {len(shown)} shown)" if len(values) > len(shown) else ""
+        if probabilities:
+            top = int(np.argmax(values))
+            name = class_names[top] if by_class else f"unit {top + 1}"
+            return (f"{len(values)} class probabilities{more} that add up to 1; the most likely is {name} "
+                    f"at {values[top]:.1%}")
+        what = "scores, one per class" if by_class else "numbers"
+        return f"{len(values)} {what}{more}; range {float(values.min()):.3g} to {float(values.max()):.3g}"
