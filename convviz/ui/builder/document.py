@@ -37,6 +37,9 @@ from convviz.model import (
 )
 from convviz.model.analysis import LayerReport, NetworkReport
 
+#: What every view says while a run trains the network and edits are refused.
+READ_ONLY_NOTICE = "Training — stop the run to edit the network"
+
 #: The selection address of the input volume.
 INPUT = "input"
 
@@ -138,12 +141,17 @@ class NetworkDocument(QObject):
     """The network being edited. Edit only through the methods below: each pushes one undo command.
 
     Signals: ``changed`` after every edit, undo, redo or reset (``report`` is fresh);
-    ``selection_changed(path)``; ``file_changed(path or None)`` when the file name changes.
+    ``selection_changed(path)``; ``file_changed(path or None)`` when the file name changes;
+    ``read_only_changed(bool)``.
+
+    While :attr:`read_only` (a run trains this network), every edit and :meth:`reset` is refused
+    (returns without a change) and the views say so; selecting layers still works.
     """
 
     changed = Signal()
     selection_changed = Signal(object)
     file_changed = Signal(object)
+    read_only_changed = Signal(bool)
 
     def __init__(self, spec: NetworkSpec | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -153,6 +161,19 @@ class NetworkDocument(QObject):
         self.file_path: str | None = None
         self.selected = None  # a layer path, INPUT or None
         self.edits = 0  # analyses run since start (for tests and the benchmark)
+        self.read_only = False
+
+    def set_read_only(self, read_only: bool) -> None:
+        """Refuse every edit (a run trains this network) or allow them again."""
+        if read_only != self.read_only:
+            self.read_only = read_only
+            self.read_only_changed.emit(read_only)
+
+    def _push(self, command) -> bool:
+        if self.read_only:
+            return False
+        self.undo_stack.push(command)
+        return True
 
     # -- state -------------------------------------------------------------------------------------
     @property
@@ -178,6 +199,8 @@ class NetworkDocument(QObject):
     # -- whole network ---------------------------------------------------------------------------------
     def reset(self, spec: NetworkSpec, file_path: str | None = None) -> None:
         """Replace the network (New, Open, a case study): the undo history starts afresh."""
+        if self.read_only:
+            return
         self.undo_stack.clear()
         self.spec = spec
         self.file_path = file_path
@@ -203,12 +226,14 @@ class NetworkDocument(QObject):
 
     # -- edits (each one undoable) ------------------------------------------------------------------------
     def insert(self, stack_path: tuple, index: int, layer: Layer, text: str | None = None) -> tuple:
-        """Insert ``layer`` at ``index`` of the stack at ``stack_path``; returns the new layer's path."""
+        """Insert ``layer`` at ``index`` of the stack at ``stack_path``; returns the new layer's path
+        (None while read-only)."""
         from convviz.ui.builder.commands import InsertLayer
 
         stack = stack_at(self.spec, stack_path)
         index = max(0, min(index, len(stack)))
-        self.undo_stack.push(InsertLayer(self, stack_path, index, layer, text))
+        if not self._push(InsertLayer(self, stack_path, index, layer, text)):
+            return None
         return stack_path + (index,)
 
     def insert_type(self, type_key: str, stack_path: tuple, index: int) -> tuple:
@@ -223,7 +248,7 @@ class NetworkDocument(QObject):
         from convviz.ui.builder.commands import RemoveLayer
 
         if path_exists(self.spec, path) and path != INPUT:
-            self.undo_stack.push(RemoveLayer(self, path))
+            self._push(RemoveLayer(self, path))
 
     def duplicate(self, path: tuple) -> tuple | None:
         """Insert a copy right after the layer (a named layer's copy takes an automatic name)."""
@@ -248,8 +273,7 @@ class NetworkDocument(QObject):
         command = MoveLayer(self, path, stack_path, index)
         if command.new_path == path:
             return None
-        self.undo_stack.push(command)
-        return command.new_path
+        return command.new_path if self._push(command) else None
 
     def can_move_by(self, path, step: int) -> bool:
         """Whether :meth:`move_by` would move the layer at ``path`` (it stays inside its stack)."""
@@ -279,7 +303,7 @@ class NetworkDocument(QObject):
         layer = self.layer(path)
         changes = {k: v for k, v in changes.items() if getattr(layer, k) != v}
         if changes:
-            self.undo_stack.push(SetFields(self, path, changes, merge, text))
+            self._push(SetFields(self, path, changes, merge, text))
 
     def apply_fix(self, path: tuple, fix: Fix) -> None:
         """Apply one of a :class:`ShapeError`'s fixes (change fields, or insert a layer before this one)."""
@@ -295,7 +319,7 @@ class NetworkDocument(QObject):
         from convviz.ui.builder.commands import SetInput
 
         if volume != self.spec.input:
-            self.undo_stack.push(SetInput(self, volume))
+            self._push(SetInput(self, volume))
 
     def add_branch(self, path: tuple) -> None:
         """Add an empty branch (it passes its input through) to a Branch block."""

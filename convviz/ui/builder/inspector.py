@@ -70,6 +70,7 @@ class Inspector(QScrollArea):
     def __init__(self, document: NetworkDocument, parent=None) -> None:
         super().__init__(parent)
         self.document = document
+        document.read_only_changed.connect(lambda read_only: self.setEnabled(not read_only))
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         body = QWidget()

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QAbstractItemView, QMenu, QTreeView
 
 from convviz.model import CATEGORIES, LAYER_TYPES, Branch
 from convviz.ui.builder.card_delegate import CardDelegate
-from convviz.ui.builder.document import INPUT, NetworkDocument, stack_at
+from convviz.ui.builder.document import INPUT, READ_ONLY_NOTICE, NetworkDocument, stack_at
 from convviz.ui.builder.stack_model import (
     LAYER_PATH_MIME,
     LAYER_TYPE_MIME,
@@ -45,7 +45,8 @@ class StackView(QTreeView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
         self.setDragEnabled(True)
-        self.setAcceptDrops(True)
+        document.read_only_changed.connect(lambda read_only: self.setDragEnabled(not read_only))
+        self.setAcceptDrops(True)  # a network file dropped while training is refused with a reason
         self.setDropIndicatorShown(False)
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setAutoScroll(True)
@@ -176,6 +177,8 @@ class StackView(QTreeView):
             if type_key not in LAYER_TYPES:
                 return False
             path = self.document.insert_type(type_key, stack_path, index)
+            if path is None:  # read-only while a run trains the network
+                return False
             if self.document.layer(path).COMPOSITE:
                 self.expand_block(path)
             return True
@@ -262,6 +265,9 @@ class StackView(QTreeView):
         doc = self.document
         node = self.stack_model.node(index)
         menu = QMenu(self)
+        if doc.read_only:
+            menu.addAction(READ_ONLY_NOTICE).setEnabled(False)
+            return menu
         if node is None:
             insert_menu(menu, "Append layer", lambda t: doc.insert_type(t, (), len(doc.spec.layers)))
             return menu

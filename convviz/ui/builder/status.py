@@ -1,14 +1,15 @@
 """The network's verdict in the status bar: ✓ valid with input → output and the layer count, or the
-first problem as a link that selects its layer; and the totals (parameters, mult-adds per image)."""
+first problem as a link that selects its layer; and the totals (parameters, mult-adds per image).
+Above the stack, :class:`ReadOnlyNotice` says why the network cannot be edited while a run trains it."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextDocument
-from PySide6.QtWidgets import QLabel, QStatusBar
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from convviz.model.summary import format_count
-from convviz.ui.builder.document import NetworkDocument
+from convviz.ui.builder.document import READ_ONLY_NOTICE, NetworkDocument
 from convviz.ui.widgets.layer_style import INVALID_COLOR, OK_COLOR
 
 
@@ -57,3 +58,15 @@ class NetworkStatus:
         problems = self.document.report.problems
         if problems:
             self.document.select(problems[0].path)
+
+
+class ReadOnlyNotice(QLabel):
+    """A band above the stack, shown while the document is read-only (a run trains the network)."""
+
+    def __init__(self, document: NetworkDocument, parent: QWidget | None = None) -> None:
+        super().__init__(f"⏵ {READ_ONLY_NOTICE}. The builder shows the network being trained; "
+                         "Stop or finish the run (Train → Stop) to change it.", parent)
+        self.setWordWrap(True)
+        self.setStyleSheet("QLabel { background: #fff4d6; border: 1px solid #e0b84c; border-radius: 3px; padding: 6px; }")
+        self.setVisible(document.read_only)
+        document.read_only_changed.connect(self.setVisible)

@@ -25,7 +25,7 @@ from convviz.model import (
     save_spec,
 )
 from convviz.model.presets import PRESET_PREFIX
-from convviz.ui.builder.document import NetworkDocument
+from convviz.ui.builder.document import READ_ONLY_NOTICE, NetworkDocument
 
 MAX_RECENT = 8
 
@@ -51,12 +51,19 @@ class NetworkFiles(QObject):
             return self.save()
         return answer == "discard"
 
+    def refuse_while_training(self) -> bool:
+        """True (and the user told why) if the network cannot be replaced now: a run trains it."""
+        if self.document.read_only:
+            self.dialogs.show_error("Training is running", f"{READ_ONLY_NOTICE}: the builder shows the network "
+                                    "being trained. Stop the run first to open or start another network.")
+        return self.document.read_only
+
     def new_network(self) -> None:
-        if self.maybe_save():
+        if not self.refuse_while_training() and self.maybe_save():
             self.document.reset(NetworkSpec(input=Volume(32, 32, 3), layers=[], name=""))
 
     def open_file(self) -> None:
-        if not self.maybe_save():
+        if self.refuse_while_training() or not self.maybe_save():
             return
         path = self.dialogs.open_network(self.last_dir())
         if path:
@@ -72,6 +79,8 @@ class NetworkFiles(QObject):
     def open_path(self, path: str, ask: bool = True) -> bool:
         """Open a network file (or ``preset:NAME``). A file that cannot be read leaves the network as it was."""
         path = str(path)
+        if self.refuse_while_training():
+            return False
         if path.startswith(PRESET_PREFIX):
             name = path[len(PRESET_PREFIX):]
             if name not in preset_names():
@@ -95,7 +104,7 @@ class NetworkFiles(QObject):
         return True
 
     def load_preset(self, name: str, ask: bool = True) -> bool:
-        if ask and not self.maybe_save():
+        if self.refuse_while_training() or (ask and not self.maybe_save()):
             return False
         self.document.reset(preset(name))
         return True

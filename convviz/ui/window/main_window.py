@@ -22,9 +22,9 @@ from convviz.ui.builder.inspector import Inspector
 from convviz.ui.builder.palette import LayerPalette
 from convviz.ui.builder.stack_model import json_files
 from convviz.ui.builder.stack_view import StackView
-from convviz.ui.builder.status import NetworkStatus
+from convviz.ui.builder.status import NetworkStatus, ReadOnlyNotice
 from convviz.ui.builder.summary_view import SummaryPanel
-from convviz.ui.session import RunSession
+from convviz.ui.session import ACTIVE_STATES, RunSession
 from convviz.ui.training.curves import CurvesView
 from convviz.ui.training.panel import TrainingPanel
 from convviz.ui.training.snapshot_view import SnapshotView
@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
         doc = self.document = NetworkDocument(parent=self)
         self.files = NetworkFiles(doc, self.settings, self.dialogs, self)
         self.session = RunSession(lambda: self.document.spec, self)
+        self.session.state_changed.connect(lambda state: doc.set_read_only(state in ACTIVE_STATES))
         self.session.data_folder = self.data_folder()
         build_page = self._build_views()
         self.workspaces = Workspaces(self, self.settings, {d.objectName(): d for d in self.docks()},
@@ -106,10 +107,13 @@ class MainWindow(QMainWindow):
         centre.setContentsMargins(4, 4, 4, 0)
         centre.setSpacing(4)
         centre.addWidget(self.hint)
+        self.read_only_notice = ReadOnlyNotice(doc)
+        centre.addWidget(self.read_only_notice)
         centre.addWidget(self.stack_view, 1)
 
         self.palette = LayerPalette()
         self.palette.insert_requested.connect(doc.insert_type_below_selection)
+        doc.read_only_changed.connect(lambda read_only: self.palette.setEnabled(not read_only))
         self.inspector = Inspector(doc)
         self.inspector.expand_requested.connect(self.stack_view.expand_block)
         self.diagram = NetworkDiagram(doc)

@@ -40,6 +40,7 @@ class WindowMenus:
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         document.selection_changed.connect(self.follow_selection)
         document.changed.connect(self.follow_selection)
+        document.read_only_changed.connect(self.follow_read_only)
         session.state_changed.connect(self.follow_run_state)
         self.follow_selection()
         self.follow_run_state(session.state)
@@ -138,11 +139,22 @@ class WindowMenus:
 
     def follow_selection(self, *_args) -> None:
         doc = self.document
-        layer = isinstance(doc.selected, tuple)
+        layer = isinstance(doc.selected, tuple) and not doc.read_only
         self.duplicate_action.setEnabled(layer)
         self.delete_action.setEnabled(layer)
-        self.move_up_action.setEnabled(doc.can_move_by(doc.selected, -1))
-        self.move_down_action.setEnabled(doc.can_move_by(doc.selected, +1))
+        self.move_up_action.setEnabled(layer and doc.can_move_by(doc.selected, -1))
+        self.move_down_action.setEnabled(layer and doc.can_move_by(doc.selected, +1))
+
+    def follow_read_only(self, read_only: bool) -> None:
+        """While a run trains the network, nothing that edits or replaces it can be chosen."""
+        stack = self.document.undo_stack
+        self.undo_action.setEnabled(not read_only and stack.canUndo())  # no edit happens meanwhile,
+        self.redo_action.setEnabled(not read_only and stack.canRedo())  # so the stack will not re-enable them
+        for a in (self.new_action, self.open_action):
+            a.setEnabled(not read_only)
+        for menu in (self.recent_menu, self.insert_menu, self.case_menu):
+            menu.setEnabled(not read_only)
+        self.follow_selection()
 
     def follow_run_state(self, state: str) -> None:
         self.train_start_action.setEnabled(state not in ACTIVE_STATES)

@@ -299,3 +299,43 @@ def test_closing_after_a_run_asks_about_unsaved_training(qtbot, builder, quick_d
     fake_dialogs.unsaved_run_answer = "discard"
     assert builder.close()
     assert session.unsaved_steps  # discarded on request
+
+
+def test_the_builder_is_read_only_while_a_run_trains_its_network(qtbot, builder, quick_data, fake_dialogs):
+    from builder_helpers import drop, upper_half
+    from PySide6.QtCore import QMimeData
+
+    from convviz.ui.builder.stack_model import LAYER_TYPE_MIME
+
+    doc, menus, view = builder.document, builder.menus, builder.stack_view
+    doc.reset(tiny_spec())
+    doc.set_fields((0,), {"filters": 8})  # something to undo
+    edits = doc.undo_stack.count()
+    builder.training.epochs.setValue(100)
+    builder.start_training()
+    qtbot.waitUntil(lambda: builder.session.state == "running", timeout=20_000)
+    builder.workspaces.switch("build")
+    assert builder.read_only_notice.isVisible()
+    assert "Training — stop the run to edit the network" in builder.read_only_notice.text()
+    assert not builder.palette.isEnabled() and not builder.inspector.isEnabled()
+    assert not any(a.isEnabled() for a in (menus.undo_action, menus.delete_action, menus.duplicate_action,
+                                           menus.new_action, menus.open_action))
+    assert not menus.case_menu.isEnabled() and not menus.insert_menu.isEnabled()
+
+    doc.set_fields((0,), {"filters": 4})  # whatever reaches the document is refused
+    mime = QMimeData()
+    mime.setData(LAYER_TYPE_MIME, b"relu")
+    drop(view, mime, upper_half(view, (1,)))
+    assert doc.spec.layers[0].filters == 8 and len(doc.spec.layers) == 6 and doc.undo_stack.count() == edits
+    actions = view.context_menu(view.stack_model.index_of((0,))).actions()
+    assert [a.text() for a in actions] == ["Training — stop the run to edit the network"] and not actions[0].isEnabled()
+    assert not builder.files.open_path("preset:lenet5")
+    assert "stop the run to edit the network" in fake_dialogs.asked("error")[-1][1]
+    assert doc.spec.name == "tiny"
+
+    builder.training.stop_button.click()
+    qtbot.waitUntil(lambda: builder.session.state == "finished", timeout=10_000)
+    assert not builder.read_only_notice.isVisible()
+    assert builder.palette.isEnabled() and builder.inspector.isEnabled() and menus.undo_action.isEnabled()
+    doc.set_fields((0,), {"filters": 4})
+    assert doc.spec.layers[0].filters == 4
