@@ -97,6 +97,9 @@ class Layer:
     INIT_TRANSPARENT: ClassVar[bool] = False
     #: Drawn inside the previous volume's box in the diagram instead of as a volume of its own.
     FOLDED_IN_DIAGRAM: ClassVar[bool] = False
+    #: Each output cell sees the same input pixels as the input cell it comes from (the receptive
+    #: field is unchanged: element-wise layers, normalization across depth, flatten).
+    KEEPS_FIELD: ClassVar[bool] = False
     #: For a block: how its stacks' outputs are merged, in words.
     MERGE: ClassVar[str] = ""
 

@@ -44,6 +44,7 @@ class Activation(Layer):
     CATEGORY: ClassVar[str] = "Activation"
     ELEMENTWISE: ClassVar[bool] = True
     FOLDED_IN_DIAGRAM: ClassVar[bool] = True
+    KEEPS_FIELD: ClassVar[bool] = True
 
     def init_rule(self) -> tuple[str, float] | None:
         return "he", 2.0  # He et al. for ReLU-like units
@@ -124,6 +125,7 @@ class BatchNorm(Layer):
     CATEGORY: ClassVar[str] = "Normalization"
     DESCRIPTION: ClassVar[str] = "Normalizes each depth slice over the batch, then scales by γ and shifts by β."
     FORMULA: ClassVar[str] = "y = γ·(x − μ)/√(σ² + ε) + β; params = 2·D"
+    KEEPS_FIELD: ClassVar[bool] = True
     INIT_TRANSPARENT: ClassVar[bool] = True
     FOLDED_IN_DIAGRAM: ClassVar[bool] = True
 
@@ -154,6 +156,7 @@ class LRN(Layer):
     CATEGORY: ClassVar[str] = "Normalization"
     DESCRIPTION: ClassVar[str] = "Divides each value by the activity of n neighbouring depth slices (AlexNet)."
     FORMULA: ClassVar[str] = "b = a / (k + α/n·Σ a²)^β over n slices"
+    KEEPS_FIELD: ClassVar[bool] = True
     INIT_TRANSPARENT: ClassVar[bool] = True
     FOLDED_IN_DIAGRAM: ClassVar[bool] = True
 
@@ -177,6 +180,7 @@ class Dropout(Layer):
     CATEGORY: ClassVar[str] = "Normalization"
     DESCRIPTION: ClassVar[str] = "In training, zeroes each value with probability p and scales the rest by 1/(1 − p)."
     FORMULA: ClassVar[str] = "y = x·m/(1 − p), m ~ Bernoulli(1 − p)"
+    KEEPS_FIELD: ClassVar[bool] = True
     ELEMENTWISE: ClassVar[bool] = True
     INIT_TRANSPARENT: ClassVar[bool] = True
     FOLDED_IN_DIAGRAM: ClassVar[bool] = True
@@ -201,6 +205,7 @@ class Flatten(Layer):
     CATEGORY: ClassVar[str] = "Fully connected"
     DESCRIPTION: ClassVar[str] = "Lays the volume out as one long vector (depth, then rows, then columns)."
     FORMULA: ClassVar[str] = "W×H×D → 1×1×(W·H·D)"
+    KEEPS_FIELD: ClassVar[bool] = True
     INIT_TRANSPARENT: ClassVar[bool] = True
 
     def output_shape(self, v: Volume) -> Volume:
@@ -251,6 +256,7 @@ class Softmax(Layer):
     CATEGORY: ClassVar[str] = "Fully connected"
     DESCRIPTION: ClassVar[str] = "Turns class scores into probabilities; trained with cross-entropy loss."
     FORMULA: ClassVar[str] = "p_j = e^{s_j} / Σ_k e^{s_k}; loss = −log p_y"
+    KEEPS_FIELD: ClassVar[bool] = True
     FOLDED_IN_DIAGRAM: ClassVar[bool] = True
 
     def brief(self) -> str:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from convviz.model.analysis import BYTES_PER_NUMBER, LayerReport, NetworkReport
+from convviz.model.receptive import ReceptiveField, receptive_fields
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
@@ -57,10 +58,15 @@ class SummaryRow:
     status: str  # ok, invalid, unresolved
     problem: str
     report: LayerReport
+    receptive_field: ReceptiveField | None = None  # input pixels one output cell sees, and the jump
+    param_share: float = 0.0  # of the network's parameters (top-level rows add up to 1)
+    activation_share: float = 0.0  # of the forward activation memory (top-level rows add up to 1)
 
 
 def summary_rows(report: NetworkReport, batch: int = 1) -> list[SummaryRow]:
     """Every layer in order, inner layers of blocks right after their block."""
+    fields = receptive_fields(report)
+    total_params, total_activations = max(report.total_params, 1), max(report.activations, 1)
     return [
         SummaryRow(
             name=r.name,
@@ -74,6 +80,9 @@ def summary_rows(report: NetworkReport, batch: int = 1) -> list[SummaryRow]:
             status=r.status,
             problem=r.error.message if r.error is not None else "",
             report=r,
+            receptive_field=fields.get(r.name),
+            param_share=r.params / total_params,
+            activation_share=r.activations / total_activations,
         )
         for r in report.walk()
     ]
@@ -82,6 +91,7 @@ def summary_rows(report: NetworkReport, batch: int = 1) -> list[SummaryRow]:
 def summary_dict(report: NetworkReport, batch: int = 1, optimizer: str = "sgd", budget: int | None = None) -> dict:
     """The summary as JSON-ready data (what ``convviz summary --json`` prints)."""
     memory = report.memory(batch, optimizer)
+    fields = receptive_fields(report)
 
     def layer(r: LayerReport) -> dict:
         item = {
@@ -96,6 +106,10 @@ def summary_dict(report: NetworkReport, batch: int = 1, optimizer: str = "sgd", 
             "saved_bytes": r.saved * batch * BYTES_PER_NUMBER,
             "status": r.status,
         }
+        field = fields.get(r.name)
+        if field is not None:
+            item["receptive_field"] = "whole input" if field.whole else {
+                "size": [field.size_h, field.size_w], "jump": [field.jump_h, field.jump_w]}
         if r.error is not None:
             item["problem"] = r.error.message
         if r.children:
@@ -127,7 +141,7 @@ def summary_dict(report: NetworkReport, batch: int = 1, optimizer: str = "sgd", 
 def summary_text(report: NetworkReport, batch: int = 1, optimizer: str = "sgd", budget: int | None = None) -> str:
     """The table, totals and memory as plain text, like torchinfo's ``summary``."""
     rows = summary_rows(report, batch)
-    headers = ("Layer (type)", "Output shape", "Param #", "Mult-adds", f"Memory (batch {batch})")
+    headers = ("Layer (type)", "Output shape", "Param #", "Mult-adds", f"Memory (batch {batch})", "Receptive field")
     cells = [
         (
             "  " * row.depth + f"{row.name} ({row.brief})" + ("  ✗" if row.status == "invalid" and row.problem else ""),
@@ -135,6 +149,7 @@ def summary_text(report: NetworkReport, batch: int = 1, optimizer: str = "sgd", 
             f"{row.params:,}" if row.status != "unresolved" else "—",
             f"{row.macs:,}" if row.status != "unresolved" else "—",
             format_bytes(row.activation_bytes) if row.status == "ok" else "—",
+            row.receptive_field.text() if row.receptive_field is not None else "—",
         )
         for row in rows
     ]
