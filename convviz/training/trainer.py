@@ -190,7 +190,8 @@ class Trainer:
         """Train until the configured epochs are done or the run is stopped; yields every record."""
         try:
             yield self._event("started", f"training {self.spec.name or 'the network'} on {self.dataset.name}: "
-                              f"{self.config.epochs} epochs of {self.steps_per_epoch} steps (batch {self.config.batch_size})")
+                              f"{_counted(self.config.epochs, 'epoch')} of {_counted(self.steps_per_epoch, 'step')} "
+                              f"(batch {self.config.batch_size})")
             self._run_start = time.perf_counter()
             self._window_start = time.perf_counter()
             while self.epoch < self.config.epochs:
@@ -210,7 +211,7 @@ class Trainer:
                 self._window_idle += time.perf_counter() - idle_from
             yield from self._checkpoint_at_end()
             yield from self._serve_checkpoints()  # asked for during the last step
-            yield self._event("finished", f"finished {self.config.epochs} epochs ({self.step} steps) in "
+            yield self._event("finished", f"finished {_counted(self.config.epochs, 'epoch')} ({_counted(self.step, 'step')}) in "
                               f"{time.perf_counter() - self._run_start:.0f} s")
         except Exception as exc:  # every failure reaches the consumer as a record, never a dead thread
             yield self._event(
@@ -406,6 +407,11 @@ class Trainer:
         if kind not in ("paused", "resumed"):
             self.history.append({k: v for k, v in record_to_json(record).items() if k != "details"})
         return record
+
+
+def _counted(n: int, noun: str) -> str:
+    """``1 epoch``, ``5 epochs``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _count(state: dict, key: str) -> int:

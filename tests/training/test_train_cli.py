@@ -22,7 +22,7 @@ def test_train_synthetic_with_json_log_and_resume(tmp_path, capsys, monkeypatch,
     assert "epoch 1 of 1 done: validation accuracy" in out and "final test accuracy:" in out
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert {line["record"] for line in lines} == {"metrics", "evaluation", "event"}
-    assert lines[-1]["kind"] == "finished" and lines[-1]["message"].startswith("finished 1 epochs")
+    assert lines[-1]["kind"] == "finished" and lines[-1]["message"].startswith("finished 1 epoch (")
     metrics = [line for line in lines if line["record"] == "metrics"]  # 270 images: 9 steps of 32
     assert metrics[0]["step"] == 9 and metrics[0]["loss"] > 0
 

@@ -2,8 +2,11 @@
 ``choice``, ``str``), each with an ``edited(value)`` signal and a ``set_value`` that never echoes.
 
 :func:`make_editor` picks the editor for a field from its metadata (``kind``, ``low``, ``high``,
-``choices``). Spin boxes change on the mouse wheel only when focused, so scrolling the inspector
-never edits a value.
+``choices``): the same limits the model checks and the file format allows. Spin boxes change on the
+mouse wheel only when focused, so scrolling the inspector never edits a value. A whole number typed
+outside its range is not silently replaced: the editor's ``problem(text)`` signal says what is
+allowed and what was typed (and ``""`` once the text is fine again), for the inspector to show
+next to it.
 """
 
 from __future__ import annotations
@@ -38,22 +41,71 @@ class _NoWheelMixin:
             event.ignore()
 
 
-class IntEditor(_NoWheelMixin, QSpinBox):
-    edited = Signal(object)
+def _whole_number(text: str) -> int | None:
+    """``"65,536"`` → 65536 (group separators and spaces allowed); None if it is not a whole number."""
+    digits = text.replace(",", "").replace("\u202f", "").replace("\u00a0", "").replace(" ", "").strip()
+    try:
+        return int(digits)
+    except ValueError:
+        return None
 
-    def __init__(self, low: int, high: int, parent=None) -> None:
+
+class IntEditor(_NoWheelMixin, QSpinBox):
+    """A whole number from ``low`` to ``high``; ``what`` names it in the problem message."""
+
+    edited = Signal(object)
+    problem = Signal(str)  # why the typed text is not used ("" when it is fine)
+
+    def __init__(self, low: int, high: int, parent=None, what: str = "the value") -> None:
         super().__init__(parent)
+        self.what = what
         self.setRange(low, high)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setGroupSeparatorShown(True)
         self.setAccelerated(True)
         self.valueChanged.connect(lambda v: self.edited.emit(int(v)))
+        self.lineEdit().textEdited.connect(self._check)
+        self.editingFinished.connect(self._finished)
+        self.problem_text = ""
+
+    def validate(self, text: str, pos: int):
+        """Any whole number may be typed (so one out of range can be explained); only one in range is used."""
+        stripped = text.replace(",", "").strip()
+        if stripped in ("", "-", "+"):
+            return QValidator.State.Intermediate, text, pos
+        value = _whole_number(text)
+        if value is None:
+            return QValidator.State.Invalid, text, pos
+        ok = self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
+
+    def out_of_range(self, text: str) -> str:
+        """What is wrong with ``text`` as this value, or "" if nothing is."""
+        value = _whole_number(text)
+        if value is None or self.minimum() <= value <= self.maximum():
+            return ""
+        return (f"{self.what} must be a whole number from {self.minimum():,} to {self.maximum():,}, "
+                f"got {value:,}")
+
+    def _check(self, text: str) -> None:
+        self._say(self.out_of_range(text))
+
+    def _finished(self) -> None:
+        """Focus left with an out-of-range number: Qt puts the last good value back; say so."""
+        if self.problem_text and not self.problem_text.endswith("kept."):
+            self._say(f"{self.problem_text}; {self.value():,} is kept.")
+
+    def _say(self, text: str) -> None:
+        if text != self.problem_text:
+            self.problem_text = text
+            self.problem.emit(text)
 
     def set_value(self, value) -> None:
         if self.value() != value:
             self.blockSignals(True)
             self.setValue(value)
             self.blockSignals(False)
+        self._say("")
 
 
 class FloatEditor(_NoWheelMixin, QDoubleSpinBox):
@@ -97,13 +149,16 @@ class PairEditor(QWidget):
     """One number for a square window, or H and W apart (the ⇄ button splits them)."""
 
     edited = Signal(object)
+    problem = Signal(str)
 
-    def __init__(self, low: int, high: int, parent=None) -> None:
+    def __init__(self, low: int, high: int, parent=None, what: str = "the value") -> None:
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.spin_h = IntEditor(low, high)
-        self.spin_w = IntEditor(low, high)
+        self.spin_h = IntEditor(low, high, what=what)
+        self.spin_w = IntEditor(low, high, what=what)
+        self.spin_h.problem.connect(self.problem)
+        self.spin_w.problem.connect(self.problem)
         self.label_x = QLabel("×")
         self.split = QToolButton()
         self.split.setText("H≠W")
@@ -205,10 +260,11 @@ def make_editor(f) -> QWidget | None:
     """The editor for the layer field ``f`` (a dataclass field), or None for a field without one."""
     meta = f.metadata
     kind = meta.get("kind")
+    what = meta.get("label") or f.name
     if kind == "int":
-        return IntEditor(meta.get("low") or 0, meta.get("high") or 1_000_000)
+        return IntEditor(meta.get("low") or 0, meta.get("high") or 1_000_000, what=what)
     if kind == "pair":
-        return PairEditor(meta.get("low") or 0, meta.get("high") or 1_000_000)
+        return PairEditor(meta.get("low") or 0, meta.get("high") or 1_000_000, what=what)
     if kind == "float":
         return FloatEditor(meta.get("low") or 0.0, meta.get("high") or 1e6, f.default)
     if kind == "bool":

@@ -160,12 +160,13 @@ class Inspector(QScrollArea):
         self.input_box = QGroupBox("Input volume")
         input_form = QFormLayout(self.input_box)
         input_form.setContentsMargins(8, 6, 8, 6)
-        self.input_w = IntEditor(1, LIMITS["extent"])
-        self.input_h = IntEditor(1, LIMITS["extent"])
-        self.input_d = IntEditor(1, LIMITS["depth"])
-        input_form.addRow("Width W:", self.input_w)
-        input_form.addRow("Height H:", self.input_h)
-        input_form.addRow("Depth D:", self.input_d)
+        self.input_w = IntEditor(1, LIMITS["extent"], what="Width W")
+        self.input_h = IntEditor(1, LIMITS["extent"], what="Height H")
+        self.input_d = IntEditor(1, LIMITS["depth"], what="Depth D")
+        self.input_problems = {}
+        for label, spin in (("Width W:", self.input_w), ("Height H:", self.input_h), ("Depth D:", self.input_d)):
+            input_form.addRow(label, spin)
+            self.input_problems[spin.what] = self._problem_row(input_form, spin)
         self.common_inputs = QComboBox()
         self.common_inputs.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.common_inputs.setMinimumContentsLength(14)
@@ -364,6 +365,7 @@ class Inspector(QScrollArea):
         while self.form.rowCount():
             self.form.removeRow(0)
         self.editors = {}
+        self.problems: dict[str, QLabel] = {}  # field name → the line saying why a typed number is not used
 
     def _build_editors(self, path: tuple, layer) -> None:
         self._clear_editors()
@@ -379,6 +381,19 @@ class Inspector(QScrollArea):
                 spin.editingFinished.connect(self.document.seal)
             self.form.addRow(f"{label}:", editor)
             self.editors[f.name] = editor
+            if hasattr(type(editor), "problem"):
+                self.problems[f.name] = self._problem_row(self.form, editor)
+
+    @staticmethod
+    def _problem_row(form: QFormLayout, editor) -> QLabel:
+        """A line under ``editor`` saying why a number typed there is not used (hidden while it is fine)."""
+        message = QLabel()
+        message.setWordWrap(True)
+        message.setStyleSheet(f"color: {INVALID_COLOR};")
+        message.setVisible(False)
+        editor.problem.connect(lambda text: (message.setText(text), message.setVisible(bool(text))))
+        form.addRow("", message)
+        return message
 
     def _edited(self, name: str, value) -> None:
         if isinstance(self._path, tuple):

@@ -20,6 +20,7 @@ from convviz.model.analysis import LayerReport
 from convviz.model.summary import format_count
 from convviz.ui.builder.document import INPUT, NetworkDocument
 from convviz.ui.widgets.layer_style import layer_icon
+from convviz.ui.widgets.text import counted
 
 #: A layer type key (b"conv"), what the palette drags.
 LAYER_TYPE_MIME = "application/x-convviz-layer-type"
@@ -76,10 +77,6 @@ class Node:
     def __init__(self, kind: str, path, parent: "Node | None", row: int, label: str = ""):
         self.kind, self.path, self.parent, self.row, self.label = kind, path, parent, row, label
         self.children: list[Node] = []
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 class StackModel(QAbstractItemModel):
@@ -178,14 +175,14 @@ class StackModel(QAbstractItemModel):
             label, stack = block.children[node.path[-1]]
             out = stack[-1].output if stack else block.input
             empty = {"shortcut": "empty: identity, x passes through"}.get(label, "empty: passes the input through")
-            brief = empty if not stack else _plural(len(stack), "layer")
+            brief = empty if not stack else counted(len(stack), "layer")
             status = "ok" if out is not None else "unresolved"
             return Card("stack", label, brief, str(out) if out is not None else "—", "", status, "", "", "Blocks", "")
         r = self._reports[node.path]
         layer = r.layer
         status = r.status
         output = str(r.output) if r.output is not None else "—"
-        params = (_plural(r.params, "param") if r.params else "no parameters") if status != "unresolved" else ""
+        params = (counted(r.params, "param") if r.params else "no parameters") if status != "unresolved" else ""
         problem = r.error.message if r.error is not None else ""
         if status == "invalid" and not problem:
             problem = "a layer inside this block has a problem (expand it)"

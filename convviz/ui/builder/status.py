@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from convviz.model.summary import format_count
 from convviz.ui.builder.document import READ_ONLY_NOTICE, NetworkDocument
+from convviz.ui.widgets.text import counted
 from convviz.ui.widgets.layer_style import INVALID_COLOR, OK_COLOR
 
 
@@ -43,7 +44,7 @@ class NetworkStatus:
         else:
             self.problem_label.setText(
                 f"<span style='color:{OK_COLOR}'>✓ Valid:</span> {report.spec.input} → {report.output} "
-                f"in {len(list(report.walk()))} layers"
+                f"in {counted(len(list(report.walk())), 'layer')}"
             )
             self.problem_label.setToolTip("")
         self.totals_label.setText(f"{report.total_params:,} params · {format_count(report.total_macs)} mult-adds per image")
