@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "presets": "summary",
     "data": "data",
     "train": "train",
+    "explain": "explain",
 }
 
 
