@@ -1,6 +1,7 @@
 """Speed of the engine's kernels on the ConvNetJS CIFAR-10 net, against this machine's GEMM and PyTorch.
 
     python bench/bench_kernels.py [--quick]
+    python bench/bench_kernels.py --blas-overhead   # only the cost of setting BLAS threads per call
 
 The net: 32×32×3 → conv 5×5 16 pad 2 → ReLU → 2×2 pool → conv 5×5 20 pad 2 → ReLU → pool →
 conv 5×5 20 pad 2 → ReLU → pool → FC 10; batch 64, float32. Prints, with 1 and with 2 BLAS threads
@@ -23,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+import timeit
 from pathlib import Path
 
 import numpy as np
@@ -236,10 +238,50 @@ def memory_figures(steps: int = 10) -> tuple[float, float]:
     return int(peak_kb) / 1024, float(faults)
 
 
+def blas_overhead(repeats: int = 7, calls: int = 20000) -> None:
+    """The cost of one set-and-restore of the BLAS thread count (what ``engine_threads`` does around
+    a kernel called on its own), three ways, beside the smallest kernel call of the net."""
+    from threadpoolctl import ThreadpoolController
+
+    lib = blas.blas_library()
+    if lib is None:
+        print("BLAS is not controllable here: nothing to measure")
+        return
+    controller = ThreadpoolController()
+    other = 2 if blas.get_threads() == 1 else 1
+
+    def per_call(fn, n):
+        return min(timeit.repeat(fn, number=n, repeat=repeats)) / n
+
+    def setter():
+        previous = blas.set_threads(other)
+        blas.set_threads(previous)
+
+    def limiter():
+        with controller.limit(limits=other, user_api="blas"):
+            pass
+
+    x = np.random.default_rng(0).standard_normal((BATCH, 20, 8, 8)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((20, 20, 5, 5)).astype(np.float32)
+    conv = per_call(lambda: conv2d_forward(x, w, None, 1, 2), 50)
+    wrapped = per_call(blas.engine_threads(lambda: None), calls)
+    print(f"BLAS: {lib.api} {lib.path}")
+    for name, seconds in (
+        ("blas.set_threads set + restore (per-library setter)", per_call(setter, calls)),
+        ("engine_threads around an empty call", wrapped),
+        ("ThreadpoolController.limit(...) enter + exit", per_call(limiter, calls // 10)),
+    ):
+        print(f"  {name:<54} {seconds * 1e6:6.2f} µs  ({seconds / conv:.2%} of conv3's forward, {conv * 1e3:.2f} ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
+    parser.add_argument("--blas-overhead", action="store_true", help="only the per-call cost of setting BLAS threads")
     args = parser.parse_args()
+    if args.blas_overhead:
+        blas_overhead()
+        return
     repeats = 3 if args.quick else 9
     lib = blas.blas_library()
     print(f"numpy {np.__version__}; BLAS: {lib.path if lib else 'not controllable'}; engine default "

@@ -21,8 +21,18 @@ def test_numpy_wheel_blas_is_found_on_linux():
     lib = blas.blas_library()
     if lib is None:
         pytest.skip("no controllable BLAS (e.g. Apple Accelerate)")
-    assert lib.api in ("openblas", "mkl")
+    assert lib.api in ("openblas", "mkl", "blis")
     assert blas.get_threads() >= 1
+
+
+@needs_blas
+def test_the_count_set_is_what_threadpoolctl_reports_for_numpys_blas(two_threads):
+    from threadpoolctl import threadpool_info
+
+    numpy_blas = [info for info in threadpool_info() if info["filepath"] == blas.blas_library().path]
+    assert numpy_blas and numpy_blas[0]["num_threads"] == 2
+    with blas.limit_threads(1):
+        assert [info["num_threads"] for info in threadpool_info() if info["filepath"] == blas.blas_library().path] == [1]
 
 
 @needs_blas
