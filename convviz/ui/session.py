@@ -17,6 +17,10 @@ A run that ended (finished or stopped) stays saveable until the next one starts:
 nothing: the ended run keeps its own network, and its weights are what views see again whenever
 the builder shows that network again (after an undo, say).
 
+The session also holds the next run's batch size and optimizer (:meth:`RunSession.set_choices`,
+``choices_changed``): the Training panel trains with them and the summary sizes a training step's
+memory with them, so the two never disagree.
+
 States: ``idle`` (no run yet), ``loading`` (the data set and the trainer are being built),
 ``running``, ``paused``, ``finished`` (ended, stopped or failed).
 """
@@ -34,6 +38,7 @@ from convviz.training.records import Evaluation, Event, Metrics, Snapshot
 from convviz.ui.training.worker import WorkerThread, copy_weights
 
 SNAPSHOT_SECONDS = 1.0  # a snapshot of the insides about once a second while training
+MAX_BATCH = 65_536  # the largest batch either view offers
 ACTIVE_STATES = ("loading", "running", "paused")
 
 
@@ -59,6 +64,7 @@ class RunSession(QObject):
     run_finished = Signal()
     saved = Signal(str)  # a checkpoint of the run was written to this folder
     save_failed = Signal(str, str)  # the folder, and what went wrong
+    choices_changed = Signal()  # the next run's batch size or optimizer
 
     def __init__(self, spec_provider: Callable[[], NetworkSpec], parent: QObject | None = None) -> None:
         """``spec_provider()`` is the network the builder shows; a run trains a copy taken at start."""
@@ -74,6 +80,15 @@ class RunSession(QObject):
         self._ended = None  # the trainer of the run that ended (finished or stopped), saveable
         self._trained: tuple[NetworkSpec, dict] | None = None  # that run's network and final weights
         self._saved_step: int | None = None  # the step of the run's newest checkpoint
+        self.batch_size = TrainConfig().batch_size
+        self.optimizer = TrainConfig().optimizer
+
+    def set_choices(self, *, batch_size: int | None = None, optimizer: str | None = None) -> None:
+        """Change the next run's batch size and/or optimizer (every view showing them follows)."""
+        new = (self.batch_size if batch_size is None else int(batch_size), optimizer or self.optimizer)
+        if new != (self.batch_size, self.optimizer):
+            self.batch_size, self.optimizer = new
+            self.choices_changed.emit()
 
     # -- runs ----------------------------------------------------------------------------------------------
     @property

@@ -3,7 +3,9 @@
 The table shows :func:`convviz.model.summary.summary_rows` with the same formatting as
 ``convviz summary`` (``summary_text``), so the window and the command line always agree. Beside it:
 totals, a batch-size, optimizer and memory-budget control, the memory per category, whether a training
-step fits the budget, and the largest batch that does.
+step fits the budget, and the largest batch that does. The batch size and optimizer are the run
+session's (the Training panel shows the same two), so the memory estimate is that of the run the
+panel would start. The engine trains on the CPU: the budget is this computer's memory.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from convviz.model.summary import (
     summary_rows,
 )
 from convviz.ui.builder.document import NetworkDocument
+from convviz.ui.session import MAX_BATCH, RunSession
 from convviz.ui.widgets.layer_style import INVALID_COLOR, OK_COLOR, UNRESOLVED_COLOR
 
 BUDGETS = ["2GB", "4GB", "8GB", "12GB", "16GB", "24GB", "40GB", "80GB"]
@@ -43,7 +46,7 @@ BUDGETS = ["2GB", "4GB", "8GB", "12GB", "16GB", "24GB", "40GB", "80GB"]
 class SummaryTableModel(QAbstractTableModel):
     """One row per layer (inner layers of blocks indented), as ``summary_text`` prints them."""
 
-    HEADERS = ("Layer (type)", "Output shape", "Param #", "Mult-adds", "Memory")
+    HEADERS = ("Layer (type)", "Output shape", "Param #", "Mult-adds", "Memory")  # the last says its batch
 
     def __init__(self, document: NetworkDocument, parent=None) -> None:
         super().__init__(parent)
@@ -84,7 +87,7 @@ class SummaryTableModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
+            return f"Memory per batch of {self.batch:,}" if section == 4 else self.HEADERS[section]
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole and section == 4:
             return f"The layer's output for a batch of {self.batch:,} images (float32)"
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole and section:
@@ -134,9 +137,11 @@ class SummaryTableModel(QAbstractTableModel):
 class SummaryPanel(QWidget):
     """The summary dock's contents: the table on the left, totals and memory on the right."""
 
-    def __init__(self, document: NetworkDocument, settings: QSettings | None = None, parent=None) -> None:
+    def __init__(self, document: NetworkDocument, session: RunSession, settings: QSettings | None = None,
+                 parent=None) -> None:
         super().__init__(parent)
         self.document = document
+        self.session = session
         self.settings = settings
         self.model = SummaryTableModel(document, self)
         self.table = QTableView()
@@ -161,18 +166,20 @@ class SummaryPanel(QWidget):
         self.totals.setWordWrap(True)
 
         self.batch = QSpinBox()
-        self.batch.setRange(1, 1_000_000)
+        self.batch.setRange(1, MAX_BATCH)
         self.batch.setGroupSeparatorShown(True)
         self.batch.setAccelerated(True)
-        self.batch.setToolTip("Images per training step")
+        self.batch.setToolTip("Images per training step: the Training panel's batch size")
         self.optimizer = QComboBox()
         for name in OPTIMIZER_STATE:
             self.optimizer.addItem(name)
-        self.optimizer.setToolTip("Momentum keeps 1 number per parameter, Adam 2")
+        self.optimizer.setToolTip("The Training panel's optimizer: SGD keeps no extra numbers, "
+                                  "momentum and Nesterov 1 per parameter, Adam 2")
         self.budget = QComboBox()
         self.budget.setEditable(True)
         self.budget.addItems(BUDGETS)
-        self.budget.setToolTip("Memory of your GPU or RAM, e.g. 4GB, 512MB or 2GiB")
+        self.budget.setToolTip("The memory this computer can give a run, e.g. 4GB, 512MB or 2GiB "
+                               "(ConvViz trains on the CPU, in the computer's own memory)")
         controls = QGridLayout()
         controls.setContentsMargins(0, 0, 0, 0)
         controls.setHorizontalSpacing(6)
@@ -211,7 +218,8 @@ class SummaryPanel(QWidget):
         side.setSpacing(4)
         side.addLayout(controls)
         side.addWidget(self.verdict)
-        side.addWidget(QLabel("<b>Memory of a training step</b> (float32)"))
+        self.memory_title = QLabel()
+        side.addWidget(self.memory_title)
         side.addLayout(self.memory_grid)
         side.addStretch(1)
         side_widget = QWidget()
@@ -243,8 +251,9 @@ class SummaryPanel(QWidget):
 
         self._fitted_batch = None
         self._restore()
-        self.batch.valueChanged.connect(self._controls_changed)
-        self.optimizer.currentIndexChanged.connect(self._controls_changed)
+        self.batch.valueChanged.connect(lambda value: session.set_choices(batch_size=value))
+        self.optimizer.currentTextChanged.connect(lambda name: session.set_choices(optimizer=name))
+        session.choices_changed.connect(self._show_choices)
         self.budget.currentTextChanged.connect(self._controls_changed)
         self.table.selectionModel().currentRowChanged.connect(self._row_selected)
         document.changed.connect(self.refresh)
@@ -253,18 +262,30 @@ class SummaryPanel(QWidget):
 
     # -- settings ---------------------------------------------------------------------------------------------
     def _restore(self) -> None:
-        s = self.settings
-        batch = int(s.value("summary/batch", 64)) if s is not None else 64
-        optimizer = str(s.value("summary/optimizer", "adam")) if s is not None else "adam"
+        """The batch size and optimizer last chosen (in either view) become the session's."""
+        s, session = self.settings, self.session
+        batch = int(s.value("run/batch", session.batch_size)) if s is not None else session.batch_size
+        optimizer = str(s.value("run/optimizer", session.optimizer)) if s is not None else session.optimizer
         budget = str(s.value("summary/budget", "8GB")) if s is not None else "8GB"
-        self.batch.setValue(max(1, batch))
-        self.optimizer.setCurrentText(optimizer if optimizer in OPTIMIZER_STATE else "adam")
+        session.set_choices(batch_size=min(max(1, batch), MAX_BATCH),
+                            optimizer=optimizer if optimizer in OPTIMIZER_STATE else None)
+        self.batch.setValue(session.batch_size)
+        self.optimizer.setCurrentText(session.optimizer)
         self.budget.setCurrentText(budget)
+
+    def _show_choices(self) -> None:
+        """The session's batch size or optimizer changed (here or in the Training panel)."""
+        for widget, set_value in ((self.batch, lambda: self.batch.setValue(self.session.batch_size)),
+                                  (self.optimizer, lambda: self.optimizer.setCurrentText(self.session.optimizer))):
+            widget.blockSignals(True)
+            set_value()
+            widget.blockSignals(False)
+        self._controls_changed()
 
     def _controls_changed(self, *_args) -> None:
         if self.settings is not None:
-            self.settings.setValue("summary/batch", self.batch.value())
-            self.settings.setValue("summary/optimizer", self.optimizer.currentText())
+            self.settings.setValue("run/batch", self.session.batch_size)
+            self.settings.setValue("run/optimizer", self.session.optimizer)
             self.settings.setValue("summary/budget", self.budget.currentText())
         self.refresh()
 
@@ -277,9 +298,10 @@ class SummaryPanel(QWidget):
     # -- showing ------------------------------------------------------------------------------------------------
     def refresh(self) -> None:
         report = self.document.report
-        batch = self.batch.value()
-        optimizer = self.optimizer.currentText()
+        batch = self.session.batch_size
+        optimizer = self.session.optimizer
         if self.model.refresh(batch) or batch != self._fitted_batch:
+            self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 4, 4)  # "Memory per batch of N"
             self._fit_columns()
             self._fitted_batch = batch
         out = report.output
@@ -294,6 +316,7 @@ class SummaryPanel(QWidget):
             f" &nbsp; Mult-adds per image: <b>{format_count(report.total_macs)}</b> ({report.total_macs:,})"
         )
         memory = report.memory(batch, optimizer)
+        self.memory_title.setText(f"<b>Memory of a training step</b> (batch of {batch:,}, {optimizer}, float32)")
         for (name, value), (label, amount) in zip(self.memory_labels, memory.categories()):
             name.setText(label)
             value.setText(format_bytes(amount))

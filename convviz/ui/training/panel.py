@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from convviz.training.config import OPTIMIZERS, ConfigError, TrainConfig
 from convviz.training.records import Event, Metrics
-from convviz.ui.session import ACTIVE_STATES, RunSession
+from convviz.ui.session import ACTIVE_STATES, MAX_BATCH, RunSession
 
 
 class TrainingPanel(QWidget):
@@ -68,11 +68,17 @@ class TrainingPanel(QWidget):
         self.data_source.setToolTip("Fetch CIFAR-10 with Train → Download CIFAR-10, or choose an archive you have.")
         self.data_source.activated.connect(self._maybe_choose_archive)
         self.epochs = QSpinBox(minimum=1, maximum=1000, value=5)
-        self.batch = QSpinBox(minimum=1, maximum=4096, value=64)
+        self.batch = QSpinBox(minimum=1, maximum=MAX_BATCH, value=self.session.batch_size)
+        self.batch.setGroupSeparatorShown(True)
+        self.batch.setToolTip("Images per step; the summary's memory estimate uses the same batch")
         self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=10.0, value=0.01, singleStep=0.001)
         self.optimizer = QComboBox()
         self.optimizer.addItems(OPTIMIZERS)
-        self.optimizer.setCurrentText("momentum")
+        self.optimizer.setCurrentText(self.session.optimizer)
+        self.optimizer.setToolTip("How each step updates the weights; the summary's memory estimate uses the same one")
+        self.batch.valueChanged.connect(lambda value: self.session.set_choices(batch_size=value))
+        self.optimizer.currentTextChanged.connect(lambda name: self.session.set_choices(optimizer=name))
+        self.session.choices_changed.connect(self._show_choices)
         self.augment = QCheckBox("flip and crop", checked=True)
         form = QFormLayout()
         form.addRow("Data", self.data_source)
@@ -244,6 +250,13 @@ class TrainingPanel(QWidget):
                                 f"{self.status.text()}")
 
     # -- the session → the panel -----------------------------------------------------------------------------
+    def _show_choices(self) -> None:
+        for widget, set_value in ((self.batch, lambda: self.batch.setValue(self.session.batch_size)),
+                                  (self.optimizer, lambda: self.optimizer.setCurrentText(self.session.optimizer))):
+            widget.blockSignals(True)
+            set_value()
+            widget.blockSignals(False)
+
     def _on_metrics(self, record: Metrics) -> None:
         eta = "" if record.eta_seconds is None else f", about {record.eta_seconds / 60:.1f} min left"
         self.status.setText(

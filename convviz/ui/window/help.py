@@ -26,8 +26,9 @@ your numbers: W′ = (W − F + 2P)/S + 1, e.g. (32 − 5 + 2·2)/1 + 1 = 32, an
 The inspector says why and offers one-click fixes; the grey cards after it wait for the fix.</li>
 <li><b>Diagram</b> (top): the classic picture of the network as a row of volumes. Click a box to
 select its layer.</li>
-<li><b>Summary</b> (bottom): the whole table, the totals, and the memory a training step needs for a
-batch size, and whether it fits your GPU.</li>
+<li><b>Summary</b> (bottom): the whole table, the totals, and the memory a training step needs with
+the Training panel's batch size and optimizer, and whether it fits in this computer's memory
+(ConvViz trains on the CPU).</li>
 <li><b>Case Studies</b> menu: LeNet-5, AlexNet, ZFNet, VGG-16, GoogLeNet and ResNet, as the CS231n
 notes describe them, plus small networks that train on CIFAR-10.</li>
 </ul>

@@ -117,7 +117,7 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(doc)
         self.inspector.expand_requested.connect(self.stack_view.expand_block)
         self.diagram = NetworkDiagram(doc)
-        self.summary = SummaryPanel(doc, self.settings)
+        self.summary = SummaryPanel(doc, session, self.settings)
         self.training = TrainingPanel(session, self.dialogs)
         self.training.close_ready.connect(self._close_once_the_run_is_saved)
         self.curves = CurvesView(session)
