@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "data": "data",
     "train": "train",
     "explain": "explain",
+    "export": "export",
 }
 
 

@@ -1,0 +1,40 @@
+"""Take a ConvViz network elsewhere and bring weights back: PyTorch, ONNX, safetensors.
+
+    from convviz.export import load_source, export_pytorch
+    source = load_source("preset:resnet20", seed=0)      # or a checkpoint folder: its trained weights
+    export_pytorch(source, "out/resnet20")                 # model.py, weights.safetensors, network.json
+
+- ``convviz.export.source``: ``load_source`` (network file, preset or checkpoint → spec, weights, config)
+- ``convviz.export.pytorch``: ``model_source(spec)``, the text of a readable ``torch.nn.Module``
+- ``convviz.export.safetensors_io``: weights files by ConvViz's stable names
+
+Nothing here imports PyTorch: exporting writes text and safetensors files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from convviz.export.source import ExportError, Source, checkpoint_source, load_source
+
+__all__ = ["ExportError", "Source", "load_source", "checkpoint_source", "export_pytorch"]
+
+
+def export_pytorch(source: Source, out_dir: str | os.PathLike) -> list[Path]:
+    """Write ``model.py``, ``weights.safetensors`` and ``network.json`` into ``out_dir``
+    (created if needed); returns the files written."""
+    from convviz.atomic import write_text_atomic
+    from convviz.export.pytorch import model_source
+    from convviz.export.safetensors_io import write_weights
+    from convviz.model import dumps
+
+    text = model_source(source.spec, source.origin)  # refuses a network it cannot write before any file is
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / "model.py", out / "weights.safetensors", out / "network.json"]
+    write_text_atomic(files[0], text)
+    write_weights(files[1], source.weights, {"format": "convviz-weights", "network": source.spec.name,
+                                             "origin": source.origin})
+    write_text_atomic(files[2], dumps(source.spec))
+    return files
