@@ -65,8 +65,9 @@ class ReadOnlyNotice(QLabel):
     """A band above the stack, shown while the document is read-only (a run trains the network)."""
 
     def __init__(self, document: NetworkDocument, parent: QWidget | None = None) -> None:
-        super().__init__(f"⏵ {READ_ONLY_NOTICE}. The builder shows the network being trained; "
-                         "Stop or finish the run (Train → Stop) to change it.", parent)
+        super().__init__(f"<b>{READ_ONLY_NOTICE}.</b> The builder shows the network being trained; "
+                         "stop the run (Train → Stop) or let it finish to change it.", parent)
+        self.setTextFormat(Qt.TextFormat.RichText)
         self.setWordWrap(True)
         self.setStyleSheet("QLabel { background: #fff4d6; border: 1px solid #e0b84c; border-radius: 3px; padding: 6px; }")
         self.setVisible(document.read_only)

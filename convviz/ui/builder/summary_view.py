@@ -87,7 +87,7 @@ class SummaryTableModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return f"Memory per batch of {self.batch:,}" if section == 4 else self.HEADERS[section]
+            return f"Memory per\nbatch of {self.batch:,}" if section == 4 else self.HEADERS[section]
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole and section == 4:
             return f"The layer's output for a batch of {self.batch:,} images (float32)"
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole and section:
@@ -218,7 +218,8 @@ class SummaryPanel(QWidget):
         side.setSpacing(4)
         side.addLayout(controls)
         side.addWidget(self.verdict)
-        self.memory_title = QLabel()
+        self.memory_title = QLabel("<b>Memory of a training step</b>")
+        self.memory_title.setWordWrap(True)  # its batch and optimizer never widen the panel
         side.addWidget(self.memory_title)
         side.addLayout(self.memory_grid)
         side.addStretch(1)
@@ -230,6 +231,7 @@ class SummaryPanel(QWidget):
         side_scroll.setFrameShape(QFrame.Shape.NoFrame)
         side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         side_scroll.setMinimumWidth(200)
+        self.side_widget, self.side_scroll = side_widget, side_scroll
         side_width = side_widget.sizeHint().width() + 14
 
         left_widget = QWidget()
@@ -322,6 +324,7 @@ class SummaryPanel(QWidget):
             value.setText(format_bytes(amount))
         self.training_value.setText(f"<b>{format_bytes(memory.training)}</b>")
         self.inference_value.setText(format_bytes(memory.inference))
+        self._fit_side()
         budget = self.budget_bytes()
         if budget is None:
             self.verdict.setText(f"<span style='color:{INVALID_COLOR}'>A budget looks like 4GB, 512MB or 2GiB.</span>")
@@ -335,6 +338,14 @@ class SummaryPanel(QWidget):
                 verdict = f"<span style='color:{INVALID_COLOR}'>✗ batch {batch:,} does not fit in {format_bytes(budget)}</span>"
             self.verdict.setText(f"{verdict}<br>Largest batch that fits: <b>{largest:,}</b>")
         self._show_selection(self.document.selected)
+
+    def _fit_side(self) -> None:
+        """Wide enough for every figure ("optimizer state (momentum)" is longer than "(adam)"); the table gives way."""
+        self.side_scroll.setMinimumWidth(max(200, self.side_widget.sizeHint().width() + 14))
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._fit_side()  # the labels' sizes are known once the panel is polished
 
     def _fit_columns(self) -> None:
         for column in range(1, 5):

@@ -26,7 +26,7 @@ def test_the_summary_sizes_the_run_the_training_panel_would_start(builder, qtbot
     assert summary.training_value.text() == f"<b>{format_bytes(report.memory(32, 'sgd').training)}</b>"
 
     model = summary.model
-    assert model.headerData(4, Qt.Orientation.Horizontal) == "Memory per batch of 32"
+    assert model.headerData(4, Qt.Orientation.Horizontal) == "Memory per\nbatch of 32"
     assert model.data(model.index(0, 4)) == format_bytes(summary_rows(report, 32)[0].activation_bytes)
 
     from convviz.ui.window.main_window import MainWindow
