@@ -40,7 +40,7 @@ def export(tmp_path, spec, net, origin="test") -> Path:
 def test_the_export_needs_no_torch_and_holds_every_weight_by_its_convviz_name(tmp_path):
     net = Network(EVERYTHING, seed=3)
     out = export(tmp_path, EVERYTHING, net)
-    assert sorted(p.name for p in out.iterdir()) == ["model.py", "network.json", "weights.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["model.py", "network.json", "train.py", "weights.safetensors"]
     header, metadata = read_header(out / "weights.safetensors")
     assert set(header) == set(parameter_names(net))
     for name, array in net.get_weights().items():
