@@ -17,13 +17,18 @@ Building and training
     net.backward(dscores)                                   # → dx (N, C, H, W); fills net.grads()
     opt.step(net.grads())                                   # updates net.params() in place
 
-``Network(spec, seed=0, dtype=np.float32)``
+``Network(spec, seed=0, dtype=np.float32, threads=1)``
     Builds every layer from ``analyze(spec)`` (the one source of truth for shapes; the first forward
     pass checks every layer's real output against it). An invalid spec raises ValueError listing the
     problems: ``cannot build the network: conv2: (10 − 3 + 2·0)/2 + 1 = 4.5 is not a whole number …``.
     Weights are seeded He normal (std √(2/fan_in), the leaky ReLU's gain for leaky ReLU), or Glorot
     normal (std √(2/(fan_in + fan_out))) where the activation that follows is tanh or sigmoid; biases
     0; batch norm γ = 1, β = 0, running mean 0 and variance 1.
+
+    ``threads=2`` splits every batch of two or more images across two Python threads (one core each;
+    ``convviz.engine.parallel``): weights shared, gradients summed, batch norm on the whole batch's
+    statistics and dropout with the one-thread mask, so a step gives the one-thread numbers up to
+    rounding (float64: ~1e-14). Traced passes run on one thread.
 
 ``net.forward(x, train=True)``
     x: (N, C, H, W) as the spec's input volume (cast to the network's dtype). Returns (N, K) when the
@@ -37,7 +42,7 @@ Building and training
     trainer never needs it; it saves the first convolution's backward-data pass).
 
 One pass at a time: a Network keeps each layer's cache from the last forward pass for the next
-backward pass, so it is not thread-safe; trace (below) while training is paused, or on a copy built
+backward pass, so it is not thread-safe (its own ``threads`` are another matter: one pass uses them); trace (below) while training is paused, or on a copy built
 with ``set_weights``.
 
 Arrays: NCHW activations (a flat 1×1×D volume is (N, D)); conv weights (K, C, Fh, Fw), biases (K,);
@@ -76,7 +81,8 @@ Modules
 - ``convviz.engine.gradcheck``: CS231n's ``eval_numerical_gradient_array``, ``rel_error`` and
   ``network_gradient_errors``.
 - ``convviz.engine.kernels``: the fast convolution and pooling kernels and their naive references;
-  ``convviz.engine.blas``: BLAS thread limits for the kernels.
+  ``convviz.engine.blas``: BLAS thread limits for the kernels; ``convviz.engine.parallel``: a batch
+  split across threads (its parts, the collective batch norm and dropout exchange through).
 """
 
 from convviz.engine.fc_to_conv import ConvertedNetwork, fc_to_conv

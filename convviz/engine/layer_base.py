@@ -55,9 +55,11 @@ class Layer:
     INIT_WEIGHT = False
 
     @classmethod
-    def build(cls, report: LayerReport, dtype, net) -> "Layer":
-        """The engine layer for ``report`` in network ``net`` (a layer that needs the network, e.g. for
-        its random generator, overrides this)."""
+    def build(cls, report: LayerReport, dtype, part) -> "Layer":
+        """The engine layer for ``report`` in the replica that runs ``part`` of a network's batches
+        (a :class:`~convviz.engine.parallel.Part`: ``part.rng`` is the network's dropout generator,
+        ``part.split`` says whether a pass runs on a split batch). A layer that needs it (dropout,
+        batch norm) overrides this."""
         return cls(report, dtype)
 
     def __init__(self, report: LayerReport, dtype):

@@ -11,6 +11,8 @@ The in-place ownership flags (``KEEPS_OUTPUT`` …) are explained in ``convviz.e
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from convviz.engine.activations import ELU, LeakyReLU, ReLU, Sigmoid, Tanh, relu_backward  # noqa: F401 (re-exported)
@@ -59,15 +61,29 @@ class BatchNorm(Layer):
 
     Works on (C, M) rows of the values (a free view of the kernels' memory layouts), caches x̂ as
     rows, and gives its output in its input's memory order.
+
+    A batch split across threads (``convviz.engine.parallel``) is still one batch: the parts add up
+    Σx and Σ(x − μ)² (forward) and Σdout, Σdout·x̂ (backward) over the whole batch, n counts every
+    part's values, and only part 0 updates the running statistics. Each part's ``grads`` hold its
+    own share of dγ and dβ; the network sums them.
     """
 
-    def __init__(self, report, dtype):
+    def __init__(self, report, dtype, part=None):
         super().__init__(report, dtype)
+        self.part = part  # the batch part this layer's replica runs (convviz.engine.parallel.Part)
         c = report.input.depth
         self.add_param("weight", (c,))[...] = 1
         self.add_param("bias", (c,))
         self.buffers["running_mean"] = np.zeros(c, self.dtype)
         self.buffers["running_var"] = np.ones(c, self.dtype)
+
+    @classmethod
+    def build(cls, report, dtype, part):
+        return cls(report, dtype, part)
+
+    def _split_part(self):
+        """The Part when this pass runs on a split batch, else None."""
+        return self.part if self.part is not None and self.part.split else None
 
     def forward(self, x, train, inplace=False):
         eps, momentum = self.spec.eps, self.spec.momentum
@@ -76,26 +92,34 @@ class BatchNorm(Layer):
         n = rows.shape[1]
         gamma, beta = self.params["weight"], self.params["bias"]
         if train:
+            part = self._split_part()
+            if part is not None:  # the whole batch's n and Σx, from every part
+                counts_and_sums = part.gather((n, rows.sum(axis=1)))
+                n = sum(count for count, _ in counts_and_sums)
+                mean = functools.reduce(np.add, [s for _, s in counts_and_sums]) / self.dtype.type(n)
+            elif n >= 2:
+                mean = rows.mean(axis=1)
             if n < 2:
                 raise ValueError(
                     f"{self.name}: batch norm in training needs more than one value per depth slice, "
                     f"got input shape {x.shape}"
                 )
-            mean = rows.mean(axis=1)
             xhat = np.subtract(rows, mean[:, None], out=rows if inplace else None)
-            var = np.einsum("cm,cm->c", xhat, xhat) / n
+            squares = np.einsum("cm,cm->c", xhat, xhat)
+            var = (squares if part is None else part.sum(squares)) / n
             inv_std = (1 / np.sqrt(var + eps)).astype(self.dtype)
             xhat *= inv_std[:, None]
-            running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
-            running_mean *= 1 - momentum
-            running_mean += momentum * mean
-            running_var *= 1 - momentum
-            running_var += (momentum * n / (n - 1)) * var
+            if part is None or part.rank == 0:  # the running statistics are shared by the parts
+                running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean
+                running_var *= 1 - momentum
+                running_var += (momentum * n / (n - 1)) * var
         else:
             inv_std = (1 / np.sqrt(self.buffers["running_var"] + eps)).astype(self.dtype)
             xhat = rows - self.buffers["running_mean"][:, None]
             xhat *= inv_std[:, None]
-        self.train, self.xhat, self.inv_std = train, xhat, inv_std
+        self.train, self.xhat, self.inv_std, self.n = train, xhat, inv_std, n
         y = xhat * gamma[:, None]
         y += beta[:, None]
         return rows_back(y, self.perm, self.shape)
@@ -109,7 +133,10 @@ class BatchNorm(Layer):
         dgamma[...] = np.einsum("cm,cm->c", d, xhat)
         if not self.train:
             return rows_back(d * (gamma * inv_std)[:, None], self.perm, self.shape)
-        n = d.shape[1]
+        n = self.n
+        part = self._split_part()
+        if part is not None:  # the whole batch's Σdout and Σdout·x̂; grads keep this part's share
+            dbeta, dgamma = part.sum(np.stack([dbeta, dgamma]))
         # dx̂ = dout·γ; Σdx̂ = γ·dβ and Σ(dx̂·x̂) = γ·dγ, so no second pass over the batch is needed.
         scale = gamma * inv_std / n
         dx = xhat * (-scale * dgamma)[:, None]
@@ -160,25 +187,34 @@ class LRN(Layer):
 @implements(spec.Dropout)
 class Dropout(Layer):
     """Inverted dropout: in training y = x·m with m = [u ≥ p]/(1 − p), u uniform from the network's
-    generator; in eval (or p = 0) y = x. dx = dout·m. Caches the mask m."""
+    generator; in eval (or p = 0) y = x. dx = dout·m. Caches the mask m.
+
+    On a batch split across threads, part 0 draws u for the whole batch (the very draw of a
+    one-thread pass) and each part uses its rows of it.
+    """
 
     OUTPUT_ALIASES_INPUT = True
     DX_ALIASES_DOUT = True
 
-    def __init__(self, report, dtype, rng_owner):
+    def __init__(self, report, dtype, part):
         super().__init__(report, dtype)
-        self.rng_owner = rng_owner  # anything with an ``rng`` attribute (the Network)
+        self.part = part  # the batch part this layer's replica runs; ``part.rng`` is the network's generator
 
     @classmethod
-    def build(cls, report, dtype, net):
-        return cls(report, dtype, net)
+    def build(cls, report, dtype, part):
+        return cls(report, dtype, part)
 
     def forward(self, x, train, inplace=False):
         p = self.spec.p
         if not train or p == 0:
             self.mask = None
             return x
-        u = self.rng_owner.rng.random(x.shape, dtype=self.dtype)
+        part = self.part
+        if part.split:
+            whole = (part.total,) + x.shape[1:]
+            u = part.whole(lambda: part.rng.random(whole, dtype=self.dtype))[part.start:part.stop]
+        else:
+            u = part.rng.random(x.shape, dtype=self.dtype)
         self.mask = (u >= p).astype(self.dtype) * self.dtype.type(1 / (1 - p))
         return np.multiply(x, self.mask, out=x if inplace else None)
 

@@ -5,6 +5,8 @@
     loss, dscores = softmax_cross_entropy(scores, y)
     dx = net.backward(dscores)                           # fills net.grads()
 
+    net = Network(preset("resnet20"), threads=2)         # each batch split across 2 threads
+
 Shapes come from ``analyze(spec)`` (the one source of truth): every layer is built from its report,
 and the first forward pass checks that every layer's real output has the shape the report gives.
 """
@@ -19,6 +21,7 @@ import numpy as np
 
 from convviz.engine import layers as L
 from convviz.engine.blas import engine_threads
+from convviz.engine.parallel import Collective, Part, Runner, check_threads, split_bounds
 from convviz.engine.stack import Branch, Residual, Stack, build_stack, walk_layers  # noqa: F401 (re-exported)
 from convviz.model.analysis import analyze
 from convviz.model.network import NetworkSpec
@@ -53,12 +56,21 @@ class RunState:
 
 
 class Network:
-    """A network built from a :class:`~convviz.model.NetworkSpec`, ready to train. See ``convviz.engine``."""
+    """A network built from a :class:`~convviz.model.NetworkSpec`, ready to train. See ``convviz.engine``.
 
-    def __init__(self, spec: NetworkSpec, seed: int = 0, dtype=np.float32):
+    ``threads``: how many Python threads share each pass. With T > 1 the network keeps T − 1 more
+    replicas of its layers (same parameter and buffer arrays, their own gradients and caches) and
+    splits every batch of at least T images along N (see ``convviz.engine.parallel``): scores and dx
+    are concatenated, ``grads()`` holds the summed gradients, batch norm uses the whole batch's
+    statistics and dropout the mask a one-thread pass draws, so the result is the one-thread result
+    up to rounding. Traced passes always run on one thread.
+    """
+
+    def __init__(self, spec: NetworkSpec, seed: int = 0, dtype=np.float32, threads: int = 1):
         dtype = np.dtype(dtype)
         if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        self.threads = check_threads(threads)
         spec = copy.deepcopy(spec)
         report = analyze(spec)
         if not report.valid:
@@ -67,8 +79,19 @@ class Network:
         self.spec, self.report, self.dtype, self.seed = spec, report, dtype, seed
         init_seq, dropout_seq = np.random.SeedSequence(seed).spawn(2)
         self.rng = np.random.default_rng(dropout_seq)
-        self.stack = build_stack(report.layers, dtype, self)
+        collective = Collective(self.threads) if self.threads > 1 else None
+        self._parts = [Part(self, rank, collective) for rank in range(self.threads)]
+        self.stack = build_stack(report.layers, dtype, self._parts[0])
         self.layers = {layer.name: layer for layer in walk_layers(self.stack)}
+        self._replicas = [self._replica(part) for part in self._parts[1:]]  # stacks for parts 1 … T − 1
+        self._runner = Runner(self._parts) if self._replicas else None
+        self._bounds = None  # (start, stop) of every part in the last plain pass (None: not split)
+        # (this network's gradient array, the same gradient of every replica): summed after a split backward
+        replica_layers = [list(walk_layers(replica)) for replica in self._replicas]
+        self._grad_shares = [
+            (g, *(layers[i].grads[key] for layers in replica_layers))
+            for i, main in enumerate(walk_layers(self.stack)) for key, g in main.grads.items()
+        ] if self._replicas else []
         self._init_weights(np.random.default_rng(init_seq))
         self._params = {f"{l.name}.{k}": v for l in self.layers.values() for k, v in l.params.items()}
         self._grads = {f"{l.name}.{k}": v for l in self.layers.values() for k, v in l.grads.items()}
@@ -76,6 +99,13 @@ class Network:
         self.output_volume = report.output
         self._forward_shape = None  # shape of the last forward's scores (None: no forward yet)
         self._forward_id = 0  # counts forward passes, so a trace knows whether the caches are its own
+
+    def _replica(self, part: Part) -> Stack:
+        """The layers again for ``part``, sharing this network's parameter and buffer arrays."""
+        stack = build_stack(self.report.layers, self.dtype, part)
+        for main, layer in zip(walk_layers(self.stack), walk_layers(stack)):
+            layer.params, layer.buffers = main.params, main.buffers
+        return stack
 
     def _init_weights(self, rng: np.random.Generator) -> None:
         """Seeded He/Glorot normal weights, drawn in float32 so that a float32 and a float64 network
@@ -217,9 +247,18 @@ class Network:
         for evaluation. A final Softmax layer is not applied: the scores are logits (see
         ``softmax_cross_entropy`` and ``predict_proba``). Do not modify the scores before backward.
         BLAS runs with ``convviz.engine.blas.ENGINE_THREADS`` threads during the pass (the caller's
-        count is restored after), for the FC layers as for the kernels.
+        count is restored after), for the FC layers as for the kernels. With ``threads`` > 1 a batch
+        of at least that many images is split across the threads.
         """
-        raw = self.stack.forward(self._prepare_input(x), train)
+        x = self._prepare_input(x)
+        n = x.shape[0]
+        self._bounds = split_bounds(n, self.threads) if self._replicas and n >= self.threads else None
+        if self._bounds is None:
+            raw = self.stack.forward(x, train)
+        else:
+            stacks = [self.stack, *self._replicas]
+            outs = self._runner.run(self._bounds, n, lambda rank, a, b: stacks[rank].forward(x[a:b], train))
+            raw = np.concatenate(outs)
         y = self._finish_output(raw)
         self._forward_shape, self._raw_shape = y.shape, raw.shape
         self._forward_id += 1
@@ -229,11 +268,22 @@ class Network:
     def backward(self, dscores, input_grad: bool = True) -> np.ndarray | None:
         """dscores: dL/dscores, shaped like the last forward's scores → dx (N, C, H, W).
 
-        Fills ``grads()``. ``input_grad=False`` skips the input gradient where the first layer can
-        (a Conv or FC: the trainer never needs it) and returns None.
+        Fills ``grads()`` (on a split batch: the sum of every part's gradients). ``input_grad=False``
+        skips the input gradient where the first layer can (a Conv or FC: the trainer never needs it)
+        and returns None.
         """
-        dscores = self._prepare_grad(dscores)
-        return self.stack.backward(dscores.reshape(self._raw_shape), input_grad=input_grad)
+        dscores = self._prepare_grad(dscores).reshape(self._raw_shape)
+        if self._bounds is None:
+            return self.stack.backward(dscores, input_grad=input_grad)
+        stacks = [self.stack, *self._replicas]
+        n = dscores.shape[0]
+        dxs = self._runner.run(
+            self._bounds, n, lambda rank, a, b: stacks[rank].backward(dscores[a:b], input_grad=input_grad)
+        )
+        for total, *shares in self._grad_shares:
+            for share in shares:
+                total += share
+        return np.concatenate(dxs) if input_grad else None
 
     def _prepare_grad(self, dscores) -> np.ndarray:
         if self._forward_shape is None:
@@ -261,6 +311,7 @@ class Network:
 
         Returns the scores as ``forward`` does; ``backward_recorded`` can follow.
         """
+        self._bounds = None  # traced passes run on this thread, on the whole batch
         raw = self.stack.forward(self._prepare_input(x), train, recorder)
         y = self._finish_output(raw)
         self._forward_shape, self._raw_shape = y.shape, raw.shape
@@ -272,6 +323,8 @@ class Network:
         upstream and downstream gradient (``backward_in``, ``backward_out``); returns dx (a copy of
         ``dscores`` is used, so the caller's array is never overwritten)."""
         dscores = self._prepare_grad(dscores)
+        if self._bounds is not None:
+            raise RuntimeError("a traced backward pass needs a traced forward pass first")
         return self.stack.backward(dscores.reshape(self._raw_shape).copy(), recorder)
 
     def trace_forward(self, x, train: bool = False):
@@ -288,4 +341,5 @@ class Network:
 
     def __repr__(self) -> str:
         name = self.spec.name or "network"
-        return f"<Network {name!r}: {len(self._params)} parameter arrays, {self.dtype.name}>"
+        threads = f", {self.threads} threads" if self.threads > 1 else ""
+        return f"<Network {name!r}: {len(self._params)} parameter arrays, {self.dtype.name}{threads}>"

@@ -142,9 +142,9 @@ class Residual(L.Layer):
         self.stacks = [body, shortcut]
 
     @classmethod
-    def build(cls, report, dtype, net):
+    def build(cls, report, dtype, part):
         (_, body), (_, shortcut) = report.children
-        return cls(report, build_stack(body, dtype, net), build_stack(shortcut, dtype, net))
+        return cls(report, build_stack(body, dtype, part), build_stack(shortcut, dtype, part))
 
     def forward(self, x, train, recorder=None):
         self.shape = x.shape
@@ -174,8 +174,8 @@ class Branch(L.Layer):
         self.stacks, self.depths = stacks, depths
 
     @classmethod
-    def build(cls, report, dtype, net):
-        stacks = [build_stack(children, dtype, net) for _, children in report.children]
+    def build(cls, report, dtype, part):
+        stacks = [build_stack(children, dtype, part) for _, children in report.children]
         depths = [children[-1].output.depth if children else report.input.depth for _, children in report.children]
         return cls(report, stacks, depths)
 
@@ -200,9 +200,10 @@ class Branch(L.Layer):
 # -- building --------------------------------------------------------------------------------------------
 
 
-def build_stack(reports: list[LayerReport], dtype, net) -> Stack:
-    """Engine layers for a stack of reports (each by its registered class; blocks build their stacks)."""
-    return Stack([engine_class(report.layer).build(report, dtype, net) for report in reports])
+def build_stack(reports: list[LayerReport], dtype, part) -> Stack:
+    """Engine layers for a stack of reports (each by its registered class; blocks build their stacks),
+    for the replica that runs ``part`` of the batches (see ``Layer.build``)."""
+    return Stack([engine_class(report.layer).build(report, dtype, part) for report in reports])
 
 
 def walk_layers(stack: Stack):

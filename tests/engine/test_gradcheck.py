@@ -178,3 +178,27 @@ def test_gradient_checks_need_float64():
     net = Network(NetworkSpec(Volume(3, 3, 1), [Flatten(), FC(2)]))
     with pytest.raises(ValueError, match="gradient checks need a float64 network, got float32"):
         network_gradient_errors(net, np.zeros((1, 1, 3, 3)), np.zeros((1, 2)))
+
+
+# -- a batch split across two threads (convviz.engine.parallel): the same gradients ---------------------
+
+
+@pytest.mark.parametrize("volume", [Volume(5, 4, 3), Volume(1, 1, 6)], ids=["per slice", "per unit"])
+def test_batch_norm_on_a_split_batch(volume):
+    net = Network(NetworkSpec(volume, [BatchNorm(momentum=0.3)]), dtype=np.float64, threads=2)
+    check(None, volume=volume, batch=5, net=net)  # parts of 3 and 2 images share μ, σ², Σdout, Σdout·x̂
+
+
+def test_dropout_on_a_split_batch():
+    net = Network(NetworkSpec(Volume(4, 3, 3), [Conv(3, 3, pad=1), Dropout(p=0.4)]), dtype=np.float64, threads=2)
+    state = net.get_rng_state()
+    check(None, volume=Volume(4, 3, 3), batch=3, net=net, before_forward=lambda: net.set_rng_state(state))
+
+
+def test_residual_projection_on_a_split_batch():
+    body = [Conv(4, 3, stride=2, pad=1, policy="crop", bias=False), BatchNorm(), ReLU(), Conv(4, 3, pad=1)]
+    shortcut = [Conv(4, 1, stride=2, policy="crop", bias=False), BatchNorm()]
+    spec = NetworkSpec(Volume(5, 6, 3), [Residual(body=body, shortcut=shortcut), Flatten(), Dropout(0.3), FC(3)])
+    net = Network(spec, dtype=np.float64, threads=2)
+    state = net.get_rng_state()
+    check(None, volume=Volume(5, 6, 3), batch=4, net=net, before_forward=lambda: net.set_rng_state(state))
