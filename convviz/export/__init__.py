@@ -7,9 +7,10 @@
 - ``convviz.export.source``: ``load_source`` (network file, preset or checkpoint → spec, weights, config)
 - ``convviz.export.pytorch``: ``model_source(spec)``, the text of a readable ``torch.nn.Module``
 - ``convviz.export.train_script``: ``train_source(spec, config)``, the text of ``train.py``
+- ``convviz.export.onnx_graph``: ``onnx_model(spec, weights)``, the ONNX graph (the ``onnx`` package)
 - ``convviz.export.safetensors_io``: weights files by ConvViz's stable names
 
-Nothing here imports PyTorch: exporting writes text and safetensors files.
+Nothing here imports PyTorch: exporting writes text, safetensors and ONNX files.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from convviz.export.source import ExportError, Source, checkpoint_source, load_source
 
-__all__ = ["ExportError", "Source", "load_source", "checkpoint_source", "export_pytorch"]
+__all__ = ["ExportError", "Source", "load_source", "checkpoint_source", "export_pytorch", "export_onnx"]
 
 
 def export_pytorch(source: Source, out_dir: str | os.PathLike) -> list[Path]:
@@ -42,3 +43,16 @@ def export_pytorch(source: Source, out_dir: str | os.PathLike) -> list[Path]:
     files.append(out / "train.py")
     write_text_atomic(files[3], train_source(source.spec, source.config, source.origin))
     return files
+
+
+def export_onnx(source: Source, path: str | os.PathLike) -> Path:
+    """Write the ONNX graph of ``source`` with its weights to ``path`` (see ``convviz.export.onnx_graph``)."""
+    from convviz.atomic import write_bytes_atomic
+    from convviz.export.onnx_graph import onnx_model
+
+    model = onnx_model(source.spec, source.weights, source.origin)
+    path = Path(path)
+    if path.parent != Path(""):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(path, model.SerializeToString())
+    return path
