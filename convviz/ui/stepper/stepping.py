@@ -1,0 +1,201 @@
+"""One image's training step as a timeline of stops, and what each stop explains (no Qt here).
+
+    run = StepRun(spec, weights, x, label)        # a float64 copy of the network, traced on x (1, C, H, W)
+    run.stops                                     # input, conv1 →, relu1 →, …, loss, … ← relu1, ← conv1, update
+    run.position_shape(stop)                      # the cells one can step through at a stop, e.g. (K, Ho, Wo)
+    run.explain(stop, (d, y, x))                  # the engine explanation of that cell (or None)
+
+The network runs in float64 with the session's weights, in evaluation mode (no dropout, batch norm
+on its running statistics), so every explained number equals the engine's exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from convviz.engine import explain_conv_input_grad, explain_conv_output
+from convviz.engine import explain_layers as X
+from convviz.engine import windowed as W
+from convviz.engine.layer_base import as_4d
+
+KINDS = ("input", "forward", "loss", "backward", "update")
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A place on the timeline: ``kind`` is one of KINDS; ``layer`` and ``type`` name the layer of a
+    forward or backward stop (empty otherwise)."""
+
+    kind: str
+    layer: str = ""
+    type: str = ""
+
+    @property
+    def title(self) -> str:
+        if self.kind == "forward":
+            return f"{self.layer} →"
+        if self.kind == "backward":
+            return f"← {self.layer}"
+        return {"input": "input", "loss": "softmax + loss", "update": "update"}[self.kind]
+
+
+def timeline(trace) -> list[Stop]:
+    """input → every layer forward (in the trace's order) → loss → every layer backward → update."""
+    layers = [Stop("forward", name, record.type) for name, record in trace.layers.items()]
+    back = [Stop("backward", s.layer, s.type) for s in reversed(layers)]
+    return [Stop("input"), *layers, Stop("loss"), *back, Stop("update")]
+
+
+@dataclass(frozen=True)
+class MaxPoolBackward:
+    """A max pool's backward stop for one upstream cell: the forward window and winner, and the
+    routing of the whole layer (checked against the engine's dX)."""
+
+    window: X.PoolOutputExplanation
+    upstream: float
+    routing: X.MaxPoolRouting
+
+
+@dataclass(frozen=True)
+class ConvBackward:
+    """A Conv layer's backward stop for one input cell: the stamps w·dY that reach it (scatter), the
+    same number as a full convolution with the rotated filters (gather), and the check of both
+    against the engine's dX for the whole image."""
+
+    scatter: X.ConvScatterCellExplanation
+    gather: object  # ConvInputGradExplanation
+    whole: X.ConvScatter
+
+
+@dataclass(frozen=True)
+class ParameterUpdate:
+    """Plain SGD on one parameter array: w − lr·dW, and ‖lr·dW‖/‖W‖ against the usual ~1e-3."""
+
+    name: str
+    lr: float
+    weight_norm: float
+    grad_norm: float
+    ratio: float
+    first: tuple[float, float, float]  # w, dW, w − lr·dW of its first element
+
+
+class StepRun:
+    """A float64 copy of the network traced on one image: forward, softmax cross-entropy, backward."""
+
+    def __init__(self, spec, weights: dict, x: np.ndarray, label: int, class_names=(), lr: float = 0.01):
+        self.spec = spec
+        self.net = X.float64_network(spec, weights)
+        self.x = np.asarray(x, dtype=np.float64)
+        self.label = int(label)
+        self.class_names = tuple(class_names)
+        self.lr = lr
+        self.trace, self.loss, self.dscores = X.trace_step(self.net, self.x, [self.label])
+        self.stops = timeline(self.trace)
+        self._routing: dict[str, X.MaxPoolRouting] = {}
+        self._scatter: dict[str, X.ConvScatter] = {}
+
+    def layer(self, stop: Stop):
+        return self.net.layer(stop.layer)
+
+    def volumes(self, stop: Stop) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The two arrays a stop shows, one image each: (input, output) forward, (dL/d output,
+        dL/d input) backward; the input image at the input stop."""
+        if stop.kind == "input":
+            return self.trace.input[0], None
+        if stop.kind == "forward":
+            record = self.trace[stop.layer]
+            return record.input[0], self.layer(stop).shown_output(record.output)[0]
+        if stop.kind == "backward":
+            record = self.trace[stop.layer]
+            return record.upstream[0], record.downstream[0]
+        return None, None
+
+    def position_shape(self, stop: Stop) -> tuple[int, ...]:
+        """The grid of cells Shift+→ steps through at ``stop`` (() where there is none)."""
+        if stop.kind == "input":
+            return self.trace.input.shape[1:]
+        if stop.kind == "loss":
+            return (self.trace.scores.shape[1],)
+        if stop.kind == "update":
+            return (len(self.update_names()),)
+        record = self.trace[stop.layer]
+        if stop.kind == "forward":
+            return record.output.shape[1:]
+        layer = self.layer(stop)
+        if isinstance(layer, W.MaxPool):
+            return record.upstream.shape[1:]  # each upstream gradient, routed
+        return record.downstream.shape[1:]  # each cell of the gradient sent down
+
+    def explain(self, stop: Stop, position: tuple[int, ...]):
+        """The explanation of ``position`` at ``stop``: a Conv or pooling explanation forward, the
+        softmax and loss, a max-pool routing or a Conv input gradient backward, a parameter update;
+        None where the view only shows the volumes."""
+        if stop.kind == "loss":
+            return X.explain_softmax_loss(self.trace.scores[0], self.label, 1, self.dscores[0])
+        if stop.kind == "update":
+            return self.update(self.update_names()[position[0]])
+        if stop.kind not in ("forward", "backward"):
+            return None
+        layer = self.layer(stop)
+        cell = tuple(int(i) for i in position)
+        if len(cell) == 1:
+            cell = (cell[0], 0, 0)  # a flat volume is (D, 1, 1) to the windowed layers
+        if stop.kind == "forward":
+            if type(layer) is W.Conv:
+                return explain_conv_output(self.net, self.trace, stop.layer, 0, *cell)
+            if isinstance(layer, W.Pool):
+                return X.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
+            return None
+        if isinstance(layer, W.MaxPool):
+            window = X.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
+            upstream = float(as_4d(self.trace[stop.layer].upstream)[(0, *cell)])
+            return MaxPoolBackward(window, upstream, self.routing(stop.layer))
+        if type(layer) is W.Conv:
+            scatter = X.explain_conv_input_grad_scatter(self.net, self.trace, stop.layer, 0, *cell)
+            gather = explain_conv_input_grad(self.net, self.trace, stop.layer, 0, *cell)
+            return ConvBackward(scatter, gather, self.scatter(stop.layer))
+        return None
+
+    def routing(self, name: str) -> X.MaxPoolRouting:
+        if name not in self._routing:
+            self._routing[name] = X.max_pool_routing(self.net, self.trace, name, 0)
+        return self._routing[name]
+
+    def scatter(self, name: str) -> X.ConvScatter:
+        if name not in self._scatter:
+            self._scatter[name] = X.conv_input_grad_scatter(self.net, self.trace, name, 0)
+        return self._scatter[name]
+
+    # -- the update ---------------------------------------------------------------------------------------
+    def update_names(self) -> list[str]:
+        """``layer.param`` of every parameter array with a gradient in the trace."""
+        return [f"{name}.{key}" for name, record in self.trace.layers.items() for key in record.param_grads]
+
+    def update(self, full_name: str) -> ParameterUpdate:
+        name, key = full_name.rsplit(".", 1)
+        record = self.trace[name]
+        w, dw = record.params[key], record.param_grads[key]
+        weight_norm, grad_norm = float(np.linalg.norm(w)), float(np.linalg.norm(dw))
+        ratio = self.lr * grad_norm / weight_norm if weight_norm > 0 else float("inf")
+        first = (float(w.flat[0]), float(dw.flat[0]), float(w.flat[0] - self.lr * dw.flat[0]))
+        return ParameterUpdate(full_name, self.lr, weight_norm, grad_norm, ratio, first)
+
+    def update_volumes(self, full_name: str) -> tuple[np.ndarray, np.ndarray]:
+        """W and W − lr·dW of one parameter as volumes: conv filters (K·C, Fh, Fw), a matrix as one
+        slice, a vector flat."""
+        name, key = full_name.rsplit(".", 1)
+        record = self.trace[name]
+        w, dw = record.params[key], record.param_grads[key]
+        new = w - self.lr * dw
+        if w.ndim >= 3:
+            shape = (-1,) + w.shape[-2:]
+        elif w.ndim == 2:
+            shape = (1,) + w.shape
+        else:
+            shape = (-1,)
+        return w.reshape(shape), new.reshape(shape)
+
+    def class_name(self, k: int) -> str:
+        return self.class_names[k] if k < len(self.class_names) else f"class {k}"

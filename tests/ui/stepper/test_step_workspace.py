@@ -1,0 +1,169 @@
+"""The Step workspace, driven with the keys a learner uses, checked against the engine's own numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from run_helpers import tiny_spec
+
+from convviz.engine import Network
+from convviz.model import FC, Conv, Flatten, MaxPool, NetworkSpec, ReLU, Softmax, Volume
+
+
+def padded_spec() -> NetworkSpec:
+    """A small network with zero padding, dilation, an overlapping max pool and a second conv."""
+    return NetworkSpec(Volume(32, 32, 3), [
+        Conv(filters=4, size=4, stride=2, pad=1), ReLU(), MaxPool(size=3, stride=2, policy="crop"),
+        Conv(filters=5, size=3, pad=2, dilation=2), ReLU(), Flatten(), FC(units=10), Softmax(),
+    ], name="padded")
+
+
+@pytest.fixture
+def make_view(qtbot):
+    from convviz.ui.session import RunSession
+    from convviz.ui.stepper import StepWorkspaceView
+
+    sessions = []
+
+    def make(spec):
+        session = RunSession(lambda: spec)
+        sessions.append(session)
+        view = StepWorkspaceView(session)
+        qtbot.addWidget(view)
+        view.resize(1280, 800)
+        view.show()
+        qtbot.waitExposed(view)
+        view.activateWindow()
+        qtbot.waitActive(view)
+        view.setFocus()
+        qtbot.waitUntil(view.hasFocus)
+        return view
+
+    yield make
+    for session in sessions:
+        assert session.shutdown(10_000)
+
+
+def engine_trace(view):
+    """The engine's own traced pass (float64) of the view's image, with the session's weights."""
+    session = view.session
+    net = Network(session.network(), dtype=np.float64)
+    net.set_weights(session.current_weights())
+    trace = net.trace_forward(view.run.x)
+    return net, trace
+
+
+def press(qtbot, view, key, times=1, shift=False):
+    modifier = Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier
+    for _ in range(times):
+        qtbot.keyClick(view, key, modifier)
+
+
+def test_stepping_to_a_conv_layer_shows_a_ledger_that_adds_up_to_the_engines_output(qtbot, make_view):
+    view = make_view(padded_spec())
+    layers = []
+    view.current_layer_changed.connect(layers.append)
+    assert view.current_stop.kind == "input"
+    press(qtbot, view, Qt.Key.Key_Right)
+    assert view.current_stop.layer == "conv1" and layers == ["conv1"]
+    _, trace = engine_trace(view)
+    out = trace["conv1"].output
+    assert view.position == (0, 0, 0)
+    e = view.explanation
+    terms = [row for row in view.ledger.rows if row.term is not None]
+    assert len(terms) == 3 * 4 * 4
+    assert sum(1 for row in terms if row.style == "pad") == 3 * 7  # the top row and left column of each slice
+    products = sum(float(row.cells[5]) for row in terms)
+    bias = float(next(row for row in view.ledger.rows if row.cells[1] == "+ bias b[d]").cells[5])
+    assert products + bias == pytest.approx(out[0, 0, 0, 0], rel=1e-5)
+    assert float(view.ledger.row_text("= output")) == pytest.approx(out[0, 0, 0, 0], rel=1e-5)
+    assert e.result == pytest.approx(out[0, 0, 0, 0], rel=1e-12) and e.matches
+    assert float(view.ledger.row_text("after relu1")) == max(0.0, float(view.ledger.row_text("engine")))
+    # Shift+→ three times: along the row, one output column at a time
+    press(qtbot, view, Qt.Key.Key_Right, 3, shift=True)
+    assert view.position == (0, 0, 3)
+    assert view.explanation.result == pytest.approx(out[0, 0, 0, 3], rel=1e-12)
+    press(qtbot, view, Qt.Key.Key_Left, shift=True)
+    assert view.position == (0, 0, 2) and view.explanation.cols.tolist() == [3, 4, 5, 6]
+    assert "(32 − 4 + 2·1)/2 + 1 = 16" in view.caption.text()
+
+
+def test_a_dilated_conv_forward_reads_every_other_cell(qtbot, make_view):
+    view = make_view(padded_spec())
+    view.go_to_layer("conv2")
+    view.set_position((4, 6, 6))
+    _, trace = engine_trace(view)
+    e = view.explanation
+    assert e.rows.tolist() == [4, 6, 8] and e.cols.tolist() == [4, 6, 8]  # y − P + d·i, d = 2
+    assert e.result == pytest.approx(trace["conv2"].output[0, 4, 6, 6], rel=1e-12)
+    assert view.ledger.row_text("engine") == view.ledger.row_text("= output")
+
+
+def test_a_max_pool_backward_routes_each_gradient_to_the_forward_argmax(qtbot, make_view):
+    view = make_view(tiny_spec())
+    press(qtbot, view, Qt.Key.Key_End)
+    for _ in range(len(view.stops)):
+        if view.current_stop.layer == "maxpool1":
+            break
+        press(qtbot, view, Qt.Key.Key_Left)
+    assert view.current_stop.kind == "backward"
+    _, trace = engine_trace(view)
+    x = trace["maxpool1"].input[0]  # (6, 16, 16) after the ReLU
+    for position in ((0, 0, 0), (2, 3, 5), (5, 7, 7)):
+        view.set_position(position)
+        c, y, xx = position
+        window = x[c, 2 * y:2 * y + 2, 2 * xx:2 * xx + 2]
+        p, q = divmod(int(np.argmax(window)), 2)  # the first maximum in row-major order
+        e = view.explanation
+        assert e.window.winner_cell == (2 * y + p, 2 * xx + q)
+        winner_rows = [row for row in view.ledger.rows if row.style == "winner"]
+        assert len(winner_rows) == 1 and winner_rows[0].cells[1] == f"[{c},{2 * y + p},{2 * xx + q}]"
+        assert e.routing.matches and view.ledger.row_text("routing = engine dX") == "yes"
+        dx = view.run.trace["maxpool1"].downstream[0]
+        assert dx[c, 2 * y + p, 2 * xx + q] == e.upstream
+        assert np.count_nonzero(dx[c, 2 * y:2 * y + 2, 2 * xx:2 * xx + 2]) <= 1
+
+
+def test_a_conv_backward_shows_scatter_equal_to_gather_and_the_engines_dx(qtbot, make_view):
+    view = make_view(padded_spec())
+    view.go_to_layer("conv2", "backward")
+    view.set_position((3, 2, 5))
+    e = view.explanation
+    assert e.scatter.matches and e.gather.matches and e.whole.matches
+    assert float(view.ledger.row_text("= scatter Σ")) == pytest.approx(float(view.ledger.row_text("engine dX")), abs=1e-12)
+    assert e.gather.total == pytest.approx(e.scatter.total, rel=1e-12, abs=1e-15)
+
+
+def test_the_timeline_reaches_the_update_and_back(qtbot, make_view):
+    view = make_view(tiny_spec())
+    stops = view.stops
+    kinds = [s.kind for s in stops]
+    assert kinds[0] == "input" and kinds[-1] == "update" and kinds.count("loss") == 1
+    assert [s.layer for s in stops if s.kind == "backward"] == [s.layer for s in stops if s.kind == "forward"][::-1]
+    press(qtbot, view, Qt.Key.Key_Right, len(stops) + 2)  # past the end stays at the end
+    assert view.current_stop.kind == "update" and view.timeline.currentRow() == len(stops) - 1
+    assert "plain SGD" in view.heading.text()
+    names = view.run.update_names()
+    assert view.explanation.name == names[0] == "conv1.weight"
+    press(qtbot, view, Qt.Key.Key_Right, shift=True)
+    assert view.explanation.name == "conv1.bias"
+    loss_index = kinds.index("loss")
+    press(qtbot, view, Qt.Key.Key_Left, len(stops) - 1 - loss_index)
+    assert view.current_stop.kind == "loss"
+    e = view.explanation
+    assert e.probabilities.sum() == pytest.approx(1.0) and e.matches
+    assert float(view.ledger.row_text("loss −log p_label")) == pytest.approx(view.run.loss, rel=1e-5)
+    press(qtbot, view, Qt.Key.Key_Home)
+    assert view.current_stop.kind == "input"
+    assert view.session.weights_origin == "fresh" and "untrained" in view.origin_note.text()
+
+
+def test_another_image_is_traced_again(qtbot, make_view):
+    view = make_view(tiny_spec())
+    view.go_to_layer("conv1")
+    first = view.explanation.result
+    view.set_image("synthetic", 2, class_index=4)  # the third disc of the test set
+    assert view.current_stop.layer == "conv1"  # the timeline stays where it was
+    assert view.run.label == 4 and "disc" in view.image_text
+    assert view.explanation.result != first
