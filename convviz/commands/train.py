@@ -1,4 +1,4 @@
-"""``convviz train SPEC --data PATH|cifar10|synthetic [--epochs N] [--batch B] [--lr LR] …``
+"""``convviz train SPEC --data PATH|cifar10|synthetic [--epochs N] [--batch B] [--lr LR] [--threads N] …``
 
 Headless training with a text progress bar; ``--json-log FILE`` writes one JSON record per line;
 ``--checkpoint DIR`` saves at each epoch end and when stopped (Ctrl+C); ``--resume DIR`` continues a run.
@@ -35,6 +35,9 @@ def register(subparsers) -> None:
     parser.add_argument("--no-augment", action="store_true", help="turn off random flips and crops")
     parser.add_argument("--validation", type=float, help="fraction of training images held out (default 0.1)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="threads that share each step's batch (default 2: both cores; a resumed run "
+                             "keeps its own count)")
     parser.add_argument("--checkpoint", metavar="DIR", help="save a checkpoint here at each epoch end and when stopped")
     parser.add_argument("--resume", metavar="DIR", help="continue the run saved in this checkpoint folder")
     parser.add_argument("--json-log", metavar="FILE", help="write every record as one line of JSON")
@@ -47,7 +50,7 @@ def _config(args, base=None):
     changes = {
         "epochs": args.epochs, "batch_size": args.batch, "lr": args.lr, "optimizer": args.optimizer,
         "momentum": args.momentum, "weight_decay": args.weight_decay, "schedule": args.schedule,
-        "clip_norm": args.clip, "validation": args.validation, "seed": args.seed,
+        "clip_norm": args.clip, "validation": args.validation, "seed": args.seed, "threads": args.threads,
         "augment": False if args.no_augment else None,
     }
     changes = {key: value for key, value in changes.items() if value is not None}
@@ -85,6 +88,8 @@ def _set_up(args):
         if checkpoint and args.spec and _spec(args.spec) != spec:
             raise UserError(f"{args.spec} is not the network saved in {args.resume}: leave SPEC out to resume")
         config = _config(args, checkpoint.config if checkpoint else None)
+        if checkpoint and config.threads != checkpoint.config.threads:
+            raise UserError(f"a resumed run goes on with its own {checkpoint.config.threads} thread(s): leave --threads out")
         print(f"loading the {args.data} data set …", file=sys.stderr, flush=True)
         dataset = load_dataset(args.data, validation=config.validation, seed=config.seed)
         if checkpoint:

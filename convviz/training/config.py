@@ -1,4 +1,4 @@
-"""How a run trains: optimizer, schedule, batch size, epochs, augmentation, seed, validation split.
+"""How a run trains: optimizer, schedule, batch size, epochs, augmentation, seed, validation split, threads.
 
 Absurd values are refused when the configuration is built, with what is allowed and what was given,
 so a typo in a spin box or on the command line never starts a run that cannot work.
@@ -38,6 +38,10 @@ class TrainConfig:
     clip_norm: float = 0.0  # clip the global gradient norm to this (0 = off)
     metrics_every: int = 10  # steps between metric records
     probe_images: int = 8  # fixed validation images whose activations the snapshots show
+    # Python threads that share each step's batch (convviz.engine.parallel). Two measured fastest on
+    # the 2-core machine (bench/bench_train.py); the app passes 1, which leaves a core to the window.
+    # The same seed gives the same run, number for number, for a given thread count.
+    threads: int = 2
 
     def __post_init__(self) -> None:
         problems = list(_problems(self))
@@ -49,9 +53,15 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
-        """Build from JSON data (a checkpoint, a settings file); unknown or mistyped keys are refused."""
+        """Build from JSON data (a checkpoint, a settings file); unknown or mistyped keys are refused.
+
+        A key missing takes its default, except the settings in ``SAVED_BEFORE``: a configuration
+        saved before a setting existed ran with the value given there (``threads``: 1), so that its
+        checkpoint resumes number for number.
+        """
         if not isinstance(data, dict):
             raise ConfigError(f"a training configuration is a JSON object, got {type(data).__name__}")
+        data = {**SAVED_BEFORE, **data}
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(fields))
         if unknown:
@@ -75,6 +85,11 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+#: What a saved configuration without the key ran with: every checkpoint saved before the thread
+#: setting existed was trained on one thread.
+SAVED_BEFORE = {"threads": 1}
 
 
 def _problems(c: TrainConfig):
@@ -104,6 +119,7 @@ def _problems(c: TrainConfig):
         ("metrics_every", c.metrics_every, 1, 1_000_000),
         ("probe_images", c.probe_images, 1, 64),
         ("seed", c.seed, 0, 2**63 - 1),
+        ("threads", c.threads, 1, 64),
     ):
         if isinstance(value, bool) or not isinstance(value, int):
             yield f"{name} must be a whole number, got {value!r}"

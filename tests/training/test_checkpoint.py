@@ -11,7 +11,8 @@ from convviz.training.config import TrainConfig
 from convviz.training.records import Event, Metrics
 from convviz.training.trainer import Trainer
 
-CONFIG = TrainConfig(epochs=2, batch_size=32, lr=0.05, optimizer="adam", metrics_every=1, augment=True)
+# one thread, as the version 1 fixture below was trained (two threads round differently)
+CONFIG = TrainConfig(epochs=2, batch_size=32, lr=0.05, optimizer="adam", metrics_every=1, augment=True, threads=1)
 
 
 def run_steps(trainer, steps):
@@ -194,6 +195,32 @@ def test_saving_keeps_the_version_1_files(tmp_path, spec, small_data):
         assert new_arrays.files == old_arrays.files
         for name in old_arrays.files:
             np.testing.assert_array_equal(new_arrays[name], old_arrays[name], err_msg=name)
+
+
+def test_a_checkpoint_from_before_the_thread_setting_resumes_on_one_thread(small_data):
+    assert "threads" not in json.loads((FIXTURE / "checkpoint.json").read_text())["config"]
+    assert load_checkpoint(FIXTURE).config.threads == 1
+    assert resume_trainer(FIXTURE, small_data).net.threads == 1
+
+
+def test_the_thread_count_changes_nothing_in_a_checkpoint_but_its_own_setting(tmp_path, spec, small_data):
+    folders = {}
+    for threads in (1, 2):
+        trainer = Trainer(spec, small_data, CONFIG.replace(threads=threads))
+        run_steps(trainer, 5)
+        folders[threads] = tmp_path / f"{threads} threads"
+        save_checkpoint(trainer, folders[threads])
+    one, two = (json.loads((folders[t] / "checkpoint.json").read_text()) for t in (1, 2))
+    assert list(one) == list(two) and one["version"] == two["version"] == 1
+    assert (one["config"].pop("threads"), two["config"].pop("threads")) == (1, 2)
+    assert one["config"] == two["config"] and one["rng"] == two["rng"]
+    with np.load(arrays_file(folders[1])) as a, np.load(arrays_file(folders[2])) as b:
+        assert a.files == b.files
+        for name in a.files:
+            assert a[name].shape == b[name].shape and a[name].dtype == b[name].dtype, name
+            np.testing.assert_allclose(b[name], a[name], rtol=1e-4, atol=1e-6, err_msg=name)
+    resumed = resume_trainer(folders[2], small_data)
+    assert resumed.net.threads == 2
 
 
 def test_an_lr_scale_other_than_1_is_refused(saved):

@@ -13,6 +13,8 @@ from convviz.training.config import ConfigError, TrainConfig
         ({"epochs": 10**7}, "epochs must be between 1 and 100,000"),
         ({"optimizer": "rmsprop"}, "optimizer must be one of sgd, momentum, nesterov, adam, got 'rmsprop'"),
         ({"momentum": 1.0}, "momentum must be ≥ 0 and at most 0.999, got 1"),
+        ({"threads": 0}, "threads must be between 1 and 64, got 0"),
+        ({"threads": 2.0}, "threads must be a whole number, got 2.0"),
     ],
 )
 def test_absurd_settings_are_refused(changes, message):
@@ -27,3 +29,10 @@ def test_round_trip_and_strict_reading():
         TrainConfig.from_dict({"learning_rate": 0.1})
     with pytest.raises(ConfigError, match="batch_size must be int, got '64'"):
         TrainConfig.from_dict({"batch_size": "64"})
+
+
+def test_threads_default_to_both_cores_but_a_saved_config_without_them_ran_on_one():
+    assert TrainConfig().threads == 2
+    saved_before = {key: value for key, value in TrainConfig().to_dict().items() if key != "threads"}
+    assert TrainConfig.from_dict(saved_before).threads == 1
+    assert TrainConfig.from_dict(TrainConfig(threads=2).to_dict()).threads == 2

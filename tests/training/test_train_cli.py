@@ -117,3 +117,33 @@ def test_any_setup_failure_is_one_line(tmp_path, capsys, monkeypatch, spec):
     one_line_error(capsys, f"cannot write the JSON log {log}: No such file or directory")
     assert main(["train", "preset:nonesuch"]) == 2
     one_line_error(capsys, "nonesuch")
+
+
+def test_threads_option(tmp_path, capsys, monkeypatch, spec):
+    import convviz.data.sources as sources
+    from convviz.data import synthetic_dataset
+    from convviz.training import trainer as trainer_module
+
+    monkeypatch.setattr(sources, "synthetic_dataset", lambda validation, seed: synthetic_dataset(
+        train=100, test=20, validation=validation, seed=seed))
+    built = []
+    monkeypatch.setattr(trainer_module.Trainer, "__init__", _recording(trainer_module.Trainer.__init__, built))
+    from convviz.model import save_spec
+
+    save_spec(spec, tmp_path / "net.json")
+    assert main(["train", str(tmp_path / "net.json"), "--epochs", "1", "--threads", "1"]) == 0
+    assert main(["train", str(tmp_path / "net.json"), "--epochs", "1"]) == 0
+    assert [trainer.net.threads for trainer in built] == [1, 2]  # two threads unless told otherwise
+    assert main(["train", str(tmp_path / "net.json"), "--threads", "0"]) == 2
+    one_line_error(capsys, "threads must be between 1 and 64, got 0")
+    folder = saved_run(tmp_path, spec)  # a two-thread run
+    assert main(["train", "--resume", str(folder), "--data", "synthetic", "--threads", "1"]) == 2
+    one_line_error(capsys, "a resumed run goes on with its own 2 thread(s): leave --threads out")
+
+
+def _recording(init, built):
+    def wrapped(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        built.append(self)
+
+    return wrapped
