@@ -141,24 +141,36 @@ class MaxPoolRouting:
 
 
 def max_pool_routing(net, trace: Trace, layer_name: str, n: int = 0) -> MaxPoolRouting:
-    """Route image ``n``'s upstream gradient of max pool ``layer_name`` to the forward winners."""
+    """Route image ``n``'s upstream gradient of max pool ``layer_name`` to the forward winners.
+
+    The winners of all windows are found at once: the taps' values stacked in row-major tap order
+    (padding −inf), and ``argmax`` over that axis, which gives the first maximum."""
     layer, record = _pool_layer(net, trace, layer_name, need_backward=True)
     if not isinstance(layer, W.MaxPool):
         raise ValueError(f"{layer_name} is an average pool: its gradient is shared, not routed")
+    geo = layer.geometry
     dy = L.as_4d(record.upstream)[n]
+    X = L.as_4d(record.input)[n]
     C, Ho, Wo = dy.shape
-    H, Wd = L.as_4d(record.input).shape[2:]
-    winners = np.zeros((C, Ho, Wo, 2), np.int64)
+    H, Wd = X.shape[1:]
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    (top, _), (left, _) = geo.pad
+    xp = np.full((C, geo.padded_h, geo.padded_w), -np.inf)
+    xp[:, top:top + H, left:left + Wd] = X
+    taps = np.stack([xp[:, p * dh:p * dh + sh * (Ho - 1) + 1:sh, q * dw:q * dw + sw * (Wo - 1) + 1:sw]
+                     for p, q in np.ndindex(geo.taps_h, geo.taps_w)])  # (Fh·Fw, C, Ho, Wo)
+    p, q = np.divmod(np.argmax(taps, axis=0), geo.taps_w)  # the first maximum of every window
+    rows = np.arange(Ho)[:, None] * sh + p * dh - top
+    cols = np.arange(Wo)[None, :] * sw + q * dw - left
+    winners = np.stack([rows, cols], axis=-1)
     routed = np.zeros((C, H, Wd), np.float64)
-    for c, y, x in np.ndindex(C, Ho, Wo):
-        cell = explain_pool_output(net, trace, layer_name, n, c, y, x).winner_cell
-        winners[c, y, x] = cell
-        routed[c, cell[0], cell[1]] += dy[c, y, x]
+    np.add.at(routed, (np.broadcast_to(np.arange(C)[:, None, None], rows.shape), rows, cols), dy)
     engine = L.as_4d(record.downstream)[n].astype(np.float64)
     tol = 4 * float(np.finfo(dy.dtype).eps) * (np.abs(engine) + np.abs(routed)) + float(np.finfo(dy.dtype).tiny)
     matches = bool(np.all(np.abs(routed - engine) <= tol))
-    text = (f"{C}×{Ho}×{Wo} upstream gradients, each sent to the winner of its window ({C * H * Wd - np.count_nonzero(routed)} "
-            f"of {C * H * Wd} input cells get 0); {'equal to' if matches else 'DIFFERENT from'} the engine's dX")
+    zero = C * H * Wd - np.count_nonzero(routed)
+    text = (f"{C}×{Ho}×{Wo} upstream gradients, each sent to the winner of its window ({zero} of {C * H * Wd} "
+            f"input cells get 0); {'equal to' if matches else 'DIFFERENT from'} the engine's dX")
     return MaxPoolRouting(layer_name, n, winners, dy.copy(), routed, engine, matches, text)
 
 
@@ -195,10 +207,13 @@ def conv_input_grad_scatter(net, trace: Trace, layer_name: str, n: int = 0) -> C
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     (top, _), (left, _) = geo.pad
     hp, wp = geo.padded_h, geo.padded_w
-    stamped = np.zeros((C, hp, wp))  # in padded coordinates; the padding's share is dropped at the end
-    for y, x in np.ndindex(Ho, Wo):
-        stamp = np.tensordot(dy[:, y, x], w, axes=1)  # Σ_k dY[k, y, x] · w[k]: (C, Fh, Fw)
-        stamped[:, y * sh:y * sh + dh * (fh - 1) + 1:dh, x * sw:x * sw + dw * (fw - 1) + 1:dw] += stamp
+    # In padded coordinates (the padding's share is dropped at the end). The stamp of output (y, x)
+    # puts Σ_k dY[k, y, x] · w[k, :, p, q] on input (y·S + p·d, x·S + q·d); adding tap (p, q) of
+    # every stamp at once is the same sum, in Fh·Fw array operations instead of Ho·Wo.
+    stamped = np.zeros((C, hp, wp))
+    for p, q in np.ndindex(fh, fw):
+        share = np.tensordot(w[:, :, p, q], dy, axes=([0], [0]))  # (C, Ho, Wo)
+        stamped[:, p * dh:p * dh + sh * (Ho - 1) + 1:sh, q * dw:q * dw + sw * (Wo - 1) + 1:sw] += share
     H, Wd = geo.in_h, geo.in_w
     scatter = stamped[:, top:top + H, left:left + Wd]
     g = upstream_map(layer, dy)  # (K, hp + d(Fh − 1), wp + d(Fw − 1))

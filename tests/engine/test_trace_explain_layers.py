@@ -46,12 +46,13 @@ def test_max_pool_routing_sends_each_gradient_to_the_forward_winner(pool):
     spec = NetworkSpec(Volume(7, 7, 2), [Conv(3, 3, pad=1), pool, Flatten(), FC(3)])
     net, trace = traced(spec)
     out = trace["maxpool1"].output
+    routes = [max_pool_routing(net, trace, "maxpool1", n) for n in range(2)]
     for index in np.ndindex(out.shape):
         e = explain_pool_output(net, trace, "maxpool1", *index)
         assert e.matches and e.result == out[index], e.text
         assert e.result == trace["maxpool1"].input[index[0], index[1]][e.winner_cell]
-    for n in range(2):
-        route = max_pool_routing(net, trace, "maxpool1", n)
+        assert tuple(routes[index[0]].winners[index[1:]]) == e.winner_cell  # one rule for ties, both ways
+    for n, route in enumerate(routes):
         assert route.matches, route.text
         np.testing.assert_array_equal(route.routed, trace["maxpool1"].downstream[n])
 
