@@ -1,27 +1,34 @@
-"""Whole-network training speed of the engine against this machine's GEMM rate and PyTorch, and memory.
+"""Whole-network training speed of the engine on 1 and 2 threads against this machine's GEMM rate and PyTorch.
 
-    python bench/bench_train.py [--rounds 5] [--steps 8] [--quick]
+    python bench/bench_train.py [--rounds 5] [--steps 8] [--quick] [--json [FILE]]
 
-For the ConvNetJS CIFAR-10 preset and the small VGG preset (batch 64, float32), built through
-``convviz.engine.Network``, a training step is forward + softmax cross-entropy + backward + SGD
-momentum update. Prints:
+For the ConvNetJS CIFAR-10 preset, the small VGG (batch norm, dropout) and ResNet-20 (batch norm,
+residuals), batch 64, float32, built through ``convviz.engine.Network``, a training step is forward
++ softmax cross-entropy + backward (``input_grad=False``, as the trainer calls it) + SGD momentum
+update. Prints:
 
 - the float32 GEMM rate of 2048² matrices (best of 7) on one BLAS thread (the engine's setting) and
   on two: the machine's own peak, measured in the same run;
-- each network's images/s (backward with ``input_grad=False``, as a trainer calls it, and with the
-  default input gradient), its achieved GFLOP/s (6 × the multiply-adds of a forward pass per image:
-  forward, backward-data and backward-weights) and that as a share of the one-thread GEMM rate;
+- each network's images/s with the engine on 1 thread and on 2 (``Network(threads=2)``: the batch
+  split across two Python threads, one BLAS thread each), its achieved GFLOP/s (6 × the multiply-
+  adds of a forward pass per image: forward, backward-data and backward-weights) and that as a share
+  of the one-thread GEMM rate;
 - when PyTorch is installed, the same networks in PyTorch (native modules, same batch and update)
-  with 1 and 2 threads, and the engine's throughput as a ratio of each;
-- the peak resident memory (VmHWM) of a fresh process training the ConvNetJS preset at batch 64.
+  with 1 and 2 threads, and every row's throughput as a ratio of each;
+- the peak resident memory (VmHWM) of a fresh process training the ConvNetJS preset at batch 64,
+  on 1 and on 2 threads.
 
-The machine is shared and noisy: engine and PyTorch steps are interleaved round by round, each
-figure is the median step of all rounds, and only ratios printed by one run mean much.
+``--json`` prints the same figures as JSON instead of the table (``--json FILE``: writes them to
+FILE and prints the table). The machine is shared and noisy: engine and PyTorch steps are
+interleaved round by round, each figure is the median step of all rounds, and only ratios printed
+by one run mean much. The engine's first convolution asks glibc to keep freed memory for reuse
+(``convviz.engine.kernels.memory``): that setting holds for the whole process, PyTorch included.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -41,7 +48,8 @@ from convviz.model import layers as S  # noqa: E402
 from convviz.model.layers import pair  # noqa: E402
 
 BATCH = 64
-PRESETS = ("convnetjs", "smallvgg")
+PRESETS = ("convnetjs", "smallvgg", "resnet20")
+THREADS = (1, 2)
 
 
 def gemm_rate(threads: int, n: int = 2048, repeats: int = 7) -> float:
@@ -73,35 +81,48 @@ def batch_for(name: str, seed: int = 0):
     return x, y
 
 
-def engine_step(name: str, input_grad: bool):
-    net = Network(preset(name), seed=0)
+def engine_step(name: str, threads: int):
+    net = Network(preset(name), seed=0, threads=threads)
     opt = SGD(net.params(), lr=0.01, momentum=0.9)
     x, y = batch_for(name)
 
     def step():
         scores = net.forward(x, train=True)
         _, dscores = softmax_cross_entropy(scores, y)
-        net.backward(dscores, input_grad=input_grad)
+        net.backward(dscores, input_grad=False)
         opt.step(net.grads())
 
     return step
 
 
-def torch_model(name: str):
-    """The preset as native PyTorch modules (sequential presets only)."""
+def torch_modules(reports):
+    """A stack of layer reports as native PyTorch modules (residual blocks included)."""
     import torch
     from torch import nn
 
+    class Residual(nn.Module):
+        def __init__(self, body, shortcut):
+            super().__init__()
+            self.body, self.shortcut = body, shortcut
+
+        def forward(self, x):
+            return self.body(x) + (self.shortcut(x) if len(self.shortcut) else x)
+
     modules = []
-    for r in analyze(preset(name)).layers:
+    for r in reports:
         layer = r.layer
-        if isinstance(layer, S.Conv) and not isinstance(layer, S.LocallyConnected):
+        if isinstance(layer, S.Residual):
+            (_, body), (_, shortcut) = r.children
+            modules.append(Residual(torch_modules(body), torch_modules(shortcut)))
+        elif isinstance(layer, S.Conv) and not isinstance(layer, S.LocallyConnected):
             along_h, along_w = layer.windows(r.input)
             assert not (along_h.extra or along_w.extra), "pad-to-fit has no PyTorch Conv2d equivalent"
             modules.append(nn.Conv2d(r.input.depth, layer.filters, pair(layer.size), pair(layer.stride),
                                      pair(layer.pad), pair(layer.dilation), bias=layer.bias))
         elif isinstance(layer, S.MaxPool):
             modules.append(nn.MaxPool2d(pair(layer.size), pair(layer.stride), pair(layer.pad)))
+        elif isinstance(layer, S.GlobalAvgPool):
+            modules.append(nn.AdaptiveAvgPool2d(1))
         elif isinstance(layer, S.BatchNorm):
             kind = nn.BatchNorm1d if r.input.is_flat else nn.BatchNorm2d
             modules.append(kind(r.input.depth, eps=layer.eps, momentum=layer.momentum))
@@ -116,6 +137,11 @@ def torch_model(name: str):
         elif not isinstance(layer, S.Softmax):
             raise NotImplementedError(f"{r.name}: no native PyTorch module in this benchmark")
     return torch.nn.Sequential(*modules)
+
+
+def torch_model(name: str):
+    """The preset as native PyTorch modules."""
+    return torch_modules(analyze(preset(name)).layers)
 
 
 def torch_step(name: str, threads: int):
@@ -156,7 +182,7 @@ sys.path.insert(0, {root!r})
 from convviz.engine import Network, softmax_cross_entropy
 from convviz.engine.optim import SGD
 from convviz.model import preset
-net = Network(preset("convnetjs"), seed=0)
+net = Network(preset("convnetjs"), seed=0, threads={threads})
 opt = SGD(net.params(), lr=0.01, momentum=0.9)
 rng = np.random.default_rng(0)
 for _ in range(15):
@@ -169,13 +195,45 @@ print(next(line for line in status if line.startswith("VmHWM")).split()[1])
 """
 
 
-def peak_rss_mb() -> float | None:
+def peak_rss_mb(threads: int) -> float | None:
     """Peak resident memory (MB) of a fresh process training ConvNetJS at batch 64 (Linux only)."""
     if not os.path.exists("/proc/self/status"):
         return None
-    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT.format(root=str(ROOT))], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT.format(root=str(ROOT), threads=threads)],
+                         capture_output=True, text=True, check=True)
     return int(out.stdout.strip()) / 1024
+
+
+def measure_network(name: str, have_torch: bool, rounds: int, steps: int) -> dict:
+    """{"engine": {threads: images/s}, "pytorch": {threads: images/s}} for one preset, interleaved."""
+    configs = {("engine", t): engine_step(name, t) for t in THREADS}
+    if have_torch:
+        configs.update({("pytorch", t): torch_step(name, t) for t in THREADS})
+    seconds = measure(configs, rounds, steps)
+    figures = {"engine": {}, "pytorch": {}}
+    for (kind, threads), s in seconds.items():
+        figures[kind][threads] = BATCH / s
+    return figures
+
+
+def table(name: str, figures: dict, gemm1: float) -> str:
+    flops = training_flops(name)
+    lines = [f"\n{name}: batch {BATCH}, float32, {flops / 1e6:.1f} MFLOP per training image",
+             f"  {'':<22}{'images/s':>10}{'GFLOP/s':>9}{'of GEMM':>9}{'× PyTorch 1t':>14}{'× PyTorch 2t':>14}"]
+    torch_rates = figures["pytorch"]
+    for kind in ("engine", "pytorch"):
+        for threads, rate in figures[kind].items():
+            label = f"{'engine' if kind == 'engine' else 'PyTorch'}, {threads} thread{'s' if threads > 1 else ''}"
+            gflops = rate * flops / 1e9
+            line = f"  {label:<22}{rate:>10.0f}{gflops:>9.1f}{gflops / gemm1:>9.0%}"
+            for ref in THREADS:
+                if ref in torch_rates:
+                    line += f"{rate / torch_rates[ref]:>14.2f}"
+            lines.append(line)
+    if len(figures["engine"]) > 1:
+        lines.append(f"  engine 2 threads / 1 thread: {figures['engine'][2] / figures['engine'][1]:.2f}×"
+                     + (f"; PyTorch: {torch_rates[2] / torch_rates[1]:.2f}×" if len(torch_rates) > 1 else ""))
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -183,45 +241,60 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="2 rounds of 3 steps")
+    parser.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                        help="the figures as JSON: on standard output instead of the table, or written to FILE")
+    parser.add_argument("--networks", nargs="+", default=list(PRESETS), choices=PRESETS, metavar="NAME",
+                        help=f"presets to measure (default: {' '.join(PRESETS)})")
     args = parser.parse_args()
     rounds, steps = (2, 3) if args.quick else (args.rounds, args.steps)
+    say = (lambda *a, **k: None) if args.json == "-" else print
     try:
-        import torch  # noqa: F401
-
-        have_torch = True
-    except ImportError:
-        have_torch = False
-        print("PyTorch is not installed: no PyTorch comparison (pip install torch)")
-
-    gemm1, gemm2 = gemm_rate(1), gemm_rate(2)
-    print(f"float32 GEMM 2048²: {gemm1:.1f} GFLOP/s on 1 BLAS thread, {gemm2:.1f} on 2 "
-          f"(the engine uses {blas.ENGINE_THREADS})")
-    for name in PRESETS:
-        configs = {"engine": engine_step(name, input_grad=False), "engine, default backward": engine_step(name, True)}
-        if have_torch:
-            configs["PyTorch, 1 thread"] = torch_step(name, 1)
-            configs["PyTorch, 2 threads"] = torch_step(name, 2)
-        seconds = measure(configs, rounds, steps)
-        flops = training_flops(name)
-        print(f"\n{name}: batch {BATCH}, float32, {flops / 1e6:.1f} MFLOP per training image")
-        print(f"  {'':<26}{'images/s':>10}{'GFLOP/s':>9}{'of GEMM':>9}{'× PyTorch 1t':>14}{'× PyTorch 2t':>14}")
-        for key, s in seconds.items():
-            rate = BATCH / s
-            gflops = rate * flops / 1e9
-            line = f"  {key:<26}{rate:>10.0f}{gflops:>9.1f}{gflops / gemm1:>9.0%}"
-            if have_torch:
-                for ref in ("PyTorch, 1 thread", "PyTorch, 2 threads"):
-                    line += f"{seconds[ref] / s:>14.2f}"
-            print(line)
-    if have_torch:
         import torch
 
+        have_torch, torch_version = True, torch.__version__
+    except ImportError:
+        have_torch, torch_version = False, None
+        say("PyTorch is not installed: no PyTorch comparison (pip install torch)")
+
+    gemm1, gemm2 = gemm_rate(1), gemm_rate(2)
+    say(f"float32 GEMM 2048²: {gemm1:.1f} GFLOP/s on 1 BLAS thread, {gemm2:.1f} on 2 (the engine runs "
+        f"BLAS on {blas.ENGINE_THREADS} per Python thread); load average {os.getloadavg()[0]:.1f} at the start")
+    say(f"steps interleaved round by round: {rounds} rounds of {steps} steps, medians")
+    results = {}
+    for name in args.networks:
+        results[name] = measure_network(name, have_torch, rounds, steps)
+        say(table(name, results[name], gemm1))
+    if have_torch:
         torch.set_num_threads(2)
-    peak = peak_rss_mb()
-    if peak is not None:
-        verdict = "under" if peak < 300 else "OVER"
-        print(f"\npeak resident memory, ConvNetJS training at batch {BATCH} (fresh process): {peak:.0f} MB "
-              f"({verdict} the 300 MB target)")
+    peak = {threads: peak_rss_mb(threads) for threads in THREADS}
+    if None not in peak.values():
+        verdict = "under" if max(peak.values()) < 300 else "OVER"
+        say(f"\npeak resident memory, ConvNetJS training at batch {BATCH} (fresh process): "
+            + ", ".join(f"{mb:.0f} MB on {t} thread{'s' if t > 1 else ''}" for t, mb in peak.items())
+            + f" ({verdict} the 300 MB target)")
+    say(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores: above ~0.5 the figures are disturbed)")
+    if args.json is not None:
+        document = {
+            "batch": BATCH, "dtype": "float32", "rounds": rounds, "steps_per_round": steps,
+            "numpy": np.__version__, "pytorch": torch_version,
+            "blas": None if blas.blas_library() is None else blas.blas_library().api,
+            "gemm_gflops": {"1": gemm1, "2": gemm2},
+            "peak_rss_mb": {str(t): mb for t, mb in peak.items()},
+            "networks": {
+                name: {
+                    "mflop_per_image": training_flops(name) / 1e6,
+                    "engine_images_per_s": {str(t): r for t, r in figures["engine"].items()},
+                    "pytorch_images_per_s": {str(t): r for t, r in figures["pytorch"].items()},
+                }
+                for name, figures in results.items()
+            },
+        }
+        text = json.dumps(document, indent=1)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+            print(f"figures written to {args.json}")
 
 
 if __name__ == "__main__":
