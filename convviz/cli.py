@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "train": "train",
     "explain": "explain",
     "export": "export",
+    "import-weights": "import_weights",
 }
 
 

@@ -13,6 +13,7 @@ import pytest
 from convviz.engine import Network
 from convviz.engine.optim import decays
 from convviz.export import export_pytorch, load_source
+from convviz.export.importing import import_weights
 from convviz.model import preset
 from convviz.training.config import TrainConfig
 from convviz.training.optimization import make_schedule
@@ -90,7 +91,7 @@ def test_three_steps_on_cpu_write_weights_that_give_the_same_scores_in_convviz(e
     fresh = net.get_weights()
     assert set(trained) == set(fresh)
     assert not np.array_equal(trained["conv1.weight"], fresh["conv1.weight"])  # it trained
-    net.set_weights(trained)
+    net.set_weights(import_weights(spec, tmp_path / "run" / "weights.safetensors").weights)
     model = import_model(exported, "after_training").load_model(tmp_path / "run" / "weights.safetensors")
     x = np.random.default_rng(0).standard_normal((3,) + spec.input.chw()).astype(np.float32)
     with torch.no_grad():
