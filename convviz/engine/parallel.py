@@ -94,7 +94,8 @@ class Part:
     """
 
     def __init__(self, owner, rank: int, collective: Collective | None):
-        self._owner = owner
+        # a weak reference: a network no longer used is freed at once, and its thread pool with it
+        self._owner = weakref.ref(owner) if owner is not None else (lambda: None)
         self.rank = rank
         self.collective = collective
         self.split = False
@@ -102,7 +103,7 @@ class Part:
 
     @property
     def rng(self) -> np.random.Generator:
-        return self._owner.rng
+        return self._owner().rng
 
     def gather(self, value) -> list:
         """Every part's ``value``, in part order (every part must call this at the same point)."""

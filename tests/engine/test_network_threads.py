@@ -205,3 +205,17 @@ def test_dropout_mask_rows_are_the_one_thread_mask():
     one.forward(x)
     two.forward(x)
     np.testing.assert_array_equal(two.layer("dropout1").mask, one.layer("dropout1").mask[:4])
+
+
+def test_a_network_no_longer_used_takes_its_thread_with_it():
+    import time
+
+    before = {t.ident for t in threading.enumerate()}
+    net = Network(preset("convnetjs"), threads=2)
+    net.forward(data(net.spec, 2)[0])
+    assert any(t.name.startswith("convviz-engine") for t in threading.enumerate() if t.ident not in before)
+    del net
+    deadline = time.monotonic() + 5
+    while any(t.name.startswith("convviz-engine") for t in threading.enumerate() if t.ident not in before):
+        assert time.monotonic() < deadline, "the network's worker thread outlived it"
+        time.sleep(0.01)
