@@ -285,6 +285,11 @@ def _sequential(label: str, lines: list[str], indent: str, as_pair: bool = False
     return [f"{head}nn.Sequential(OrderedDict(["] + lines + [f"{indent}{tail}"]
 
 
+def docstring_text(text: str) -> str:
+    """``text`` safe inside a triple-quoted docstring (no quotes that end it, no escapes)."""
+    return text.replace("\\", "/").replace('"""', "'''").replace("\n", " ")
+
+
 def model_source(spec: NetworkSpec, origin: str = "") -> str:
     """The text of ``model.py`` for ``spec`` (see the module docstring); raises ExportError for a
     network that cannot be built or named in PyTorch."""
@@ -296,7 +301,8 @@ def model_source(spec: NetworkSpec, origin: str = "") -> str:
     lines, rank = _stack(report.layers, "", 4, " " * 16, w)
     flatten_out = report.output.is_flat and rank == 4
     c, h, wd = spec.input.chw()
-    title = spec.name or "The network"
+    title = docstring_text(spec.name or "The network")
+    origin = docstring_text(origin)
     classes = report.output.depth
     helpers = "".join(HELPERS[name] + "\n" for name in HELPERS if name in w.helpers)
     forward = ""

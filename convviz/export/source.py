@@ -32,7 +32,6 @@ class Source:
     weights: dict[str, np.ndarray]
     config: TrainConfig
     origin: str  # "preset:convnetjs (seed 0)", "checkpoint runs/cnj (step 1,400)" …
-    buffer_names: frozenset[str] = frozenset()
 
 
 def load_source(argument: str | os.PathLike, seed: int = 0) -> Source:
@@ -54,8 +53,7 @@ def load_source(argument: str | os.PathLike, seed: int = 0) -> Source:
         net = Network(spec, seed=seed)
     except ValueError as exc:
         raise ExportError(str(exc)) from None
-    return Source(spec, net.get_weights(), TrainConfig(seed=seed), f"{argument} (seed {seed})",
-                  frozenset(net.buffers()))
+    return Source(spec, net.get_weights(), TrainConfig(seed=seed), f"{argument} (seed {seed})")
 
 
 def checkpoint_source(folder: str | os.PathLike) -> Source:
@@ -86,4 +84,4 @@ def checkpoint_source(folder: str | os.PathLike) -> Source:
         raise ExportError(f"{folder}: {exc}") from None
     trained = {**state["weights"], **state["buffers"]}
     net.set_weights(trained)  # checks names and shapes once more; casts to float32
-    return Source(spec, net.get_weights(), config, f"checkpoint {folder} (step {state['step']:,})", frozenset(buffer_names))
+    return Source(spec, net.get_weights(), config, f"checkpoint {folder} (step {state['step']:,})")

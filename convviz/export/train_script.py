@@ -26,7 +26,10 @@ def train_source(spec: NetworkSpec, config: TrainConfig, origin: str = "") -> st
     """The text of ``train.py`` for ``spec`` trained with ``config``."""
     settings = config.to_dict()
     lines = ",\n".join(f"    {key!r}: {settings[key]!r}" for key in KEYS)
-    return (TEMPLATE.replace("@NAME@", spec.name or "the network").replace("@ORIGIN@", origin or "a network file")
+    from convviz.export.pytorch import docstring_text
+
+    name, origin = docstring_text(spec.name or "the network"), docstring_text(origin or "a network file")
+    return (TEMPLATE.replace("@NAME@", name).replace("@ORIGIN@", origin)
             .replace("@CONFIG@", "{\n" + lines + ",\n}"))
 
 

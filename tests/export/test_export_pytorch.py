@@ -95,6 +95,9 @@ def test_a_checkpoint_exports_its_trained_weights(tmp_path):
     assert not np.array_equal(trained["conv1.weight"], fresh["conv1.weight"])  # it did train
     for name, array in trained.items():
         np.testing.assert_array_equal(source.weights[name], array, err_msg=name)
+    export_pytorch(source, tmp_path / "export")  # train.py carries the run's settings
+    train_py = (tmp_path / "export" / "train.py").read_text()
+    assert "'batch_size': 25," in train_py and "'seed': 4," in train_py and "'epochs': 1," in train_py
 
 
 def test_the_command_writes_the_export_and_says_where(tmp_path, capsys):
@@ -126,3 +129,10 @@ def test_a_layer_name_pytorch_cannot_hold_is_refused_naming_it(tmp_path):
 
 def load_source_for(spec):
     return Source(spec, Network(spec).get_weights(), TrainConfig(), "test")
+
+
+def test_a_network_name_with_quotes_and_backslashes_still_makes_python(tmp_path):
+    spec = NetworkSpec(Volume(8, 8, 1), [Conv(2, 3), ReLU()], name='my """net""" \\ v2')
+    export_pytorch(load_source_for(spec), tmp_path / "x")
+    for name in ("model.py", "train.py"):
+        compile((tmp_path / "x" / name).read_text(), name, "exec")

@@ -113,3 +113,11 @@ def test_torchrun_on_two_cpu_processes_takes_the_same_steps_as_one(exported, tmp
     one, two = load_file(str(tmp_path / "one" / "weights.safetensors")), load_file(str(tmp_path / "two" / "weights.safetensors"))
     for name in one:  # each process takes half of every batch; DDP averages the gradients (tinyvgg has no batch norm)
         np.testing.assert_allclose(two[name], one[name], rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_a_cifar10_archive_path_trains(exported, tmp_path):
+    archive = ROOT.parent / "shared" / "cifar10" / "cifar-10-python.tar.gz"
+    if not archive.is_file():
+        pytest.skip(f"no CIFAR-10 archive at {archive}")
+    out = run(exported, "--data", str(archive), "--max-steps", "2", "--out", str(tmp_path / "run"), "--no-eval")
+    assert "45,000 images" in out and "after 2 steps" in out
