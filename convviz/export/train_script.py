@@ -14,6 +14,7 @@ global batch split over the processes.
 
 from __future__ import annotations
 
+from convviz.model import analyze
 from convviz.model.network import NetworkSpec
 from convviz.training.config import TrainConfig
 
@@ -30,7 +31,7 @@ def train_source(spec: NetworkSpec, config: TrainConfig, origin: str = "") -> st
 
     name, origin = docstring_text(spec.name or "the network"), docstring_text(origin or "a network file")
     return (TEMPLATE.replace("@NAME@", name).replace("@ORIGIN@", origin)
-            .replace("@CONFIG@", "{\n" + lines + ",\n}"))
+            .replace("@CONFIG@", "{\n" + lines + ",\n}").replace("@CLASSES@", str(analyze(spec).output.depth)))
 
 
 TEMPLATE = '''"""Train @NAME@ with PyTorch, with the settings of its ConvViz run (written by ConvViz from @ORIGIN@).
@@ -68,6 +69,7 @@ from model import WEIGHTS, INPUT_SHAPE, Network, load_weights, state_to_save
 
 #: The ConvViz run's settings (convviz.training.config.TrainConfig).
 CONFIG = @CONFIG@
+CLASSES = @CLASSES@  # the depth of the network's output volume
 
 
 # -- data ------------------------------------------------------------------------------------------------
@@ -223,8 +225,7 @@ def main(argv=None):
     model = Network()
     if args.weights:
         load_weights(model, args.weights)
-    classes = model(torch.zeros((2,) + tuple(INPUT_SHAPE))).shape[1]
-    train_x, train_y, held_x, held_y, mean, std = load_data(args.data, config["validation"], config["seed"], classes)
+    train_x, train_y, held_x, held_y, mean, std = load_data(args.data, config["validation"], config["seed"], CLASSES)
     if tuple(train_x.shape[1:]) != tuple(INPUT_SHAPE):
         raise SystemExit(f"train.py: the network takes {INPUT_SHAPE} (C, H, W) images; {args.data} has "
                          f"{tuple(train_x.shape[1:])}")

@@ -121,3 +121,14 @@ def test_a_cifar10_archive_path_trains(exported, tmp_path):
         pytest.skip(f"no CIFAR-10 archive at {archive}")
     out = run(exported, "--data", str(archive), "--max-steps", "2", "--out", str(tmp_path / "run"), "--no-eval")
     assert "45,000 images" in out and "after 2 steps" in out
+
+
+def test_no_steps_leave_every_weight_and_batch_norm_statistic_as_exported(tmp_path):
+    export_pytorch(load_source("preset:smallvgg", seed=1), tmp_path / "export")
+    run(tmp_path / "export", "--data", "synthetic", "--max-steps", "0", "--out", str(tmp_path / "run"), "--no-eval")
+    from safetensors.numpy import load_file
+
+    before = load_file(str(tmp_path / "export" / "weights.safetensors"))
+    after = load_file(str(tmp_path / "run" / "weights.safetensors"))
+    for name in before:
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
