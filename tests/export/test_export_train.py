@@ -132,3 +132,41 @@ def test_no_steps_leave_every_weight_and_batch_norm_statistic_as_exported(tmp_pa
     after = load_file(str(tmp_path / "run" / "weights.safetensors"))
     for name in before:
         np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam"])
+def test_train_pys_steps_are_convvizs_steps(tmp_path, optimizer):
+    """Three steps on the same batches from the same weights: train.py's optimizer, weight decay,
+    schedule and loss move every weight as ConvViz's trainer does."""
+    from convviz.engine import softmax_cross_entropy
+    from convviz.training.optimization import make_optimizer
+
+    config = TrainConfig(optimizer=optimizer, lr=0.05 if optimizer != "adam" else 0.003, weight_decay=1e-2,
+                         schedule="cosine", epochs=1)
+    spec = preset("tinyvgg")
+    source = load_source("preset:tinyvgg", seed=3)
+    export_pytorch(source.__class__(spec, source.weights, config, "test"), tmp_path)
+    train = load_train_module(tmp_path)
+    model = train.Network()
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in source.weights.items()}, strict=False)
+    torch_opt = train.make_optimizer(model, train.CONFIG)
+    net = Network(spec, seed=3)
+    opt = make_optimizer(config, net.params())
+    schedule = make_schedule(config, 3, 3)
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        x = rng.standard_normal((8, 3, 32, 32)).astype(np.float32)
+        y = rng.integers(0, 10, 8)
+        _, dscores = softmax_cross_entropy(net.forward(x, train=True), y)
+        net.backward(dscores, input_grad=False)
+        opt.lr = schedule(step)
+        opt.step(net.grads())
+        for group in torch_opt.param_groups:
+            group["lr"] = train.lr_at(step, train.CONFIG, 3, 3)
+        torch_opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        torch_opt.step()
+    state = model.state_dict()
+    for name, value in net.params().items():
+        np.testing.assert_allclose(state[name].numpy(), value, rtol=1e-4, atol=1e-5, err_msg=name)
+    assert not np.allclose(net.params()["conv1.weight"], source.weights["conv1.weight"])  # they did move
