@@ -13,8 +13,9 @@ policy's extra bottom/right rows are in the pads and ``crop`` is ONNX's floor; a
 padded zeros (``count_include_pad=1``). A final Softmax layer is a Softmax node: the graph gives
 probabilities (``Network.predict_proba``). Dropout is inference-mode Dropout (the identity).
 
-Not exportable, with a message saying so: locally connected layers (ONNX has no such operator) and
-LRN with an even size (ONNX centres its window on the other side of the engine's).
+Not exportable, with a message saying so: locally connected layers (ONNX has no such operator),
+LRN with an even size (ONNX centres its window on the other side of the engine's), and weights of
+more than 2 GB (one protobuf message's limit).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from convviz.export.source import ExportError
 
 OPSET = 17
 IR_VERSION = 8  # the IR of opset 17, which every runtime and Netron read
+MAX_BYTES = 2**31 - 2**24  # protobuf's 2 GB limit on one message, less room for the graph itself
 
 
 def _onnx():
@@ -169,6 +171,12 @@ def onnx_model(spec: NetworkSpec, weights: dict[str, np.ndarray], origin: str = 
     if report.output.is_flat and rank == 4:
         out = g.add("Flatten", [out], "scores/flatten", axis=1)
         rank = 2
+    size = sum(t.ByteSize() for t in g.initializers)
+    if size > MAX_BYTES:
+        from convviz.model.summary import format_bytes
+
+        raise ExportError(f"the weights take {format_bytes(size)}, more than the 2 GB one ONNX file can hold: "
+                          "export to PyTorch instead")
     h = onnx.helper
     c, height, width = spec.input.chw()
     v = report.output

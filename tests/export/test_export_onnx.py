@@ -89,3 +89,12 @@ def test_the_pad_policy_is_in_the_pads(tmp_path):
     model = onnx.load(str(write(tmp_path, spec, Network(spec))))
     conv = {a.name: list(a.ints) for a in model.graph.node[0].attribute}
     assert conv["pads"] == [0, 0, 0, 1]  # [top, left, bottom, right]: one zero column at the right (W: 10 − 3 is odd)
+
+
+def test_weights_beyond_two_gigabytes_are_refused(tmp_path, monkeypatch):
+    import convviz.export.onnx_graph as onnx_graph
+
+    monkeypatch.setattr(onnx_graph, "MAX_BYTES", 10_000)  # as if 2 GB: building a real one takes minutes
+    spec = preset("convnetjs")
+    with pytest.raises(ExportError, match=r"the weights take .* more than the 2 GB one ONNX file can hold"):
+        write(tmp_path, spec, Network(spec))
