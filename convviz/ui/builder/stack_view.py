@@ -17,7 +17,12 @@ from PySide6.QtWidgets import QAbstractItemView, QMenu, QTreeView
 
 from convviz.model import CATEGORIES, LAYER_TYPES, Branch
 from convviz.ui.builder.card_delegate import CardDelegate
-from convviz.ui.builder.document import INPUT, READ_ONLY_NOTICE, NetworkDocument, stack_at
+from convviz.ui.builder.document import (
+    INPUT,
+    READ_ONLY_NOTICE,
+    NetworkDocument,
+    stack_at,
+)
 from convviz.ui.builder.stack_model import (
     LAYER_PATH_MIME,
     LAYER_TYPE_MIME,

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from convviz.model.summary import format_count
 from convviz.ui.builder.document import READ_ONLY_NOTICE, NetworkDocument
-from convviz.ui.widgets.text import counted
 from convviz.ui.widgets.layer_style import INVALID_COLOR, OK_COLOR
+from convviz.ui.widgets.text import counted
 
 
 class NetworkStatus:

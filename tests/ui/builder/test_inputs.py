@@ -7,7 +7,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from convviz.model import LAYER_TYPES, Conv, NetworkSpec, Volume, spec_from_dict, spec_to_dict
+from convviz.model import (
+    LAYER_TYPES,
+    Conv,
+    NetworkSpec,
+    Volume,
+    spec_from_dict,
+    spec_to_dict,
+)
 from convviz.model.layers import LIMITS
 
 
