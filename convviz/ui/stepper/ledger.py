@@ -1,25 +1,21 @@
 """The ledger: a table of the terms that make one number, their subtotals and the engine's value.
 
 :func:`conv_output_rows` and friends turn an engine explanation into :class:`Row`s (plain data);
-:class:`LedgerTable` shows them, every number in full, and says which term was clicked.
+:class:`LedgerTable` shows them, every number in full, sorts the terms by the size of a column's
+numbers, and says which term was clicked.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QTableWidget,
-    QTableWidgetItem,
-)
+from PySide6.QtWidgets import QAbstractItemView, QTableView
 
 from convviz.engine.explain_layers import Term
 
-STYLES = {"term": None, "pad": "#f1f3f4", "subtotal": "#e8f0fe", "total": "#fce8b2", "check": "#e6f4ea",
+STYLES = {"term": None, "pad": "#f1f3f4", "subtotal": "#e8f0fe", "sum": "#e8f0fe", "total": "#fce8b2", "check": "#e6f4ea",
           "wrong": "#fce8e6", "winner": "#fce8b2"}
 
 
@@ -34,7 +30,8 @@ def index(values) -> str:
 
 @dataclass(frozen=True)
 class Row:
-    """One row of the ledger: its cells' text, its style (a key of STYLES) and, for a term, the
+    """One row of the ledger: its cells' text, its style (a key of STYLES: ``subtotal`` rows belong
+    to the ledger's own order, ``sum`` rows follow the terms however sorted) and, for a term, the
     number of the term it shows (else None)."""
 
     cells: tuple[str, ...]
@@ -64,12 +61,12 @@ def conv_output_rows(terms: list[Term], bias: float | None, result: float, engin
     if channel is not None:
         rows.append(Row(("", f"channel {channel}", "", "", "", number(subtotal), number(running)), "subtotal"))
     if bias is not None:
-        rows.append(Row(("", "+ bias b[d]", "", "", "", number(bias), number(running + bias)), "subtotal"))
+        rows.append(Row(("", "+ bias b[d]", "", "", "", number(bias), number(running + bias)), "sum"))
     rows.append(Row(("", "= output", "", "", "", "", number(result)), "total"))
     rows.append(Row(("", "engine", "", "", "", "", number(engine)), "check" if matches else "wrong"))
     if activation is not None:
         name, value = activation
-        rows.append(Row(("", f"after {name}", "", "", "", "", number(value)), "subtotal"))
+        rows.append(Row(("", f"after {name}", "", "", "", "", number(value)), "sum"))
     return rows
 
 
@@ -83,19 +80,85 @@ def scatter_rows(terms: list[Term], total: float, gather: float, engine: float, 
         rows.append(Row((str(i + 1), index(t.left[1]), number(t.left[2]), index(t.right[1]), number(t.right[2]),
                          number(t.product), number(running)), "term", i))
     rows.append(Row(("", "= scatter Σ", "", "", "", "", number(total)), "total"))
-    rows.append(Row(("", "gather (rotated filters)", "", "", "", "", number(gather)), "subtotal"))
+    rows.append(Row(("", "gather (rotated filters)", "", "", "", "", number(gather)), "sum"))
     rows.append(Row(("", "engine dX", "", "", "", "", number(engine)), "check" if matches else "wrong"))
     return rows
 
 
-class LedgerTable(QTableWidget):
-    """Rows of a ledger; ``term_selected(i)`` when the user clicks term i (−1: not a term)."""
+def _magnitude(text: str) -> float:
+    try:
+        return abs(float(text))
+    except ValueError:
+        return -1.0
+
+
+class LedgerModel(QAbstractTableModel):
+    """The rows of a ledger, as a Qt model: cells are made only when shown, so a ledger of
+    thousands of terms (a conv layer of VGG-16) is drawn at once. Sorting a column orders the terms
+    by the magnitude of its numbers (the subtotals, which belong to the original order, step aside;
+    the totals stay last); sorting by column 0 gives the original order back."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.headers: tuple[str, ...] = ()
+        self.original: list[Row] = []
+        self.rows: list[Row] = []
+        self._bold = QFont("monospace", 9)
+        self._bold.setBold(True)
+
+    def set_rows(self, headers: tuple[str, ...], rows: list[Row]) -> None:
+        self.beginResetModel()
+        self.headers, self.original, self.rows = headers, rows, list(rows)
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.headers)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal and section < len(self.headers):
+            return self.headers[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        row = self.rows[index.row()]
+        text = row.cells[index.column()] if index.column() < len(row.cells) else ""
+        if role == Qt.ItemDataRole.DisplayRole:
+            return text
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            numeric = index.column() > 0 and (text[:1] in "+-" or text[:1].isdigit()) and not text.startswith("[")
+            return int((Qt.AlignmentFlag.AlignRight if numeric else Qt.AlignmentFlag.AlignLeft) | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.BackgroundRole and STYLES.get(row.style):
+            return QBrush(QColor(STYLES[row.style]))
+        if role == Qt.ItemDataRole.FontRole and row.style in ("total", "check", "wrong", "winner"):
+            return self._bold
+        return None
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        self.layoutAboutToBeChanged.emit()
+        if column <= 0:
+            self.rows = list(self.original)
+        else:
+            terms = [r for r in self.original if r.term is not None]
+            tail = [r for r in self.original if r.term is None and r.style != "subtotal"]
+            terms.sort(key=lambda r: _magnitude(r.cells[column]) if column < len(r.cells) else -1.0,
+                       reverse=order == Qt.SortOrder.DescendingOrder)
+            self.rows = terms + tail
+        self.layoutChanged.emit()
+
+
+class LedgerTable(QTableView):
+    """Rows of a ledger; ``term_selected(i)`` when the user clicks term i (−1: not a term). Click a
+    column's header to sort the terms by the size of its numbers (|p| for the products)."""
 
     term_selected = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.rows: list[Row] = []
+        self.model_ = LedgerModel(self)
+        self.setModel(self.model_)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -103,35 +166,35 @@ class LedgerTable(QTableWidget):
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(20)
         self.setWordWrap(False)
-        self.horizontalHeader().setStretchLastSection(True)
         self.setFont(QFont("monospace", 9))
-        self.currentCellChanged.connect(self._on_current)
+        self.setStyleSheet("QTableView::item { padding: 0px 3px; }")
+        header = self.horizontalHeader()
+        header.setResizeContentsPrecision(400)  # widths from the first rows: every number is as wide
+        header.setSortIndicatorShown(True)
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self._sort)
+        self.selectionModel().currentRowChanged.connect(self._on_current)
+
+    @property
+    def rows(self) -> list[Row]:
+        """The rows in the order shown."""
+        return self.model_.rows
 
     def show_rows(self, headers: tuple[str, ...], rows: list[Row]) -> None:
-        self.blockSignals(True)
-        self.clear()
-        self.rows = rows
-        self.setColumnCount(len(headers))
-        self.setHorizontalHeaderLabels(headers)
-        self.setRowCount(len(rows))
-        bold = QFont(self.font())
-        bold.setBold(True)
-        for r, row in enumerate(rows):
-            colour = STYLES.get(row.style)
-            for c, text in enumerate(row.cells):
-                item = QTableWidgetItem(text)
-                if c > 0 and (text[:1] in "+-" or text[:1].isdigit()) and not text.startswith("["):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if colour:
-                    item.setBackground(QBrush(QColor(colour)))
-                if row.style in ("total", "check", "wrong", "winner"):
-                    item.setFont(bold)
-                self.setItem(r, c, item)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.model_.set_rows(headers, rows)
+        self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.resizeColumnsToContents()
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.horizontalHeader().setStretchLastSection(True)
-        self.blockSignals(False)
+
+    def sort_by(self, column: int, order=Qt.SortOrder.DescendingOrder) -> None:
+        """Order the terms by the magnitude of ``column`` (0: the ledger's own order)."""
+        self.model_.sort(column, order)
+        self.horizontalHeader().setSortIndicator(column if column > 0 else -1, order)
+
+    def _sort(self, column: int) -> None:
+        header = self.horizontalHeader()
+        descending = not (header.sortIndicatorSection() == column and header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder)
+        self.sort_by(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
 
     def row_text(self, label: str) -> str | None:
         """The last cell of the first row whose second cell is ``label`` (``= output``, ``engine`` …)."""
@@ -140,6 +203,7 @@ class LedgerTable(QTableWidget):
                 return row.cells[-1]
         return None
 
-    def _on_current(self, row: int, *_):
+    def _on_current(self, current, _previous):
+        row = current.row()
         term = self.rows[row].term if 0 <= row < len(self.rows) else None
         self.term_selected.emit(-1 if term is None else term)

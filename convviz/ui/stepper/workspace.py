@@ -11,10 +11,11 @@ the gather with rotated filters), the softmax and loss, and the update of each p
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 from convviz.engine import windowed as W
 from convviz.engine.explain_layers import conv_ledger
 from convviz.engine.layer_base import as_4d
+from convviz.model import analyze
 from convviz.training.config import TrainConfig
 from convviz.ui.session import RunSession
 from convviz.ui.stepper.ledger import (
@@ -47,6 +49,7 @@ from convviz.ui.stepper.ledger import (
 from convviz.ui.stepper.stepping import ConvBackward, MaxPoolBackward, StepRun, Stop
 from convviz.ui.stepper.volumes import VolumeCanvas
 
+SYNC_MACS = 200_000_000  # a network with more multiply-adds than this is traced on a thread
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid")
 KIND_COLOURS = {"input": "#e8eaed", "forward": "#e8f0fe", "loss": "#fce8b2", "backward": "#fce8e6", "update": "#e6f4ea"}
 ORIGIN_NOTES = {
@@ -54,6 +57,19 @@ ORIGIN_NOTES = {
     "trained": "Weights: what the last run ended with.",
     "training": "Weights: taken between two steps of the run, which is paused while you step.",
 }
+
+
+class _Tracer(QObject):
+    """Carries a trace made on a thread back to the GUI thread (a queued signal)."""
+
+    done = Signal(object, object, object)  # the job, the StepRun (or None), the error (or None)
+
+
+def _trace(args) -> tuple[StepRun | None, Exception | None]:
+    try:
+        return StepRun(*args), None
+    except (ValueError, MemoryError) as exc:
+        return None, exc
 
 
 @lru_cache(maxsize=1)
@@ -69,13 +85,15 @@ class StepWorkspaceView(QWidget):
     """The Step workspace's page; it reads weights and the network from ``session`` only.
 
     Signals: ``current_layer_changed(str)`` (the layer of the current stop, "" at input, loss and
-    update: the window highlights it in the builder), ``stop_changed(int)`` (the index in ``stops``)
-    and ``position_changed(object)`` (the selected cell, a tuple).
+    update: the window highlights it in the builder), ``stop_changed(int)`` (the index in ``stops``),
+    ``position_changed(object)`` (the selected cell, a tuple) and ``traced()`` (a new trace is
+    shown, after ``reload``, a new image or new weights).
     """
 
     current_layer_changed = Signal(str)
     stop_changed = Signal(int)
     position_changed = Signal(object)
+    traced = Signal()  # a new trace is shown (or tracing failed: ``run`` is None)
 
     def __init__(self, session: RunSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,6 +105,11 @@ class StepWorkspaceView(QWidget):
         self.image_text = ""
         self._cifar = None  # the CIFAR-10 data set once loaded
         self._network_key = None
+        self._term: int | None = None  # the ledger term clicked, while it is drawn
+        self._ticket = 0  # the newest trace asked for; older ones are dropped when they arrive
+        self.tracing = False  # a big network is being traced on a thread
+        self._tracer = _Tracer(self)
+        self._tracer.done.connect(self._on_traced)
 
         self.source = QComboBox()
         self.source.addItem("Synthetic test image", "synthetic")
@@ -139,7 +162,7 @@ class StepWorkspaceView(QWidget):
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
-        splitter.setSizes([700, 580])
+        splitter.setSizes([650, 630])
         self.splitter = splitter
         self.caption = QLabel("Press → to step forward through the network.")
         self.caption.setWordWrap(True)
@@ -180,22 +203,42 @@ class StepWorkspaceView(QWidget):
         stops = self.stops
         return stops[self.stop_index] if stops else None
 
-    def reload(self) -> None:
-        """Trace the chosen image again with the session's current weights (pausing a training run)."""
+    def reload(self, wait: bool | None = None) -> None:
+        """Trace the chosen image again with the session's current weights (pausing a training run).
+
+        A small network is traced at once; a big one (``wait`` None and more than SYNC_MACS
+        multiply-adds, or ``wait`` False) on a thread of its own while the window goes on, and the
+        stops appear when it is done (``traced`` is emitted either way)."""
         if self.session.running:
             self.session.pause()
         try:
             weights = self.session.current_weights()
             spec = self.session.network()
-            x, label, classes, self.image_text = self._image(spec)
-            run = StepRun(spec, weights, x, label, classes, lr=TrainConfig().lr)
+            x, label, classes, image_text = self._image(spec)
+            macs = analyze(spec).total_macs
         except (ValueError, TimeoutError) as exc:
-            self.run = None
-            self.caption.setText(f"Cannot step this network: {exc}")
+            self._failed(exc)
+            return
+        self._ticket += 1
+        job = (self._ticket, spec, image_text, (spec, weights, x, label, classes, TrainConfig().lr))
+        if wait or (wait is None and macs <= SYNC_MACS):
+            self._on_traced(job, *_trace(job[3]))
+            return
+        self.tracing = True
+        self.caption.setText(f"Tracing {spec.name or 'the network'} on one image in float64, forward and backward "
+                             f"({macs / 1e9:.1f} G multiply-adds each way) …")
+        threading.Thread(target=lambda: self._tracer.done.emit(job, *_trace(job[3])), daemon=True).start()
+
+    def _on_traced(self, job, run, error) -> None:
+        ticket, spec, image_text, _ = job
+        if ticket != self._ticket:
+            return  # a newer image or newer weights were asked for meanwhile
+        self.tracing = False
+        if error is not None:
+            self._failed(error)
             return
         previous = self.current_stop if self.run else None
-        self.run = run
-        self._network_key = spec
+        self.run, self.image_text, self._network_key = run, image_text, spec
         self.origin_note.setText(ORIGIN_NOTES.get(self.session.weights_origin, ""))
         self.timeline.blockSignals(True)
         self.timeline.clear()
@@ -207,6 +250,13 @@ class StepWorkspaceView(QWidget):
         self.timeline.blockSignals(False)
         self.stop_index = run.stops.index(previous) if previous in run.stops else 0
         self._arrive(keep_position=True)
+        self.traced.emit()
+
+    def _failed(self, error: Exception) -> None:
+        self.run, self.tracing = None, False
+        self.timeline.clear()
+        self.caption.setText(f"Cannot step this network: {error}")
+        self.traced.emit()
 
     def set_image(self, source: str, number: int, class_index: int | None = None) -> None:
         """Step test image ``number`` of class ``class_index`` (any class: None) of ``source``
@@ -273,7 +323,7 @@ class StepWorkspaceView(QWidget):
             self.reload()
 
     def _ensure(self) -> None:
-        if self.run is None:
+        if self.run is None and not self.tracing:
             self.reload()
 
     def _weights_changed(self) -> None:
@@ -381,6 +431,10 @@ class StepWorkspaceView(QWidget):
         draw(stop, left, right)
         self.position_changed.emit(self.position)
 
+    def _key(self, *parts):
+        """What a panel shows at this stop, so moving the cell does not redraw it."""
+        return (self._ticket, self.stop_index, *parts)
+
     def _pad_of(self, stop: Stop):
         layer = self.run.layer(stop)
         return layer.geometry.pad if isinstance(layer, W.WindowLayer) else ((0, 0), (0, 0))
@@ -388,13 +442,16 @@ class StepWorkspaceView(QWidget):
     def _select_cell(self, panel, position) -> None:
         """The selected cell outlined in black, with a wider ring around it so a small cell is found."""
         cell = tuple(position) + (0,) * (3 - len(position))
+        if not panel.zoomed:
+            panel.zoom_to(cell[0], cell[1], cell[2], margin=2)
         panel.outline(cell[0], cell[1], cell[2], colour="#202124", width=2.5)
         if panel.shape[1] * panel.shape[2] > 1:
             panel.outline(cell[0], cell[1] - 1, cell[2] - 1, 3, 3, colour="#20212480", width=1.0)
 
     def _draw_input(self, stop, volume, _):
         c, y, x = self.position
-        self.canvas.left.show(volume, "the input image, normalised (one slice per channel)", focus=c)
+        self.canvas.left.show(volume, "the input image, normalised (one slice per channel)", focus=c,
+                              key=self._key("left"))
         self.canvas.right.clear("")
         self._select_cell(self.canvas.left, self.position)
         self.heading.setText(f"<b>Input</b>: {self.image_text}, label <b>{self.run.class_name(self.run.label)}</b>")
@@ -410,8 +467,10 @@ class StepWorkspaceView(QWidget):
         cell = tuple(self.position) + (0,) * (3 - len(self.position))
         in_shape, out_shape = np.shape(left), np.shape(right)
         self.canvas.left.show(left, f"input {self._shape_text(in_shape)}", self._pad_of(stop),
-                              focus=cell[0] if in_shape == out_shape or isinstance(layer, W.Pool) else 0)
-        self.canvas.right.show(right, f"output {self._shape_text(out_shape)} of {stop.layer}", focus=cell[0])
+                              focus=cell[0] if in_shape == out_shape or isinstance(layer, W.Pool) else 0,
+                              key=self._key("left"))
+        self.canvas.right.show(right, f"output {self._shape_text(out_shape)} of {stop.layer}", focus=cell[0],
+                               key=self._key("right"))
         self._select_cell(self.canvas.right, self.position)
         if type(layer) is W.Conv:
             self._draw_conv_forward(stop, layer, e)
@@ -434,6 +493,11 @@ class StepWorkspaceView(QWidget):
         geo = layer.geometry
         rows, cols = e.rows, e.cols
         dh, dw = geo.dilation
+        terms = conv_ledger(self.run.net, e)
+        term = terms[self._term] if self._term is not None and self._term < len(terms) else None
+        zoom_channel = term.left[1][0] if term is not None else 0
+        self.canvas.left.zoom_to(zoom_channel, int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1),
+                                 int(cols[-1] - cols[0] + 1))
         for c in range(e.window.shape[0]):
             self.canvas.left.outline(c, int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1),
                                      colour="#ff8c00", width=2.5)
@@ -445,10 +509,12 @@ class StepWorkspaceView(QWidget):
         nxt = self.run.stops[self.stop_index + 1] if self.stop_index + 1 < len(self.run.stops) else None
         if nxt is not None and nxt.kind == "forward" and nxt.type in ACTIVATIONS:
             activation = (nxt.layer, float(as_4d(self.run.trace[nxt.layer].output)[(0, e.d, e.y, e.x)]))
-        has_bias = "bias" in self.run.trace[stop.layer].params
-        rows_ = conv_output_rows(conv_ledger(self.run.net, e), e.bias if has_bias else None, e.result, e.engine,
-                                 e.matches, activation)
-        self.ledger.show_rows(CONV_HEADERS, rows_)
+        if term is not None:
+            self.canvas.left.outline(*term.left[1], colour="#1a73e8", width=3.0)
+        else:  # a new cell: the ledger again (a click on a term keeps it as it is)
+            has_bias = "bias" in self.run.trace[stop.layer].params
+            self.ledger.show_rows(CONV_HEADERS, conv_output_rows(terms, e.bias if has_bias else None, e.result,
+                                                                 e.engine, e.matches, activation))
         pads = int(e.padding.sum()) * e.window.shape[0]
         self.heading.setText(
             f"<b>{stop.layer}</b> forward: output <b>[d={e.d}, y={e.y}, x={e.x}]</b> = Σ x · w<sub>{e.d}</sub> "
@@ -469,6 +535,7 @@ class StepWorkspaceView(QWidget):
 
     def _draw_pool_forward(self, stop, layer, e):
         rows, cols = e.rows, e.cols
+        self.canvas.left.zoom_to(e.c, int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1))
         self.canvas.left.outline(e.c, int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1),
                                  colour="#ff8c00", width=2.5)
         if e.winner_cell is not None:
@@ -497,8 +564,8 @@ class StepWorkspaceView(QWidget):
     def _draw_loss(self, stop, *_):
         e = self.explanation
         k = self.position[0] if self.position else 0
-        self.canvas.left.show(e.scores, "scores s (logits), one cell per class", focus=0)
-        self.canvas.right.show(e.gradient, "dL/ds = p − onehot(label)", focus=0)
+        self.canvas.left.show(e.scores, "scores s (logits), one cell per class", key=self._key("left"))
+        self.canvas.right.show(e.gradient, "dL/ds = p − onehot(label)", key=self._key("right"))
         self.canvas.set_scale(e.scores, e.gradient)
         self._select_cell(self.canvas.left, (k,))
         self._select_cell(self.canvas.right, (k,))
@@ -518,13 +585,15 @@ class StepWorkspaceView(QWidget):
         run, e = self.run, self.explanation
         layer = run.layer(stop)
         self.canvas.left.show(upstream, f"dL/d output {self._shape_text(np.shape(upstream))} arriving",
-                              focus=self.position[0] if isinstance(e, MaxPoolBackward) else 0)
+                              focus=self.position[0] if isinstance(e, MaxPoolBackward) else 0, key=self._key("left"))
         self.canvas.right.show(downstream, f"dL/d input {self._shape_text(np.shape(downstream))} sent down",
                                self._pad_of(stop) if isinstance(e, ConvBackward) else ((0, 0), (0, 0)),
-                               focus=0 if isinstance(e, MaxPoolBackward) else self.position[0])
+                               focus=self.position[0], key=self._key("right"))
         if isinstance(e, MaxPoolBackward):
             w = e.window
             self._select_cell(self.canvas.left, self.position)
+            self.canvas.right.zoom_to(w.c, int(w.rows[0]), int(w.cols[0]), int(w.rows[-1] - w.rows[0] + 1),
+                                      int(w.cols[-1] - w.cols[0] + 1))
             self.canvas.right.outline(w.c, int(w.rows[0]), int(w.cols[0]), int(w.rows[-1] - w.rows[0] + 1),
                                       int(w.cols[-1] - w.cols[0] + 1), colour="#ff8c00", width=2.5)
             self.canvas.right.outline(w.c, *w.winner_cell, colour="#d93025", width=3.0)
@@ -541,6 +610,11 @@ class StepWorkspaceView(QWidget):
         elif isinstance(e, ConvBackward):
             s = e.scatter
             self._select_cell(self.canvas.right, self.position)
+            if len(s.sources):
+                k0 = int(s.sources[np.argmax(np.abs(s.upstream))][0])  # the slice with the largest dY reaching it
+                ys, xs = s.sources[s.sources[:, 0] == k0][:, 1], s.sources[s.sources[:, 0] == k0][:, 2]
+                self.canvas.left.zoom_to(k0, int(ys.min()), int(xs.min()), int(ys.max() - ys.min() + 1),
+                                         int(xs.max() - xs.min() + 1))
             for k, y, x in {(int(k), int(y), int(x)) for k, y, x, _, _ in s.sources}:
                 self.canvas.left.outline(k, y, x, colour="#ff8c00", width=2.0)
             self.ledger.show_rows(SCATTER_HEADERS, scatter_rows(conv_ledger(run.net, s), s.total, e.gather.total, s.engine,
@@ -563,8 +637,8 @@ class StepWorkspaceView(QWidget):
         chosen = self.explanation
         before, after = self.run.update_volumes(chosen.name)
         self.canvas.set_scale(before, after)
-        self.canvas.left.show(before, f"{chosen.name} W before")
-        self.canvas.right.show(after, f"W − lr·dW after (lr = {chosen.lr:g})")
+        self.canvas.left.show(before, f"{chosen.name} W before", key=self._key("left", chosen.name))
+        self.canvas.right.show(after, f"W − lr·dW after (lr = {chosen.lr:g})", key=self._key("right", chosen.name))
         self._select_cell(self.canvas.left, (0,) * before.ndim)
         self._select_cell(self.canvas.right, (0,) * after.ndim)
         rows = []
@@ -582,12 +656,13 @@ class StepWorkspaceView(QWidget):
         self.caption.setText("Shift+→ picks the next parameter; momentum and Adam terms are not shown yet.")
 
     def _highlight_term(self, term: int) -> None:
-        e, stop = self.explanation, self.current_stop
+        """A click on term ``term`` of a conv ledger: its input cell outlined in blue, in the zoom of its slice."""
+        stop = self.current_stop
         if term < 0 or stop is None or stop.kind != "forward" or type(self.run.layer(stop)) is not W.Conv:
             return
-        t = conv_ledger(self.run.net, e)[term]
-        c, r, col = t.left[1]
-        self.canvas.left.outline(c, r, col, colour="#1a73e8", width=3.0)
+        self._term = term
+        self._render()
+        self._term = None
 
     @staticmethod
     def _shape_text(shape) -> str:

@@ -167,3 +167,56 @@ def test_another_image_is_traced_again(qtbot, make_view):
     assert view.current_stop.layer == "conv1"  # the timeline stays where it was
     assert view.run.label == 4 and "disc" in view.image_text
     assert view.explanation.result != first
+
+
+def test_a_big_network_is_traced_on_a_thread_and_the_newest_trace_wins(qtbot, make_view):
+    view = make_view(tiny_spec())
+    view.go_to_layer("conv1")
+    with qtbot.waitSignal(view.traced, timeout=20_000):
+        view.image_number.blockSignals(True)
+        view.image_number.setValue(1)
+        view.reload(wait=False)  # soon stale: the next one asks for another image
+        view.image_number.setValue(5)
+        view.image_number.blockSignals(False)
+        view.reload(wait=False)
+        assert view.tracing
+    qtbot.waitUntil(lambda: not view.tracing, timeout=20_000)
+    qtbot.wait(200)  # the stale trace, if it arrives late, is dropped
+    assert "test image 5 " in view.image_text and view.current_stop.layer == "conv1"
+    assert view.explanation.matches
+
+
+def test_the_ledger_sorts_by_the_size_of_the_products_and_a_click_finds_the_terms_input(qtbot, make_view):
+    view = make_view(padded_spec())
+    view.go_to_layer("conv1")
+    view.set_position((2, 3, 4))
+    original = list(view.ledger.rows)
+    view.ledger.sort_by(5)  # x·w = p, largest |p| first
+    terms = [row for row in view.ledger.rows if row.term is not None]
+    sizes = [abs(float(row.cells[5])) for row in terms]
+    assert len(terms) == 48 and sizes == sorted(sizes, reverse=True)
+    assert [row.cells[1] for row in view.ledger.rows[len(terms):]] == ["+ bias b[d]", "= output", "engine", "after relu1"]
+    view.ledger.sort_by(0)
+    assert view.ledger.rows == original
+    # a click on the largest term of channel 2: its input cell is outlined, in the zoom of slice 2
+    row = max((i for i, r in enumerate(original) if r.term is not None and r.cells[1].startswith("[2,")),
+              key=lambda i: abs(float(original[i].cells[5])))
+    view.ledger.selectRow(row)
+    c, y, x = (int(v) for v in original[row].cells[1].strip("[]").split(" ")[0].split(","))
+    assert c == 2 and view.canvas.left.zoom.channel == 2
+    zoom = view.canvas.left.zoom
+    blue = [item for item in zoom.items if hasattr(item, "pen") and item.pen().color().name() == "#1a73e8"]
+    assert len(blue) == 1 and blue[0].rect().topLeft().toTuple() == (x - zoom.origin[1], y - zoom.origin[0])
+
+
+def test_the_zoom_writes_the_receptive_fields_numbers_with_the_padding_hatched(qtbot, make_view):
+    view = make_view(padded_spec())
+    view.go_to_layer("conv1")  # output (0, 0, 0): the window starts one row and column into the padding
+    zoom = view.canvas.left.zoom
+    # the 4×4 window from row and column −1 (padding), and one more row and column after it
+    assert zoom.channel == 0 and zoom.origin == (-1, -1) and zoom.size == (5, 5)
+    assert "hatched: zero padding" in zoom.caption.text() and not zoom.hatch.path().isEmpty()
+    texts = [item.toPlainText() for item in zoom.items if hasattr(item, "toPlainText")]
+    assert len(texts) == 25 and texts[:5] == ["0"] * 5  # the padding row holds zeros
+    x = view.run.trace["conv1"].input[0, 0]
+    assert texts[6] == f"{x[0, 0]:.2g}"  # input (0, 0), numbers as they are (the largest is 1 to 99)
