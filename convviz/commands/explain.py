@@ -2,7 +2,8 @@
 [--seed S] [--label K] [--input-grad C,Y,X] [--weight-grad K,C,I,J] [--json]``
 
 One number of one layer computed by hand, beside the engine's: the forward dot product of a Conv
-output cell (every term x·w = p, per-channel subtotals, + bias) or a pooling window and its winner;
+output cell (every term x·w = p, per-channel subtotals, + bias) or of an FC unit (``--output D,0,0``),
+or a pooling window and its winner;
 with ``--input-grad`` the input gradient of one cell (the stamps w·dY that reach it, equal to the
 gather with the 180°-rotated filters) and with ``--weight-grad`` the gradient of one weight (x·dY
 summed over every output position). The network runs in float64 on one image, in evaluation mode,
@@ -186,6 +187,7 @@ def run_explain(args) -> int:
         explain_conv_weight_grad,
     )
     from convviz.engine import explain_layers as X
+    from convviz.engine import layers as L
     from convviz.engine import windowed as W
 
     spec, weights, origin = _network(args.network, args.seed)
@@ -195,11 +197,15 @@ def run_explain(args) -> int:
         layer = net.layer(args.layer)
     except KeyError as exc:
         raise UserError(exc.args[0]) from None
-    is_conv, is_pool = type(layer) is W.Conv, isinstance(layer, W.Pool)
-    if not (is_conv or is_pool):
-        raise UserError(f"{args.layer} is a {layer.spec.TITLE.lower()} layer: explain works on Conv and pooling layers")
+    is_conv, is_pool, is_fc = type(layer) is W.Conv, isinstance(layer, W.Pool), isinstance(layer, L.FC)
+    if not (is_conv or is_pool or is_fc):
+        raise UserError(f"{args.layer} is a {layer.spec.TITLE.lower()} layer: explain works on Conv, pooling and FC layers")
     if args.weight_grad is not None and not is_conv:
-        raise UserError(f"--weight-grad: {args.layer} has no weights")
+        raise UserError(f"--weight-grad: explain gives the weight gradient of Conv layers; {args.layer} is not one")
+    if args.input_grad is not None and is_fc:
+        raise UserError(f"--input-grad: explain gives the input gradient of Conv and max-pool layers; {args.layer} is FC")
+    if is_fc and args.output[1:] != (0, 0):
+        raise UserError(f"--output: an FC layer's output is 1×1×D: give D,0,0, got {','.join(map(str, args.output))}")
     scores = net.trace_forward(x).scores
     if scores.ndim != 2:
         raise UserError("explain needs a network whose output is one score per class (a 1×1×K volume)")
@@ -221,9 +227,10 @@ def run_explain(args) -> int:
         "explanations": [],
     }
     try:
-        if is_conv:
-            e = explain_conv_output(net, trace, args.layer, 0, d, y, xx)
-            report["explanations"].append(_entry("forward", (d, y, xx), X.conv_ledger(net, e), e.total, e.engine, e.matches,
+        if is_conv or is_fc:
+            e = (explain_conv_output(net, trace, args.layer, 0, d, y, xx) if is_conv
+                 else X.explain_fc_output(net, trace, args.layer, 0, d))
+            report["explanations"].append(_entry("forward", (d, y, xx), X.ledger_terms(net, e), e.total, e.engine, e.matches,
                                                  bias=e.bias if "bias" in trace[args.layer].params else None))
         else:
             p = X.explain_pool_output(net, trace, args.layer, 0, d, y, xx)
@@ -233,7 +240,7 @@ def run_explain(args) -> int:
             if is_conv:
                 s = X.explain_conv_input_grad_scatter(net, trace, args.layer, 0, c, i, j)
                 g = explain_conv_input_grad(net, trace, args.layer, 0, c, i, j)
-                entry = _entry("input_grad", (c, i, j), X.conv_ledger(net, s), s.total, s.engine, s.matches and g.matches)
+                entry = _entry("input_grad", (c, i, j), X.ledger_terms(net, s), s.total, s.engine, s.matches and g.matches)
                 entry["gather_sum"] = g.total
                 entry["gather_taps"] = int(g.products.size)
             else:
@@ -242,7 +249,7 @@ def run_explain(args) -> int:
         if args.weight_grad is not None:
             k, c, i, j = args.weight_grad
             e = explain_conv_weight_grad(net, trace, args.layer, k, c, i, j)
-            report["explanations"].append(_entry("weight_grad", (k, c, i, j), X.conv_ledger(net, e), e.total, e.engine,
+            report["explanations"].append(_entry("weight_grad", (k, c, i, j), X.ledger_terms(net, e), e.total, e.engine,
                                                  e.matches))
     except ValueError as exc:
         raise UserError(str(exc)) from None
@@ -345,7 +352,7 @@ def _entry_text(e: dict) -> list[str]:
         names = [k for k in t if k != "product"]
         a, b = t[names[0]], t[names[1]] if len(names) > 1 else None
         key = a["index"][0]
-        if e["kind"] == "forward" and group is not None and key != group:
+        if e["kind"] == "forward" and len(a["index"]) == 3 and group is not None and key != group:
             lines.append(f"{'':>44}channel {group} subtotal {subtotal:+.6g}")
             subtotal = 0.0
         group = key
@@ -353,7 +360,7 @@ def _entry_text(e: dict) -> list[str]:
         left = f"{names[0]}[{_index(a)}]" + (" pad" if a.get("padding") else "") + f" {a['value']:+.6g}"
         right = f" · {names[1]}[{_index(b)}] {b['value']:+.6g}" if b else ""
         lines.append(f"  {left}{right} = {t['product']:+.6g}")
-    if e["kind"] == "forward" and group is not None:
+    if e["kind"] == "forward" and group is not None and len(e["terms"][0]["input"]["index"]) == 3:
         lines.append(f"{'':>44}channel {group} subtotal {subtotal:+.6g}")
     lines.append(f"sum {e['sum']:+.6g}" + (f" + bias {e['bias']:+.6g} = {e['total']:+.6g}" if "bias" in e else ""))
     if "gather_sum" in e:

@@ -8,7 +8,8 @@ gradient as a gather with flipped filters, the weight gradient over every positi
     s = conv_input_grad_scatter(net, trace, "conv1", n)        # dX as stamps w·dY, beside gather and dX
     explain_conv_input_grad_scatter(net, trace, "conv1", n, c, i, j)   # the stamps that reach one cell
     explain_softmax_loss(trace.scores[n], label, batch=1)      # p, −log p_y and p − onehot(y)
-    conv_ledger(net, e)                                       # any Conv explanation as rows x·w = p
+    explain_fc_output(net, trace, "fc1", n, o)                 # one unit of an FC layer: x · W[o] + b[o]
+    ledger_terms(net, e)                                      # any of these as rows x·w = p
 
 Every explanation carries the engine's own number beside the one computed here and says whether the
 two agree (to the rounding of a different order of summing: exact in float64).
@@ -292,6 +293,52 @@ def explain_conv_input_grad_scatter(net, trace: Trace, layer_name: str, n: int, 
                                       bool(matches), text)
 
 
+# -- fully connected -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class FCOutputExplanation:
+    """y[n, o] = Σ_i x[n, i] · W[o, i] + b[o] for one output unit of an FC layer (x flattened in
+    (C, H, W) order). ``inputs``, ``weights``, ``products``: (D,); ``total``; ``bias``; ``result``;
+    ``engine``; ``matches``."""
+
+    layer: str
+    n: int
+    o: int
+    inputs: np.ndarray
+    weights: np.ndarray
+    products: np.ndarray
+    total: float
+    bias: float
+    result: float
+    engine: float
+    matches: bool
+    text: str
+
+
+def explain_fc_output(net, trace: Trace, layer_name: str, n: int, o: int) -> FCOutputExplanation:
+    """Explain output unit ``o`` of image ``n`` of FC layer ``layer_name``: the dot product of the
+    flattened input with row ``o`` of the weights, plus the bias, beside the engine's value."""
+    layer = net.layer(layer_name)
+    if not isinstance(layer, L.FC):
+        raise ValueError(f"{layer_name} is a {layer.spec.TITLE.lower()} layer: this explanation is for FC layers")
+    record = trace[layer_name]
+    out = L.as_flat(record.output)
+    _check_index(layer_name, (n, o), out.shape, "n, o")
+    x = record.input.reshape(record.input.shape[0], -1)[n]
+    w = record.params["weight"][o]
+    products = x * w
+    total = math.fsum(products.tolist())
+    bias = float(record.params["bias"][o]) if "bias" in record.params else 0.0
+    result = total + bias
+    engine = float(out[n, o])
+    matches = abs(result - engine) <= _tolerance(products, bias, w.dtype)
+    text = (f"y[{o}] = Σ over {x.size} inputs of x · W[{o}] + b[{o}] = {total:.6g} + {bias:.6g} = {result:.6g}; "
+            f"the engine computed {engine:.6g} ({'equal' if matches else 'DIFFERENT'})")
+    return FCOutputExplanation(layer_name, n, o, x.copy(), w.copy(), products, total, bias, result, engine,
+                               bool(matches), text)
+
+
 # -- softmax and the loss -------------------------------------------------------------------------------------
 
 
@@ -351,10 +398,11 @@ class Term:
     padding: bool = False
 
 
-def conv_ledger(net, e) -> list[Term]:
-    """The terms of a Conv explanation of ``net``, in the order the sum runs (channel, then filter
-    row, column; for a weight gradient: image, then output row, column, with the input cell each
-    position read; for an input gradient by scatter: filter, then output position)."""
+def ledger_terms(net, e) -> list[Term]:
+    """The terms of a Conv or FC explanation of ``net``, in the order the sum runs (channel, then
+    filter row, column; for a weight gradient: image, then output row, column, with the input cell
+    each position read; for an input gradient by scatter: filter, then output position; for an FC
+    unit: its inputs in order)."""
     if isinstance(e, ConvOutputExplanation):
         C, fh, fw = e.window.shape
         return [Term(("input", (c, int(e.rows[p]), int(e.cols[q])), float(e.window[c, p, q])),
@@ -369,6 +417,9 @@ def conv_ledger(net, e) -> list[Term]:
                      ("upstream", (n, e.k, y, x), float(e.upstream[n, y, x])),
                      float(e.products[n, y, x]), bool(e.padding[y, x]))
                 for n, y, x in np.ndindex(N, Ho, Wo)]
+    if isinstance(e, FCOutputExplanation):
+        return [Term(("input", (i,), float(x)), ("weight", (e.o, i), float(w)), float(p))
+                for i, (x, w, p) in enumerate(zip(e.inputs, e.weights, e.products))]
     if isinstance(e, ConvScatterCellExplanation):
         return [Term(("upstream", (int(k), int(y), int(x)), float(u)), ("weight", (int(k), e.c, int(p), int(q)), float(w)),
                      float(prod))

@@ -119,3 +119,15 @@ def test_a_picture_of_ones_own_as_a_numpy_file(capsys, tmp_path):
     report = json.loads(out)
     assert report["image"]["label"] is None and "fitted to 32×32×3" in report["image"]["what"]
     assert report["loss"]["target"] == report["loss"]["predicted"]  # no label: the predicted class
+
+
+def test_an_fc_unit_explained_from_the_command_line(capsys):
+    code, out, _ = explain(capsys, "preset:convnetjs", "--layer", "fc1", "--output", "7,0,0", "--json")
+    assert code == 0
+    (forward,) = json.loads(out)["explanations"]
+    trace, _, _ = engine_step(0)
+    assert len(forward["terms"]) == 320 and forward["terms"][5]["weight"]["index"] == [7, 5]
+    assert forward["engine_value"] == trace["fc1"].output[0, 7]
+    assert sum(t["product"] for t in forward["terms"]) + forward["bias"] == pytest.approx(forward["engine_value"], rel=1e-12)
+    code, _, err = explain(capsys, "preset:convnetjs", "--layer", "fc1", "--output", "7,1,0")
+    assert code == 2 and "an FC layer's output is 1×1×D: give D,0,0, got 7,1,0" in err

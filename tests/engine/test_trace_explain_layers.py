@@ -12,8 +12,9 @@ from convviz.engine import (
 )
 from convviz.engine.explain_layers import (
     conv_input_grad_scatter,
-    conv_ledger,
+    ledger_terms,
     explain_conv_input_grad_scatter,
+    explain_fc_output,
     explain_pool_output,
     explain_softmax_loss,
     max_pool_routing,
@@ -111,7 +112,7 @@ def test_conv_input_gradient_gather_equals_scatter_equals_the_engines_dx(conv, d
         cell = explain_conv_input_grad_scatter(net, trace, "conv1", *index)
         gather = explain_conv_input_grad(net, trace, "conv1", *index)
         assert cell.matches and gather.matches, cell.text
-        assert sum(t.product for t in conv_ledger(net, cell)) == pytest.approx(gather.total, rel=1e-5, abs=1e-6)
+        assert sum(t.product for t in ledger_terms(net, cell)) == pytest.approx(gather.total, rel=1e-5, abs=1e-6)
     if dtype == np.float64:
         s = conv_input_grad_scatter(net, trace, "conv1", 0)
         np.testing.assert_allclose(s.scatter, dx[0], rtol=1e-12, atol=1e-14)
@@ -135,21 +136,21 @@ def test_ledgers_add_up_to_the_engines_numbers():
     spec = NetworkSpec(Volume(7, 7, 2), [Conv(3, 3, stride=2, pad=1), ReLU(), Flatten(), FC(3)])
     net, trace = traced(spec)
     out = explain_conv_output(net, trace, "conv1", 1, 2, 0, 2)
-    terms = conv_ledger(net, out)
+    terms = ledger_terms(net, out)
     assert len(terms) == 2 * 3 * 3
     assert sum(t.product for t in terms) + out.bias == pytest.approx(out.engine, rel=1e-13)
     padded = [t for t in terms if t.padding]
     assert padded and all(t.left[2] == 0.0 and t.product == 0.0 for t in padded)
     assert {t.left[1][1] for t in padded} == {-1}  # the top row of the window is padding
     wg = explain_conv_weight_grad(net, trace, "conv1", 1, 0, 2, 2)
-    assert sum(t.product for t in conv_ledger(net, wg)) == pytest.approx(trace["conv1"].param_grads["weight"][1, 0, 2, 2])
-    terms = conv_ledger(net, wg)
+    assert sum(t.product for t in ledger_terms(net, wg)) == pytest.approx(trace["conv1"].param_grads["weight"][1, 0, 2, 2])
+    terms = ledger_terms(net, wg)
     assert len(terms) == 2 * 4 * 4  # N × Ho × Wo positions
     assert terms[5].left[1] == (0, 0, 1 * 2 + 2 - 1, 1 * 2 + 2 - 1)  # position (1, 1), tap (2, 2) reads input (3, 3)
     assert terms[5].left[2] == trace["conv1"].input[0, 0, 3, 3]
     assert [t.left[1][3] for t in terms[:4]] == [1, 3, 5, 7] and terms[3].padding  # column 7 is padding
     g = explain_conv_input_grad(net, trace, "conv1", 0, 1, 3, 4)
-    assert sum(t.product for t in conv_ledger(net, g)) == pytest.approx(trace["conv1"].downstream[0, 1, 3, 4])
+    assert sum(t.product for t in ledger_terms(net, g)) == pytest.approx(trace["conv1"].downstream[0, 1, 3, 4])
 
 
 def test_softmax_and_the_loss_start_the_backward_pass():
@@ -175,3 +176,16 @@ def test_pool_explanations_check_their_layer():
         explain_pool_output(net, trace, "conv1", 0, 0, 0, 0)
     with pytest.raises(ValueError, match="this trace has no backward pass"):
         max_pool_routing(net, trace, "maxpool1")
+
+
+def test_an_fc_unit_is_the_dot_product_of_the_flattened_input_with_its_row_of_weights():
+    spec = NetworkSpec(Volume(5, 5, 2), [Conv(3, 3, pad=1), ReLU(), Flatten(), FC(4), ReLU(), FC(3)])
+    net, trace = traced(spec)
+    for n, o in np.ndindex(2, 4):
+        e = explain_fc_output(net, trace, "fc1", n, o)
+        assert e.matches and e.inputs.size == 75, e.text
+        np.testing.assert_array_equal(e.inputs, trace["conv1"].output[n].ravel() * (trace["conv1"].output[n].ravel() > 0))
+        terms = ledger_terms(net, e)
+        assert terms[3].right[1] == (o, 3) and sum(t.product for t in terms) + e.bias == pytest.approx(e.engine, rel=1e-12)
+    with pytest.raises(ValueError, match="relu2 is a relu layer: this explanation is for FC layers"):
+        explain_fc_output(net, trace, "relu2", 0, 0)

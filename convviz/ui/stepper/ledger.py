@@ -42,13 +42,17 @@ class Row:
 CONV_HEADERS = ("#", "x[c,y,x]", "x", "w[d,c,i,j]", "w", "x·w = p", "running Σ")
 
 
+FC_HEADERS = ("#", "x[i]", "x", "W[o,i]", "w", "x·w = p", "running Σ")
+
+
 def conv_output_rows(terms: list[Term], bias: float | None, result: float, engine: float, matches: bool,
-                     activation: tuple[str, float] | None = None) -> list[Row]:
-    """x · w = p for every term, a subtotal after each input channel, + bias, = the output, the
-    engine's value (and the activation after it, when the next layer is one)."""
+                     activation: tuple[str, float] | None = None, channels: bool = True,
+                     bias_label: str = "+ bias b[d]") -> list[Row]:
+    """x · w = p for every term, a subtotal after each input channel (``channels``), + bias, = the
+    output, the engine's value (and the activation after it, when the next layer is one)."""
     rows, running, subtotal, channel = [], 0.0, 0.0, None
     for i, t in enumerate(terms):
-        c = t.left[1][0]
+        c = t.left[1][0] if channels else 0
         if channel is not None and c != channel:
             rows.append(Row(("", f"channel {channel}", "", "", "", number(subtotal), number(running)), "subtotal"))
             subtotal = 0.0
@@ -58,10 +62,10 @@ def conv_output_rows(terms: list[Term], bias: float | None, result: float, engin
         x_text = index(t.left[1]) + (" pad" if t.padding else "")
         rows.append(Row((str(i + 1), x_text, number(t.left[2]), index(t.right[1]), number(t.right[2]),
                          number(t.product), number(running)), "pad" if t.padding else "term", i))
-    if channel is not None:
+    if channel is not None and channels:
         rows.append(Row(("", f"channel {channel}", "", "", "", number(subtotal), number(running)), "subtotal"))
     if bias is not None:
-        rows.append(Row(("", "+ bias b[d]", "", "", "", number(bias), number(running + bias)), "sum"))
+        rows.append(Row(("", bias_label, "", "", "", number(bias), number(running + bias)), "sum"))
     rows.append(Row(("", "= output", "", "", "", "", number(result)), "total"))
     rows.append(Row(("", "engine", "", "", "", "", number(engine)), "check" if matches else "wrong"))
     if activation is not None:

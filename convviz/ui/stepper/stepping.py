@@ -17,6 +17,7 @@ import numpy as np
 
 from convviz.engine import explain_conv_input_grad, explain_conv_output
 from convviz.engine import explain_layers as X
+from convviz.engine import layers as L
 from convviz.engine import windowed as W
 from convviz.engine.layer_base import as_4d
 
@@ -129,7 +130,7 @@ class StepRun:
         return record.downstream.shape[1:]  # each cell of the gradient sent down
 
     def explain(self, stop: Stop, position: tuple[int, ...]):
-        """The explanation of ``position`` at ``stop``: a Conv or pooling explanation forward, the
+        """The explanation of ``position`` at ``stop``: a Conv, FC or pooling explanation forward, the
         softmax and loss, a max-pool routing or a Conv input gradient backward, a parameter update;
         None where the view only shows the volumes."""
         if stop.kind == "loss":
@@ -143,6 +144,8 @@ class StepRun:
         if len(cell) == 1:
             cell = (cell[0], 0, 0)  # a flat volume is (D, 1, 1) to the windowed layers
         if stop.kind == "forward":
+            if isinstance(layer, L.FC):
+                return X.explain_fc_output(self.net, self.trace, stop.layer, 0, cell[0])
             if type(layer) is W.Conv:
                 return explain_conv_output(self.net, self.trace, stop.layer, 0, *cell)
             if isinstance(layer, W.Pool):

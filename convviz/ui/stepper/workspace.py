@@ -31,13 +31,15 @@ from PySide6.QtWidgets import (
 )
 
 from convviz.engine import windowed as W
-from convviz.engine.explain_layers import conv_ledger
+from convviz.engine.explain_layers import FCOutputExplanation, ledger_terms
 from convviz.engine.layer_base import as_4d
+from convviz.engine.trace import ConvOutputExplanation
 from convviz.model import analyze
 from convviz.training.config import TrainConfig
 from convviz.ui.session import RunSession
 from convviz.ui.stepper.ledger import (
     CONV_HEADERS,
+    FC_HEADERS,
     SCATTER_HEADERS,
     LedgerTable,
     Row,
@@ -49,6 +51,7 @@ from convviz.ui.stepper.ledger import (
 from convviz.ui.stepper.stepping import ConvBackward, MaxPoolBackward, StepRun, Stop
 from convviz.ui.stepper.volumes import VolumeCanvas
 
+EXPLAINED_TERMS = (ConvOutputExplanation, FCOutputExplanation)  # ledgers whose terms point at an input cell
 SYNC_MACS = 200_000_000  # a network with more multiply-adds than this is traced on a thread
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid")
 KIND_COLOURS = {"input": "#e8eaed", "forward": "#e8f0fe", "loss": "#fce8b2", "backward": "#fce8e6", "update": "#e6f4ea"}
@@ -474,6 +477,8 @@ class StepWorkspaceView(QWidget):
         self._select_cell(self.canvas.right, self.position)
         if type(layer) is W.Conv:
             self._draw_conv_forward(stop, layer, e)
+        elif isinstance(e, FCOutputExplanation):
+            self._draw_fc_forward(stop, e, in_shape)
         elif isinstance(layer, W.Pool):
             self._draw_pool_forward(stop, layer, e)
         else:
@@ -493,7 +498,7 @@ class StepWorkspaceView(QWidget):
         geo = layer.geometry
         rows, cols = e.rows, e.cols
         dh, dw = geo.dilation
-        terms = conv_ledger(self.run.net, e)
+        terms = ledger_terms(self.run.net, e)
         term = terms[self._term] if self._term is not None and self._term < len(terms) else None
         zoom_channel = term.left[1][0] if term is not None else 0
         self.canvas.left.zoom_to(zoom_channel, int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1),
@@ -522,6 +527,27 @@ class StepWorkspaceView(QWidget):
             f"the engine: {number(e.engine)} ({'equal' if e.matches else 'DIFFERENT'})")
         self.caption.setText(self._formula(geo) + " The orange box is the receptive field on every input slice; "
                              "hatched cells are zero padding.")
+
+    def _draw_fc_forward(self, stop, e, in_shape):
+        terms = ledger_terms(self.run.net, e)
+        term = terms[self._term] if self._term is not None and self._term < len(terms) else None
+        if term is not None:  # the clicked term's input cell (x is flattened in (C, H, W) order)
+            cell = np.unravel_index(term.left[1][0], in_shape)
+            self._select_cell(self.canvas.left, tuple(int(i) for i in cell))
+        else:
+            has_bias = "bias" in self.run.trace[stop.layer].params
+            self.ledger.show_rows(FC_HEADERS, conv_output_rows(terms, e.bias if has_bias else None, e.result, e.engine,
+                                                               e.matches, channels=False, bias_label="+ bias b[o]"))
+        unit = self.run.class_name(e.o) if self._is_last_fc(stop) else f"unit {e.o}"
+        self.heading.setText(
+            f"<b>{stop.layer}</b> forward: output <b>{unit}</b> = Σ x · W[{e.o}] + b[{e.o}] over {e.inputs.size} "
+            f"inputs = <b>{number(e.result)}</b>; the engine: {number(e.engine)} ({'equal' if e.matches else 'DIFFERENT'})")
+        self.caption.setText("Every input is connected to every output: one row of W per output unit. "
+                             "Click a term to find its input.")
+
+    def _is_last_fc(self, stop) -> bool:
+        forward = [s for s in self.run.stops if s.kind == "forward" and s.type == "fc"]
+        return bool(forward) and forward[-1] == stop and self.run.trace.scores.shape[1] == len(self.run.class_names)
 
     def _formula(self, geo) -> str:
         parts = []
@@ -617,7 +643,7 @@ class StepWorkspaceView(QWidget):
                                          int(xs.max() - xs.min() + 1))
             for k, y, x in {(int(k), int(y), int(x)) for k, y, x, _, _ in s.sources}:
                 self.canvas.left.outline(k, y, x, colour="#ff8c00", width=2.0)
-            self.ledger.show_rows(SCATTER_HEADERS, scatter_rows(conv_ledger(run.net, s), s.total, e.gather.total, s.engine,
+            self.ledger.show_rows(SCATTER_HEADERS, scatter_rows(ledger_terms(run.net, s), s.total, e.gather.total, s.engine,
                                                                 s.matches and e.gather.matches))
             self.heading.setText(
                 f"<b>{stop.layer}</b> backward: dX[{s.c}, {s.i}, {s.j}] = Σ dY · w over the outputs whose window "
@@ -656,9 +682,9 @@ class StepWorkspaceView(QWidget):
         self.caption.setText("Shift+→ picks the next parameter; momentum and Adam terms are not shown yet.")
 
     def _highlight_term(self, term: int) -> None:
-        """A click on term ``term`` of a conv ledger: its input cell outlined in blue, in the zoom of its slice."""
+        """A click on term ``term`` of a conv or FC ledger: its input cell outlined, in the zoom of its slice."""
         stop = self.current_stop
-        if term < 0 or stop is None or stop.kind != "forward" or type(self.run.layer(stop)) is not W.Conv:
+        if term < 0 or stop is None or stop.kind != "forward" or not isinstance(self.explanation, EXPLAINED_TERMS):
             return
         self._term = term
         self._render()

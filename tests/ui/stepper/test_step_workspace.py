@@ -220,3 +220,16 @@ def test_the_zoom_writes_the_receptive_fields_numbers_with_the_padding_hatched(q
     assert len(texts) == 25 and texts[:5] == ["0"] * 5  # the padding row holds zeros
     x = view.run.trace["conv1"].input[0, 0]
     assert texts[6] == f"{x[0, 0]:.2g}"  # input (0, 0), numbers as they are (the largest is 1 to 99)
+
+
+def test_an_fc_unit_forward_is_its_dot_product_named_by_class(qtbot, make_view):
+    view = make_view(tiny_spec())
+    view.go_to_layer("fc1")
+    press(qtbot, view, Qt.Key.Key_Right, 4, shift=True)  # the fifth class
+    _, trace = engine_trace(view)
+    e = view.explanation
+    assert e.o == 4 and e.result == pytest.approx(trace["fc1"].output[0, 4], rel=1e-12)
+    assert "disc" in view.heading.text()  # the synthetic set's fifth class
+    terms = [row for row in view.ledger.rows if row.term is not None]
+    assert len(terms) == 6 * 8 * 8
+    assert float(view.ledger.row_text("= output")) == pytest.approx(trace["fc1"].output[0, 4], rel=1e-5)
