@@ -103,7 +103,7 @@ def test_problems_are_one_line_and_exit_code_2(capsys, monkeypatch, tmp_path):
     code, _, err = explain(capsys, "preset:convnetjs", "--layer", "conv1", "--output", "0,0,0", "--image", "test:3")
     assert code == 2 and err.count("\n") == 1 and "CIFAR-10 is not available" in err
     code, _, err = explain(capsys, "preset:convnetjs", "--layer", "relu1", "--output", "0,0,0")
-    assert code == 2 and "relu1 is a relu layer: explain works on Conv and pooling layers" in err
+    assert code == 2 and "relu1 is a relu layer: explain works on Conv, pooling and FC layers" in err
     code, _, err = explain(capsys, "preset:convnetjs", "--layer", "conv1", "--output", "16,0,0")
     assert code == 2 and "d must be an integer in [0, 16), got d=16" in err
     code, _, err = explain(capsys, "preset:nope", "--layer", "conv1", "--output", "0,0,0")

@@ -12,11 +12,11 @@ from convviz.engine import (
 )
 from convviz.engine.explain_layers import (
     conv_input_grad_scatter,
-    ledger_terms,
     explain_conv_input_grad_scatter,
     explain_fc_output,
     explain_pool_output,
     explain_softmax_loss,
+    ledger_terms,
     max_pool_routing,
 )
 from convviz.engine.loss import softmax_cross_entropy
