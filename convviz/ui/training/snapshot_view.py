@@ -114,6 +114,7 @@ class SnapshotView(QWidget):
         self.bar_texts: list[pg.TextItem] = []
         self.bars: list[tuple[str, float, str]] = []  # what the bars show: (label, value, its text)
         self.middle = self.activation_box  # what the middle column shows now
+        self._park(self.bar_plot)
 
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
@@ -182,8 +183,16 @@ class SnapshotView(QWidget):
             return
         grid = self.canvas.ci
         grid.removeItem(self.middle)
+        self._park(self.middle)
+        item.show()
         grid.addItem(item, row=0, col=1)
         self.middle = item
+
+    def _park(self, item) -> None:
+        """Keep an item out of the layout, hidden, but in the scene: the scene owns it and deletes
+        it with the view (a Qt item nothing owns may outlive the application and crash its exit)."""
+        item.hide()
+        self.canvas.scene().addItem(item)
 
     def _draw_tiles(self, volume: np.ndarray) -> str:
         shown = volume[:MAX_TILES]

@@ -76,5 +76,7 @@ def test_volumes_stay_tiles(view):
     view.layer_choice.setCurrentText("conv1")
     assert view.middle is view.activation_box
     assert view.activation_box in view.canvas.ci.items and view.bar_plot not in view.canvas.ci.items
+    assert view.bar_plot.scene() is view.canvas.scene() and not view.bar_plot.isVisible()  # parked, owned by the scene
+    assert view.activation_box.isVisible()
     assert view.activation_item.image.shape == (2 * 17 - 1, 3 * 17 - 1)  # 6 maps of 16×16 in a 2×3 grid
     assert "conv1 gives 16×16×6" in view.caption.text()
