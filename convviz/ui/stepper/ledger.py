@@ -187,12 +187,27 @@ class LedgerTable(QTableView):
     def show_rows(self, headers: tuple[str, ...], rows: list[Row]) -> None:
         self.model_.set_rows(headers, rows)
         self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self._span_labels()
         self.resizeColumnsToContents()
         self.horizontalHeader().setStretchLastSection(True)
+
+    def _span_labels(self) -> None:
+        """A summary row's label (``= output``, ``engine`` …) spans the empty cells after it, so it
+        never widens the column of the terms' indices."""
+        self.clearSpans()
+        for r, row in enumerate(self.rows):
+            cells = row.cells
+            if row.term is None and len(cells) > 3:
+                empty = 0
+                while 2 + empty < len(cells) - 1 and not cells[2 + empty]:
+                    empty += 1
+                if empty:
+                    self.setSpan(r, 1, 1, 1 + empty)
 
     def sort_by(self, column: int, order=Qt.SortOrder.DescendingOrder) -> None:
         """Order the terms by the magnitude of ``column`` (0: the ledger's own order)."""
         self.model_.sort(column, order)
+        self._span_labels()
         self.horizontalHeader().setSortIndicator(column if column > 0 else -1, order)
 
     def _sort(self, column: int) -> None:

@@ -15,7 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from convviz.engine import explain_conv_input_grad, explain_conv_output
+from convviz.engine import (
+    explain_conv_input_grad,
+    explain_conv_output,
+    explain_conv_weight_grad,
+)
 from convviz.engine import explain_layers as X
 from convviz.engine import layers as L
 from convviz.engine import windowed as W
@@ -27,25 +31,32 @@ KINDS = ("input", "forward", "loss", "backward", "update")
 @dataclass(frozen=True)
 class Stop:
     """A place on the timeline: ``kind`` is one of KINDS; ``layer`` and ``type`` name the layer of a
-    forward or backward stop (empty otherwise)."""
+    forward or backward stop (empty otherwise); ``part`` is ``weights`` for the backward stop of a
+    Conv layer's weight gradient (before the stop of the gradient it sends down)."""
 
     kind: str
     layer: str = ""
     type: str = ""
+    part: str = ""
 
     @property
     def title(self) -> str:
         if self.kind == "forward":
             return f"{self.layer} →"
         if self.kind == "backward":
-            return f"← {self.layer}"
+            return f"← {self.layer} dW" if self.part == "weights" else f"← {self.layer}"
         return {"input": "input", "loss": "softmax + loss", "update": "update"}[self.kind]
 
 
 def timeline(trace) -> list[Stop]:
-    """input → every layer forward (in the trace's order) → loss → every layer backward → update."""
+    """input → every layer forward (in the trace's order) → loss → every layer backward (a Conv
+    layer's weight gradient, then its input gradient) → update."""
     layers = [Stop("forward", name, record.type) for name, record in trace.layers.items()]
-    back = [Stop("backward", s.layer, s.type) for s in reversed(layers)]
+    back = []
+    for s in reversed(layers):
+        if s.type == "conv":  # the weight gradient first: the layer keeps it, then sends dX down
+            back.append(Stop("backward", s.layer, s.type, "weights"))
+        back.append(Stop("backward", s.layer, s.type))
     return [Stop("input"), *layers, Stop("loss"), *back, Stop("update")]
 
 
@@ -110,6 +121,8 @@ class StepRun:
             return record.input[0], self.layer(stop).shown_output(record.output)[0]
         if stop.kind == "backward":
             record = self.trace[stop.layer]
+            if stop.part == "weights":  # dW[k, c, i, j] = Σ over positions of dY[k] · X[c] (shifted)
+                return record.upstream[0], record.input[0]
             return record.upstream[0], record.downstream[0]
         return None, None
 
@@ -124,6 +137,8 @@ class StepRun:
         record = self.trace[stop.layer]
         if stop.kind == "forward":
             return record.output.shape[1:]
+        if stop.part == "weights":
+            return record.params["weight"].shape  # every weight w[k, c, i, j]
         layer = self.layer(stop)
         if isinstance(layer, W.MaxPool):
             return record.upstream.shape[1:]  # each upstream gradient, routed
@@ -131,7 +146,7 @@ class StepRun:
 
     def explain(self, stop: Stop, position: tuple[int, ...]):
         """The explanation of ``position`` at ``stop``: a Conv, FC or pooling explanation forward, the
-        softmax and loss, a max-pool routing or a Conv input gradient backward, a parameter update;
+        softmax and loss, a max-pool routing, a Conv weight or input gradient backward, a parameter update;
         None where the view only shows the volumes."""
         if stop.kind == "loss":
             return X.explain_softmax_loss(self.trace.scores[0], self.label, 1, self.dscores[0])
@@ -151,6 +166,8 @@ class StepRun:
             if isinstance(layer, W.Pool):
                 return X.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
             return None
+        if stop.part == "weights":
+            return explain_conv_weight_grad(self.net, self.trace, stop.layer, *cell)
         if isinstance(layer, W.MaxPool):
             window = X.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
             upstream = float(as_4d(self.trace[stop.layer].upstream)[(0, *cell)])

@@ -162,6 +162,9 @@ class VolumePanel:
         slices), only the outlines are cleared: moving the selected cell redraws nothing else."""
         C = int(np.shape(volume)[0])
         first = (focus // MAX_TILES) * MAX_TILES if C > MAX_TILES else 0
+        count = min(MAX_TILES, C - first)
+        more = f" (slices {first}–{first + count - 1} of {C})" if C > count else ""
+        self.title.setText(title + more)
         if key is not None and (key, first, pad) == self._drawn:
             self.clear_overlays()
             return
@@ -193,8 +196,6 @@ class VolumePanel:
         self.image.setImage(mosaic, autoLevels=False)
         self.hatch.setPath(hatch)
         self.clear_overlays()
-        more = f" (slices {self.first}–{self.first + self.count - 1} of {C})" if C > self.count else ""
-        self.title.setText(title + more)
         self.box.autoRange(padding=0.02)
 
     def origin(self, channel: int) -> tuple[int, int]:

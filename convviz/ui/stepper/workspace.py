@@ -299,13 +299,13 @@ class StepWorkspaceView(QWidget):
         if self.run:
             self.go_to(len(self.run.stops) - 1)
 
-    def go_to_layer(self, layer: str, kind: str = "forward") -> None:
-        """The ``kind`` (forward or backward) stop of ``layer``."""
+    def go_to_layer(self, layer: str, kind: str = "forward", part: str = "") -> None:
+        """The ``kind`` (forward or backward) stop of ``layer`` (``part="weights"``: its weight gradient)."""
         for i, stop in enumerate(self.stops):
-            if stop.layer == layer and stop.kind == kind:
+            if stop.layer == layer and stop.kind == kind and stop.part == part:
                 self.go_to(i)
                 return
-        raise KeyError(f"no {kind} stop for layer {layer!r}")
+        raise KeyError(f"no {kind} {part} stop for layer {layer!r}".replace("  ", " "))
 
     def set_position(self, position: tuple[int, ...]) -> None:
         shape = self._shape()
@@ -607,8 +607,49 @@ class StepWorkspaceView(QWidget):
                              f"the loss −log p = <b>{e.loss:.4g}</b>")
         self.caption.setText(e.text + ".")
 
+    def _draw_weight_grad(self, stop, upstream, inputs):
+        """dW[k, c, i, j] = Σ over every output position (y, x) of dY[k, y, x] · X[c, y·S + i·d, x·S + j·d]."""
+        e, layer = self.explanation, self.run.layer(stop)
+        geo = layer.geometry
+        (sh, sw), (dh, dw), ((top, _), (left, _)) = geo.stride, geo.dilation, geo.pad
+        self.canvas.left.show(upstream, f"dL/d output {self._shape_text(np.shape(upstream))} arriving: slice {e.k} "
+                              "is every position's dY", focus=e.k, key=self._key("left"))
+        self.canvas.right.show(inputs, f"the input {self._shape_text(np.shape(inputs))} of {stop.layer}: slice {e.c}, "
+                               f"the cells tap ({e.p}, {e.q}) reads", self._pad_of(stop), focus=e.c, key=self._key("right"))
+        Ho, Wo = upstream.shape[1:]
+        self.canvas.left.zoom_to(e.k, 0, 0, min(Ho, 5), min(Wo, 5), margin=0)
+        self.canvas.left.outline(e.k, 0, 0, Ho, Wo, colour="#ff8c00", width=2.5)
+        r0, c0 = e.p * dh - top, e.q * dw - left
+        self.canvas.right.zoom_to(e.c, r0, c0, min(5 * sh, Ho * sh), min(5 * sw, Wo * sw), margin=0)
+        for y in range(min(Ho, 64)):
+            for x in range(min(Wo, 64)):
+                self.canvas.right.outline(e.c, r0 + y * sh, c0 + x * sw, colour="#ff8c00", width=1.0)
+        rows, running = [], 0.0
+        for i, t in enumerate(ledger_terms(self.run.net, e)):
+            running += t.product
+            rows.append(Row((str(i + 1), index(t.left[1][1:]) + (" pad" if t.padding else ""), number(t.left[2]),
+                             index(t.right[1][1:]), number(t.right[2]), number(t.product), number(running)),
+                            "pad" if t.padding else "term", i))  # one image: its index n (0) left out
+        rows.append(Row(("", "= Σ over positions", "", "", "", "", number(e.total)), "total"))
+        rows.append(Row(("", "engine dW", "", "", "", "", number(e.engine)), "check" if e.matches else "wrong"))
+        record = self.run.trace[stop.layer]
+        if "bias" in record.param_grads:
+            rows.append(Row(("", f"bias: db[{e.k}] = Σ dY[{e.k}]", "", "", "", "",
+                             number(float(record.param_grads["bias"][e.k]))), "sum"))
+        self.ledger.show_rows(("#", "x[c,y,x]", "x", "dY[k,y,x]", "dY", "x·dY", "running Σ"), rows)
+        self.heading.setText(
+            f"<b>{stop.layer}</b> weight gradient: dW[{e.k}, {e.c}, {e.p}, {e.q}] = Σ over all {Ho}×{Wo} output "
+            f"positions of x · dY = <b>{number(e.total)}</b>; the engine: {number(e.engine)} "
+            f"({'equal' if e.matches else 'DIFFERENT'}). One weight is used at every position, so its gradient "
+            "adds up what every position says.")
+        self.caption.setText("Shift+→ steps through the weights w[k, c, i, j]; the orange cells on the input are the "
+                             f"ones weight ({e.p}, {e.q}) multiplied, one per output position.")
+
     def _draw_backward(self, stop, upstream, downstream):
         run, e = self.run, self.explanation
+        if stop.part == "weights":
+            self._draw_weight_grad(stop, upstream, downstream)
+            return
         layer = run.layer(stop)
         self.canvas.left.show(upstream, f"dL/d output {self._shape_text(np.shape(upstream))} arriving",
                               focus=self.position[0] if isinstance(e, MaxPoolBackward) else 0, key=self._key("left"))

@@ -9,6 +9,7 @@ from run_helpers import tiny_spec
 
 from convviz.engine import Network
 from convviz.model import FC, Conv, Flatten, MaxPool, NetworkSpec, ReLU, Softmax, Volume
+from convviz.ui.stepper.stepping import Stop
 
 
 def padded_spec() -> NetworkSpec:
@@ -140,7 +141,9 @@ def test_the_timeline_reaches_the_update_and_back(qtbot, make_view):
     stops = view.stops
     kinds = [s.kind for s in stops]
     assert kinds[0] == "input" and kinds[-1] == "update" and kinds.count("loss") == 1
-    assert [s.layer for s in stops if s.kind == "backward"] == [s.layer for s in stops if s.kind == "forward"][::-1]
+    assert [s.layer for s in stops if s.kind == "backward" and not s.part] == [s.layer for s in stops if s.kind == "forward"][::-1]
+    assert [s.title for s in stops if s.part == "weights"] == ["← conv1 dW"]
+    assert stops.index(Stop("backward", "conv1", "conv", "weights")) + 1 == stops.index(Stop("backward", "conv1", "conv"))
     press(qtbot, view, Qt.Key.Key_Right, len(stops) + 2)  # past the end stays at the end
     assert view.current_stop.kind == "update" and view.timeline.currentRow() == len(stops) - 1
     assert "plain SGD" in view.heading.text()
@@ -233,3 +236,26 @@ def test_an_fc_unit_forward_is_its_dot_product_named_by_class(qtbot, make_view):
     terms = [row for row in view.ledger.rows if row.term is not None]
     assert len(terms) == 6 * 8 * 8
     assert float(view.ledger.row_text("= output")) == pytest.approx(trace["fc1"].output[0, 4], rel=1e-5)
+
+
+def test_a_conv_weight_gradient_sums_x_times_dy_over_every_position(qtbot, make_view):
+    view = make_view(padded_spec())
+    view.go_to_layer("conv1", "backward", "weights")
+    assert view.current_stop.title == "← conv1 dW" and view.position == (0, 0, 0, 0)
+    press(qtbot, view, Qt.Key.Key_Right, 5, shift=True)  # w[0, 0, 1, 1]
+    e = view.explanation
+    assert (e.k, e.c, e.p, e.q) == (0, 0, 1, 1)
+    net = Network(view.session.network(), dtype=np.float64)
+    net.set_weights(view.session.current_weights())
+    scores = net.forward(view.run.x, train=False)
+    from convviz.engine.loss import softmax_cross_entropy
+
+    _, d = softmax_cross_entropy(scores, np.array([view.run.label]))
+    net.backward(d)
+    dw = net.grads()["conv1.weight"][0, 0, 1, 1]
+    terms = [row for row in view.ledger.rows if row.term is not None]
+    assert len(terms) == 16 * 16  # one term per output position
+    assert sum(float(row.cells[5]) for row in terms) == pytest.approx(dw, rel=1e-5, abs=1e-9)
+    assert e.total == pytest.approx(dw, rel=1e-12, abs=1e-15) and view.ledger.row_text("engine dW") == view.ledger.row_text("= Σ over positions")
+    db = float(next(row for row in view.ledger.rows if row.cells[1].startswith("bias: db[0]")).cells[-1])
+    assert db == pytest.approx(net.grads()["conv1.bias"][0], rel=1e-5, abs=1e-9)
