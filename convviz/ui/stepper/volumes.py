@@ -205,6 +205,23 @@ class VolumePanel:
         r, c = divmod(channel - self.first, self.columns)
         return r * (th + self.gap), c * (tw + self.gap)
 
+    def cell_at(self, scene_pos) -> tuple[int, int, int] | None:
+        """The (slice, row, column) under a point of the scene (a click), or None off the cells."""
+        if not self.count or not self.box.sceneBoundingRect().contains(scene_pos):
+            return None
+        point = self.box.mapSceneToView(scene_pos)
+        (top, bottom), (left, right) = self.pad
+        th, tw = self.shape[1] + top + bottom, self.shape[2] + left + right
+        x, y = point.x(), point.y()
+        if x < 0 or y < 0:
+            return None
+        col, row = int(x // (tw + self.gap)), int(y // (th + self.gap))
+        channel = self.first + row * self.columns + col
+        r, c = int(y - row * (th + self.gap)) - top, int(x - col * (tw + self.gap)) - left
+        if col >= self.columns or not self.shows(channel) or not (0 <= r < self.shape[1] and 0 <= c < self.shape[2]):
+            return None
+        return channel, r, c
+
     def shows(self, channel: int) -> bool:
         return self.first <= channel < self.first + self.count
 

@@ -2,7 +2,7 @@
 
 Pick an image, then move along the timeline (input → each layer forward → softmax and loss → each
 layer backward → update) with → / ← (one stop), Shift+→ / Shift+← (one cell inside the stop), Home
-and End. Each stop draws the two volumes it joins on one signed colour scale and explains the
+and End, or click a cell; Space plays (every cell in turn, at the chosen speed). Each stop draws the two volumes it joins on one signed colour scale and explains the
 selected cell with the engine's own numbers: a Conv output as its dot-product ledger with the
 receptive field outlined on the input (zero padding hatched), a pooling window and its winner, the
 routing of a max pool's gradient, a Conv input gradient as the stamps w·dY that reach it (equal to
@@ -15,7 +15,7 @@ import threading
 from functools import lru_cache
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -144,11 +144,22 @@ class StepWorkspaceView(QWidget):
         self.timeline.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # follows the stop
         self.timeline.setSpacing(1)
         self.stop_label = QLabel()
+        self.play_button = QPushButton("Play")
+        self.play_button.setCheckable(True)
+        self.play_button.setToolTip("Step through the cells, then the next stops, on its own (Space)")
+        self.speed = QComboBox()
+        for label, per_second in (("1 cell/s", 1), ("4 cells/s", 4), ("16 cells/s", 16), ("60 cells/s", 60)):
+            self.speed.addItem(label, per_second)
+        self.speed.setCurrentIndex(1)
+        self.speed.setToolTip("How fast Play steps")
+        self.player = QTimer(self)
         bar = QHBoxLayout()
         bar.addWidget(self.back_button)
         bar.addWidget(self.timeline, 1)
         bar.addWidget(self.forward_button)
         bar.addWidget(self.stop_label)
+        bar.addWidget(self.play_button)
+        bar.addWidget(self.speed)
 
         self.canvas = VolumeCanvas()
         self.heading = QLabel()
@@ -178,7 +189,8 @@ class StepWorkspaceView(QWidget):
         layout.addWidget(self.caption)
 
         for keys, slot in (("Right", self.next_stop), ("Left", self.previous_stop), ("Shift+Right", self.next_position),
-                           ("Shift+Left", self.previous_position), ("Home", self.first_stop), ("End", self.last_stop)):
+                           ("Shift+Left", self.previous_position), ("Home", self.first_stop), ("End", self.last_stop),
+                           ("Space", self.toggle_play)):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
@@ -191,6 +203,10 @@ class StepWorkspaceView(QWidget):
         self.image_number.valueChanged.connect(lambda _: self._image_changed())
         self.reload_button.clicked.connect(self.reload)
         self.ledger.term_selected.connect(self._highlight_term)
+        self.play_button.toggled.connect(self._play_toggled)
+        self.speed.currentIndexChanged.connect(lambda _: self._play_toggled(self.play_button.isChecked()))
+        self.player.timeout.connect(self._play_step)
+        self.canvas.plots.scene().sigMouseClicked.connect(self._clicked)
         session.run_finished.connect(self._weights_changed)
         session.run_started.connect(self._weights_changed)
         self._fill_classes()
@@ -316,8 +332,47 @@ class StepWorkspaceView(QWidget):
     def next_position(self) -> None:
         self._step_position(+1)
 
+    def toggle_play(self) -> None:
+        """Space: play (every cell of each stop in turn, at the chosen speed) or pause."""
+        self.play_button.toggle()
+
     def previous_position(self) -> None:
         self._step_position(-1)
+
+    def _play_toggled(self, playing: bool) -> None:
+        self.player.stop()
+        if playing:
+            self.player.start(round(1000 / self.speed.currentData()))
+
+    def _play_step(self) -> None:
+        """One cell on; after a stop's last cell, the next stop; at the update, stop playing."""
+        shape = self._shape()
+        last = len(self.position) == len(shape) and shape and all(p == s - 1 for p, s in zip(self.position, shape))
+        if not shape or last:
+            if self.run is None or self.stop_index >= len(self.run.stops) - 1:
+                self.play_button.setChecked(False)
+                return
+            self.next_stop()
+        else:
+            self.next_position()
+
+    def _position_panel(self):
+        """The panel whose cells are the positions of the current stop (None: not on a panel)."""
+        stop = self.current_stop
+        if stop is None or stop.kind == "update" or stop.part == "weights":
+            return None
+        if stop.kind in ("input", "loss") or isinstance(self.explanation, MaxPoolBackward):
+            return self.canvas.left
+        return self.canvas.right
+
+    def _clicked(self, event) -> None:
+        """A click on a cell of the volume the stop steps through selects it."""
+        panel = self._position_panel()
+        cell = panel.cell_at(event.scenePos()) if panel is not None else None
+        if cell is None:
+            return
+        shape = self._shape()
+        self.set_position(cell[:1] if len(shape) == 1 else cell)
 
     # -- images and weights ------------------------------------------------------------------------------------
     def showEvent(self, event) -> None:

@@ -259,3 +259,28 @@ def test_a_conv_weight_gradient_sums_x_times_dy_over_every_position(qtbot, make_
     assert e.total == pytest.approx(dw, rel=1e-12, abs=1e-15) and view.ledger.row_text("engine dW") == view.ledger.row_text("= Σ over positions")
     db = float(next(row for row in view.ledger.rows if row.cells[1].startswith("bias: db[0]")).cells[-1])
     assert db == pytest.approx(net.grads()["conv1.bias"][0], rel=1e-5, abs=1e-9)
+
+
+def test_a_click_on_an_output_cell_selects_it(qtbot, make_view):
+    view = make_view(padded_spec())
+    view.go_to_layer("conv1")
+    panel = view.canvas.right
+    centre = panel.box.mapViewToScene(panel.cell_rect(2, 5, 7).center())
+    where = view.canvas.plots.mapFromScene(centre)
+    qtbot.mouseClick(view.canvas.plots.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    assert view.position == (2, 5, 7) and (view.explanation.d, view.explanation.y, view.explanation.x) == (2, 5, 7)
+
+
+def test_space_plays_through_the_cells_and_on_to_the_next_stop(qtbot, make_view):
+    view = make_view(tiny_spec())
+    loss = [s.kind for s in view.stops].index("loss")
+    view.go_to(loss)
+    view.speed.setCurrentIndex(view.speed.findData(60))
+    seen = []
+    view.position_changed.connect(seen.append)
+    press(qtbot, view, Qt.Key.Key_Space)
+    assert view.play_button.isChecked()
+    qtbot.waitUntil(lambda: view.stop_index == loss + 1, timeout=5_000)
+    assert [p for p in seen[:9]] == [(k,) for k in range(1, 10)]  # every class in turn, then the next stop
+    press(qtbot, view, Qt.Key.Key_Space)
+    assert not view.play_button.isChecked()
