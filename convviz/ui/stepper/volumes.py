@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 MAX_TILES = 64
+MAX_UNITS = 4096  # slices of one cell each (a flat 1×1×D volume) shown at once
 SIGNED_MAP = "CET-D1"  # blue – white – red: 0 is white, the sign is the hue
 PAD_COLOUR = "#9aa0a6"
 
@@ -161,8 +162,9 @@ class VolumePanel:
         ones around slice ``focus``. Given the ``key`` of the last volume drawn (and the same
         slices), only the outlines are cleared: moving the selected cell redraws nothing else."""
         C = int(np.shape(volume)[0])
-        first = (focus // MAX_TILES) * MAX_TILES if C > MAX_TILES else 0
-        count = min(MAX_TILES, C - first)
+        limit = MAX_UNITS if np.ndim(volume) == 1 or np.shape(volume)[1:] == (1, 1) else MAX_TILES
+        first = (focus // limit) * limit if C > limit else 0
+        count = min(limit, C - first)
         more = f" (slices {first}–{first + count - 1} of {C})" if C > count else ""
         self.title.setText(title + more)
         if key is not None and (key, first, pad) == self._drawn:
@@ -176,7 +178,7 @@ class VolumePanel:
         C, H, Wd = v.shape
         self.shape, self.pad = (C, H, Wd), pad
         self.first = first
-        shown = v[self.first:self.first + MAX_TILES]
+        shown = v[self.first:self.first + count]
         self.count = len(shown)
         (top, bottom), (left, right) = pad
         th, tw = H + top + bottom, Wd + left + right
@@ -248,8 +250,9 @@ class VolumePanel:
 
     def zoom_to(self, channel: int, row0: int, col0: int, rows: int = 1, cols: int = 1, margin: int = 1) -> None:
         """Show cells [row0, row0 + rows) × [col0, col0 + cols) of slice ``channel`` (and ``margin``
-        around them) large in the zoom below; outlines drawn afterwards appear there too."""
-        if self.zoom is not None and self.values.size:
+        around them) large in the zoom below; outlines drawn afterwards appear there too. Slices of
+        one cell (a flat volume) are not zoomed."""
+        if self.zoom is not None and self.values.size and self.values.shape[1:] != (1, 1):
             self.zoom.show(self.values, self.pad, channel, row0, col0, rows, cols, margin)
 
     @property

@@ -406,12 +406,15 @@ class StepWorkspaceView(QWidget):
         return synthetic_images()
 
     def _fill_classes(self) -> None:
-        data = self._dataset()
+        """The class choice of the chosen source (the synthetic set is only made once an image is needed)."""
+        from convviz.data import SYNTHETIC_CLASSES
+
+        names = self._dataset().class_names if self.source.currentData() == "cifar10" else SYNTHETIC_CLASSES
         current = self.class_choice.currentIndex()
         self.class_choice.blockSignals(True)
         self.class_choice.clear()
         self.class_choice.addItem("any class")
-        self.class_choice.addItems(list(data.class_names))
+        self.class_choice.addItems(list(names))
         self.class_choice.setCurrentIndex(max(0, current) if current < self.class_choice.count() else 0)
         self.class_choice.blockSignals(False)
 
