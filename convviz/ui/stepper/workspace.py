@@ -755,7 +755,19 @@ class StepWorkspaceView(QWidget):
                 self._select_cell(self.canvas.left, self.position)
             value = float(np.asarray(downstream)[tuple(self.position)])
             self.heading.setText(f"<b>{stop.layer}</b> ({layer.spec.TITLE}) backward")
-            self.ledger.show_rows(("", "cell", "value"), [Row(("", f"dL/d input {index(self.position)}", number(value)), "total")])
+            rows = [Row(("", f"dL/d input {index(self.position)}", number(value)), "total")]
+            if np.shape(upstream) == np.shape(downstream):  # element-wise: dX = dY · f′(x)
+                dy = float(np.asarray(upstream)[tuple(self.position)])
+                x = float(np.asarray(run.trace[stop.layer].input[0])[tuple(self.position)])
+                rows[:0] = [Row(("", f"dL/d output {index(self.position)}", number(dy)), "term"),
+                            Row(("", "forward input x", number(x)), "term")]
+                if stop.type == "relu":
+                    rows.append(Row(("", "x > 0: the gate", "open: dY passes" if x > 0 else "shut: 0"), "sum"))
+                elif dy != 0:
+                    rows.append(Row(("", "f′(x) = dX / dY", number(value / dy)), "sum"))
+                gated = int(np.sum((np.asarray(upstream) != 0) & (np.asarray(downstream) == 0)))
+                rows.append(Row(("", "cells the layer stopped", f"{gated} of {np.size(upstream)}"), "sum"))
+            self.ledger.show_rows(("", "cell", "value"), rows)
             self.caption.setText(f"{stop.layer} sends dL/d input {self._shape_text(np.shape(downstream))} to the layer before.")
 
     def _draw_update(self, stop, *_):

@@ -284,3 +284,17 @@ def test_space_plays_through_the_cells_and_on_to_the_next_stop(qtbot, make_view)
     assert [p for p in seen[:9]] == [(k,) for k in range(1, 10)]  # every class in turn, then the next stop
     press(qtbot, view, Qt.Key.Key_Space)
     assert not view.play_button.isChecked()
+
+
+def test_a_relu_backward_is_a_gate_on_the_forward_input(qtbot, make_view):
+    view = make_view(tiny_spec())
+    view.go_to_layer("relu1", "backward")
+    record = view.run.trace["relu1"]
+    shut = tuple(int(i) for i in np.argwhere((record.input[0] <= 0) & (record.upstream[0] != 0))[0])
+    view.set_position(shut)
+    assert view.ledger.row_text("x > 0: the gate") == "shut: 0" and float(view.ledger.row_text(f"dL/d input [{','.join(map(str, shut))}]")) == 0
+    open_ = tuple(int(i) for i in np.argwhere((record.input[0] > 0) & (record.upstream[0] != 0))[0])
+    view.set_position(open_)
+    assert view.ledger.row_text("x > 0: the gate") == "open: dY passes"
+    cell = ",".join(map(str, open_))
+    assert view.ledger.row_text(f"dL/d input [{cell}]") == view.ledger.row_text(f"dL/d output [{cell}]")
