@@ -8,6 +8,7 @@ gradient as a gather with flipped filters, the weight gradient over every positi
     s = conv_input_grad_scatter(net, trace, "conv1", n)        # dX as stamps w·dY, beside gather and dX
     explain_conv_input_grad_scatter(net, trace, "conv1", n, c, i, j)   # the stamps that reach one cell
     explain_softmax_loss(trace.scores[n], label, batch=1)      # p, −log p_y and p − onehot(y)
+    gradient_check(net, trace, labels, "conv1.weight", (k, c, i, j))   # backward beside a centred difference
     explain_fc_output(net, trace, "fc1", n, o)                 # one unit of an FC layer: x · W[o] + b[o]
     ledger_terms(net, e)                                      # any of these as rows x·w = p
 
@@ -381,6 +382,64 @@ def explain_softmax_loss(scores, label: int, batch: int = 1, engine_gradient=Non
     text = (f"p_{label} = {p[label]:.4g}, loss −log p_{label} = {loss:.4g}; the gradient p − onehot({label})"
             + (f", ÷ {batch}" if batch > 1 else "") + " starts the backward pass")
     return SoftmaxLossExplanation(int(label), s, p, loss, gradient, batch, engine_gradient, matches, text)
+
+
+# -- a gradient checked by centred differences ---------------------------------------------------------------
+
+
+@dataclass
+class GradientCheck:
+    """dL/d(one number) from the backward pass beside the centred difference of the loss
+    (8(L(+h) − L(−h)) − (L(+2h) − L(−2h)))/12h, and their relative error |a − n| / (|a| + |n|)."""
+
+    what: str  # "input" or a parameter's stable name ("conv1.weight")
+    index: tuple[int, ...]
+    analytic: float
+    numeric: float
+    rel_error: float
+    h: float
+    text: str
+
+
+def gradient_check(net, trace: Trace, labels, what: str, index: tuple[int, ...], h: float = 1e-3) -> GradientCheck:
+    """Check one gradient of ``trace`` (after ``trace_step``) numerically: ``what`` is ``input``
+    (index into the input, (n, c, y, x)) or a parameter's stable name (index into it).
+
+    The loss is the softmax cross-entropy of ``labels`` on forward passes of the trace's input in the
+    trace's mode (use a float64 network and evaluation mode); the network's weights, buffers and
+    random state are as before afterwards. A number within 2h of a kink (ReLU at 0, a max-pool tie)
+    spoils any finite difference.
+    """
+    from convviz.engine.gradcheck import rel_error
+    from convviz.engine.loss import softmax_cross_entropy
+
+    if not trace.has_backward:
+        raise ValueError("this trace has no backward pass: run net.trace_backward(trace, dscores) first")
+    labels = np.asarray(labels, dtype=np.int64)
+    x = trace.input.copy()
+    if what == "input":
+        target, analytic = x, float(trace.input_grad[index])
+    else:
+        params = net.params()
+        if what not in params:
+            raise KeyError(f"no parameter named {what!r}; parameters: {', '.join(params)}")
+        layer, key = what.rsplit(".", 1)
+        target, analytic = params[what], float(trace[layer].param_grads[key][index])
+    old = target[index]
+
+    def loss(step: float) -> float:
+        target[index] = old + step
+        return softmax_cross_entropy(net.forward(x, train=trace.train), labels)[0]
+
+    with net.run_state_kept():
+        try:
+            numeric = (8 * (loss(h) - loss(-h)) - (loss(2 * h) - loss(-2 * h))) / (12 * h)
+        finally:
+            target[index] = old
+    error = rel_error(np.array([analytic]), np.array([numeric]))
+    text = (f"d loss / d {what}[{', '.join(map(str, index))}]: backward pass {analytic:.10g}, centred difference "
+            f"(h = {h:g}) {numeric:.10g}, relative error {error:.1e}")
+    return GradientCheck(what, tuple(int(i) for i in index), analytic, float(numeric), error, h, text)
 
 
 # -- a ledger of terms ------------------------------------------------------------------------------------

@@ -16,8 +16,10 @@ from convviz.engine.explain_layers import (
     explain_fc_output,
     explain_pool_output,
     explain_softmax_loss,
+    gradient_check,
     ledger_terms,
     max_pool_routing,
+    trace_step,
 )
 from convviz.engine.loss import softmax_cross_entropy
 from convviz.model import FC, AvgPool, Conv, Flatten, MaxPool, NetworkSpec, ReLU, Volume
@@ -189,3 +191,18 @@ def test_an_fc_unit_is_the_dot_product_of_the_flattened_input_with_its_row_of_we
         assert terms[3].right[1] == (o, 3) and sum(t.product for t in terms) + e.bias == pytest.approx(e.engine, rel=1e-12)
     with pytest.raises(ValueError, match="relu2 is a relu layer: this explanation is for FC layers"):
         explain_fc_output(net, trace, "relu2", 0, 0)
+
+
+def test_a_gradient_checked_by_centred_differences():
+    spec = NetworkSpec(Volume(6, 6, 2), [Conv(3, 3, pad=1), ReLU(), MaxPool(2), Flatten(), FC(4)])
+    net = Network(spec, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((1, 2, 6, 6))
+    trace, _, _ = trace_step(net, x, [2])
+    weights = net.get_weights()
+    unit = int(np.flatnonzero(trace["fc1"].input[0])[0])  # an FC input the ReLU let through
+    for what, index in (("conv1.weight", (1, 0, 2, 1)), ("conv1.bias", (2,)), ("fc1.weight", (3, unit)), ("input", (0, 1, 3, 4))):
+        check = gradient_check(net, trace, [2], what, index)
+        assert check.rel_error < 1e-7 and abs(check.analytic) > 1e-6, check.text
+    assert all(np.array_equal(weights[k], v) for k, v in net.get_weights().items())  # nothing changed
+    with pytest.raises(KeyError, match="no parameter named 'conv9.weight'"):
+        gradient_check(net, trace, [2], "conv9.weight", (0, 0, 0, 0))

@@ -63,9 +63,10 @@ ORIGIN_NOTES = {
 
 
 class _Tracer(QObject):
-    """Carries a trace made on a thread back to the GUI thread (a queued signal)."""
+    """Carries a trace or a gradient check made on a thread back to the GUI thread (queued signals)."""
 
     done = Signal(object, object, object)  # the job, the StepRun (or None), the error (or None)
+    checked = Signal(object, object)  # the StepRun checked, the GradientCheck (or the error)
 
 
 def _trace(args) -> tuple[StepRun | None, Exception | None]:
@@ -97,6 +98,7 @@ class StepWorkspaceView(QWidget):
     stop_changed = Signal(int)
     position_changed = Signal(object)
     traced = Signal()  # a new trace is shown (or tracing failed: ``run`` is None)
+    gradient_checked = Signal(object)  # a GradientCheck (convviz.engine.explain_layers)
 
     def __init__(self, session: RunSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,6 +115,8 @@ class StepWorkspaceView(QWidget):
         self.tracing = False  # a big network is being traced on a thread
         self._tracer = _Tracer(self)
         self._tracer.done.connect(self._on_traced)
+        self._tracer.checked.connect(self._on_checked)
+        self.last_check = None  # the newest GradientCheck shown
 
         self.source = QComboBox()
         self.source.addItem("Synthetic test image", "synthetic")
@@ -166,11 +170,20 @@ class StepWorkspaceView(QWidget):
         self.heading.setWordWrap(True)
         self.heading.setTextFormat(Qt.TextFormat.RichText)
         self.ledger = LedgerTable()
+        self.check_button = QPushButton("Check this gradient numerically")
+        self.check_button.setToolTip("Compare the backward pass's number with a centred difference of the loss "
+                                     "(float64, four forward passes)")
+        self.check_label = QLabel()
+        self.check_label.setWordWrap(True)
+        checks = QHBoxLayout()
+        checks.addWidget(self.check_button)
+        checks.addWidget(self.check_label, 1)
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.heading)
         side_layout.addWidget(self.ledger, 1)
+        side_layout.addLayout(checks)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(side)
@@ -203,6 +216,7 @@ class StepWorkspaceView(QWidget):
         self.image_number.valueChanged.connect(lambda _: self._image_changed())
         self.reload_button.clicked.connect(self.reload)
         self.ledger.term_selected.connect(self._highlight_term)
+        self.check_button.clicked.connect(self.check_gradient)
         self.play_button.toggled.connect(self._play_toggled)
         self.speed.currentIndexChanged.connect(lambda _: self._play_toggled(self.play_button.isChecked()))
         self.player.timeout.connect(self._play_step)
@@ -331,6 +345,58 @@ class StepWorkspaceView(QWidget):
 
     def next_position(self) -> None:
         self._step_position(+1)
+
+    def check_target(self) -> tuple[str, tuple[int, ...]] | None:
+        """What the gradient check would check at this stop: ("input", (0, c, y, x)) at the input,
+        (``conv1.weight``, (k, c, i, j)) at a weight-gradient stop, the first number of the chosen
+        parameter at the update; None elsewhere."""
+        stop = self.current_stop
+        if stop is None:
+            return None
+        if stop.kind == "input":
+            return "input", (0, *self.position)
+        if stop.part == "weights":
+            return f"{stop.layer}.weight", tuple(self.position)
+        if stop.kind == "update" and self.explanation is not None:
+            name = self.explanation.name
+            layer, key = name.rsplit(".", 1)
+            return name, (0,) * self.run.trace[layer].params[key].ndim
+        return None
+
+    def check_gradient(self) -> None:
+        """Check the gradient of ``check_target()`` by centred differences, on a thread; the result
+        is shown beside the button and emitted as ``gradient_checked``."""
+        target = self.check_target()
+        if target is None or self.run is None:
+            return
+        from convviz.engine.explain_layers import gradient_check
+
+        run = self.run
+        self.check_button.setEnabled(False)
+        self.check_label.setText("checking …")
+
+        def work():
+            try:
+                result = gradient_check(run.net, run.trace, [run.label], *target)
+            except (ValueError, KeyError) as exc:
+                result = exc
+            self._tracer.checked.emit(run, result)
+
+        threading.Thread(target=work, daemon=True).start()
+
+    def _on_checked(self, run, result) -> None:
+        self.check_button.setEnabled(self.check_target() is not None)
+        if run is not self.run:
+            return
+        if isinstance(result, Exception):
+            self.check_label.setText(f"Cannot check: {result}")
+            return
+        self.last_check = result
+        verdict = "agree" if result.rel_error < 1e-6 else "DISAGREE"
+        self.check_label.setText(
+            f"{result.what}{index(result.index)}: backward {result.analytic:.8g}, centred difference "
+            f"{result.numeric:.8g}; relative error {result.rel_error:.1e}: they {verdict}")
+        self.gradient_checked.emit(result)
 
     def toggle_play(self) -> None:
         """Space: play (every cell of each stop in turn, at the chosen speed) or pause."""
@@ -485,6 +551,11 @@ class StepWorkspaceView(QWidget):
         if run is None or stop is None:
             return
         self.explanation = run.explain(stop, self.position)
+        checkable = self.check_target() is not None
+        self.check_button.setVisible(checkable)
+        self.check_label.setVisible(checkable)
+        if self._term is None:
+            self.check_label.setText("")
         left, right = run.volumes(stop)
         self.canvas.set_scale(left, right)
         draw = {"input": self._draw_input, "forward": self._draw_forward, "loss": self._draw_loss,

@@ -298,3 +298,19 @@ def test_a_relu_backward_is_a_gate_on_the_forward_input(qtbot, make_view):
     assert view.ledger.row_text("x > 0: the gate") == "open: dY passes"
     cell = ",".join(map(str, open_))
     assert view.ledger.row_text(f"dL/d input [{cell}]") == view.ledger.row_text(f"dL/d output [{cell}]")
+
+
+def test_a_weight_gradient_checked_by_centred_differences(qtbot, make_view):
+    view = make_view(padded_spec())
+    view.go_to_layer("conv1")
+    assert not view.check_button.isVisible()  # nothing to check on a forward stop
+    view.go_to_layer("conv1", "backward", "weights")
+    view.set_position((1, 2, 1, 1))
+    assert view.check_button.isVisible() and view.check_target() == ("conv1.weight", (1, 2, 1, 1))
+    with qtbot.waitSignal(view.gradient_checked, timeout=20_000) as signal:
+        qtbot.mouseClick(view.check_button, Qt.MouseButton.LeftButton)
+    check = signal.args[0]
+    assert check.analytic == view.explanation.engine and check.rel_error < 1e-6
+    assert "they agree" in view.check_label.text() and "relative error" in view.check_label.text()
+    view.first_stop()
+    assert view.check_target() == ("input", (0, 0, 0, 0))
