@@ -176,6 +176,96 @@ def max_pool_routing(net, trace: Trace, layer_name: str, n: int = 0) -> MaxPoolR
     return MaxPoolRouting(layer_name, n, winners, dy.copy(), routed, engine, matches, text)
 
 
+@dataclass
+class AvgPoolSharing:
+    """The backward pass of an average pool for image n: each upstream gradient dY[c, y, x] is
+    shared equally, dY/(Fh·Fw), by the cells of its window (a padding cell's share is dropped).
+
+    ``share`` (C, Ho, Wo): dY/(Fh·Fw); ``shared`` (C, H, W): dX computed so; ``engine``; ``matches``.
+    """
+
+    layer: str
+    n: int
+    share: np.ndarray
+    shared: np.ndarray
+    engine: np.ndarray
+    matches: bool
+    text: str
+
+
+def avg_pool_sharing(net, trace: Trace, layer_name: str, n: int = 0) -> AvgPoolSharing:
+    """Share image ``n``'s upstream gradient of average pool ``layer_name`` over the windows."""
+    layer, record = _pool_layer(net, trace, layer_name, need_backward=True)
+    if isinstance(layer, W.MaxPool):
+        raise ValueError(f"{layer_name} is a max pool: its gradient is routed to the maximum, not shared")
+    geo = layer.geometry
+    dy = L.as_4d(record.upstream)[n].astype(np.float64)
+    C, Ho, Wo = dy.shape
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    (top, _), (left, _) = geo.pad
+    share = dy / (geo.taps_h * geo.taps_w)
+    padded = np.zeros((C, geo.padded_h, geo.padded_w))
+    for p, q in np.ndindex(geo.taps_h, geo.taps_w):
+        padded[:, p * dh:p * dh + sh * (Ho - 1) + 1:sh, q * dw:q * dw + sw * (Wo - 1) + 1:sw] += share
+    shared = padded[:, top:top + geo.in_h, left:left + geo.in_w]
+    engine = L.as_4d(record.downstream)[n].astype(np.float64)
+    eps = float(np.finfo(record.upstream.dtype).eps)
+    matches = bool(np.allclose(shared, engine, rtol=16 * eps, atol=16 * eps * float(np.abs(share).max(initial=0.0))))
+    text = (f"each of the {C}×{Ho}×{Wo} upstream gradients is shared by the {geo.taps_h * geo.taps_w} cells of its "
+            f"window, dY/{geo.taps_h * geo.taps_w} each; {'equal to' if matches else 'DIFFERENT from'} the engine's dX")
+    return AvgPoolSharing(layer_name, n, share, shared, engine, matches, text)
+
+
+# -- batch norm ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchNormOutputExplanation:
+    """y = γ_c · (x − μ_c) / √(σ²_c + ε) + β_c for one cell, in evaluation mode (μ, σ²: the running
+    statistics). ``x``, ``mean``, ``var``, ``eps``, ``xhat``, ``gamma``, ``beta``, ``result``,
+    ``engine``, ``matches``."""
+
+    layer: str
+    cell: tuple[int, ...]
+    x: float
+    mean: float
+    var: float
+    eps: float
+    xhat: float
+    gamma: float
+    beta: float
+    result: float
+    engine: float
+    matches: bool
+    text: str
+
+
+def explain_batchnorm_output(net, trace: Trace, layer_name: str, n: int, c: int, *where: int) -> BatchNormOutputExplanation:
+    """Explain output (n, c, y, x) (or (n, c) of a flat volume) of batch-norm layer ``layer_name`` in an
+    evaluation-mode trace: the normalization with the running statistics, γ and β."""
+    layer = net.layer(layer_name)
+    if not isinstance(layer, L.BatchNorm):
+        raise ValueError(f"{layer_name} is a {layer.spec.TITLE.lower()} layer: this explanation is for batch norm")
+    if trace.train:
+        raise ValueError("batch norm is explained for evaluation-mode traces (train=False): in training it uses "
+                         "the batch's statistics")
+    record = trace[layer_name]
+    index = (n, c, *where)
+    _check_index(layer_name, index, record.output.shape, "n, c, y, x")
+    x = float(record.input[index])
+    mean, var = float(layer.buffers["running_mean"][c]), float(layer.buffers["running_var"][c])
+    eps = float(layer.spec.eps)
+    gamma, beta = float(record.params["weight"][c]), float(record.params["bias"][c])
+    xhat = (x - mean) / math.sqrt(var + eps)
+    result = gamma * xhat + beta
+    engine = float(record.output[index])
+    matches = abs(result - engine) <= 16 * float(np.finfo(record.output.dtype).eps) * (abs(result) + abs(beta) + 1e-300)
+    text = (f"y = γ · (x − μ)/√(σ² + ε) + β = {gamma:.6g} · ({x:.6g} − {mean:.6g})/√({var:.6g} + {eps:g}) + {beta:.6g} "
+            f"= {result:.6g}; the engine computed {engine:.6g} ({'equal' if matches else 'DIFFERENT'})")
+    return BatchNormOutputExplanation(layer_name, index[1:], x, mean, var, eps, xhat, gamma, beta, result, engine,
+                                      bool(matches), text)
+
+
 # -- the conv input gradient as a scatter -------------------------------------------------------------------
 
 

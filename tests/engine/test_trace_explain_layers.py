@@ -11,7 +11,9 @@ from convviz.engine import (
     explain_conv_weight_grad,
 )
 from convviz.engine.explain_layers import (
+    avg_pool_sharing,
     conv_input_grad_scatter,
+    explain_batchnorm_output,
     explain_conv_input_grad_scatter,
     explain_fc_output,
     explain_pool_output,
@@ -22,7 +24,17 @@ from convviz.engine.explain_layers import (
     trace_step,
 )
 from convviz.engine.loss import softmax_cross_entropy
-from convviz.model import FC, AvgPool, Conv, Flatten, MaxPool, NetworkSpec, ReLU, Volume
+from convviz.model import (
+    FC,
+    AvgPool,
+    BatchNorm,
+    Conv,
+    Flatten,
+    MaxPool,
+    NetworkSpec,
+    ReLU,
+    Volume,
+)
 
 
 def traced(spec, dtype=np.float64, n=2, seed=0):
@@ -206,3 +218,31 @@ def test_a_gradient_checked_by_centred_differences():
     assert all(np.array_equal(weights[k], v) for k, v in net.get_weights().items())  # nothing changed
     with pytest.raises(KeyError, match="no parameter named 'conv9.weight'"):
         gradient_check(net, trace, [2], "conv9.weight", (0, 0, 0, 0))
+
+
+def test_average_pool_backward_shares_each_gradient_over_its_window():
+    spec = NetworkSpec(Volume(7, 7, 2), [Conv(2, 3, pad=1), AvgPool(3, stride=2, pad=1), Flatten(), FC(3)])
+    net, trace = traced(spec)
+    for n in range(2):
+        s = avg_pool_sharing(net, trace, "avgpool1", n)
+        assert s.matches, s.text
+        np.testing.assert_allclose(s.shared, trace["avgpool1"].downstream[n], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(s.share, trace["avgpool1"].upstream[n] / 9)
+
+
+def test_batch_norm_in_evaluation_uses_the_running_statistics():
+    spec = NetworkSpec(Volume(5, 5, 2), [Conv(3, 3, pad=1), BatchNorm(), ReLU(), Flatten(), FC(3)])
+    net = Network(spec, dtype=np.float64)
+    rng = np.random.default_rng(3)
+    net.buffers()["bn1.running_mean"][...] = rng.standard_normal(3)
+    net.buffers()["bn1.running_var"][...] = rng.uniform(0.5, 2, 3)
+    net.params()["bn1.weight"][...] = rng.uniform(0.5, 2, 3)
+    net.params()["bn1.bias"][...] = rng.standard_normal(3)
+    trace, _, _ = trace_step(net, rng.standard_normal((1, 2, 5, 5)), [1])
+    for index in np.ndindex(trace["bn1"].output.shape[1:]):
+        e = explain_batchnorm_output(net, trace, "bn1", 0, *index)
+        assert e.matches, e.text
+    e = explain_batchnorm_output(net, trace, "bn1", 0, 2, 1, 3)
+    assert e.mean == net.buffers()["bn1.running_mean"][2] and e.gamma == net.params()["bn1.weight"][2]
+    with pytest.raises(ValueError, match="batch norm is explained for evaluation-mode traces"):
+        explain_batchnorm_output(net, net.trace_forward(trace.input, train=True), "bn1", 0, 0, 0, 0)

@@ -71,6 +71,17 @@ class MaxPoolBackward:
 
 
 @dataclass(frozen=True)
+class AvgPoolBackward:
+    """An average pool's backward stop for one upstream cell: its window, the equal share dY/(F·F)
+    each cell of it gets, and the sharing of the whole layer (checked against the engine's dX)."""
+
+    window: X.PoolOutputExplanation
+    upstream: float
+    share: float
+    sharing: X.AvgPoolSharing
+
+
+@dataclass(frozen=True)
 class ConvBackward:
     """A Conv layer's backward stop for one input cell: the stamps w·dY that reach it (scatter), the
     same number as a full convolution with the rotated filters (gather), and the check of both
@@ -107,6 +118,7 @@ class StepRun:
         self.stops = timeline(self.trace)
         self._routing: dict[str, X.MaxPoolRouting] = {}
         self._scatter: dict[str, X.ConvScatter] = {}
+        self._sharing: dict[str, X.AvgPoolSharing] = {}
 
     def layer(self, stop: Stop):
         return self.net.layer(stop.layer)
@@ -140,8 +152,8 @@ class StepRun:
         if stop.part == "weights":
             return record.params["weight"].shape  # every weight w[k, c, i, j]
         layer = self.layer(stop)
-        if isinstance(layer, W.MaxPool):
-            return record.upstream.shape[1:]  # each upstream gradient, routed
+        if isinstance(layer, W.Pool):
+            return record.upstream.shape[1:]  # each upstream gradient, routed or shared
         return record.downstream.shape[1:]  # each cell of the gradient sent down
 
     def explain(self, stop: Stop, position: tuple[int, ...]):
@@ -161,6 +173,8 @@ class StepRun:
         if stop.kind == "forward":
             if isinstance(layer, L.FC):
                 return X.explain_fc_output(self.net, self.trace, stop.layer, 0, cell[0])
+            if isinstance(layer, L.BatchNorm):
+                return X.explain_batchnorm_output(self.net, self.trace, stop.layer, 0, *position)
             if type(layer) is W.Conv:
                 return explain_conv_output(self.net, self.trace, stop.layer, 0, *cell)
             if isinstance(layer, W.Pool):
@@ -172,6 +186,12 @@ class StepRun:
             window = X.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
             upstream = float(as_4d(self.trace[stop.layer].upstream)[(0, *cell)])
             return MaxPoolBackward(window, upstream, self.routing(stop.layer))
+        if isinstance(layer, W.Pool):  # an average pool
+            window = X.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
+            upstream = float(as_4d(self.trace[stop.layer].upstream)[(0, *cell)])
+            if stop.layer not in self._sharing:
+                self._sharing[stop.layer] = X.avg_pool_sharing(self.net, self.trace, stop.layer, 0)
+            return AvgPoolBackward(window, upstream, upstream / window.window.size, self._sharing[stop.layer])
         if type(layer) is W.Conv:
             scatter = X.explain_conv_input_grad_scatter(self.net, self.trace, stop.layer, 0, *cell)
             gather = explain_conv_input_grad(self.net, self.trace, stop.layer, 0, *cell)

@@ -31,7 +31,11 @@ from PySide6.QtWidgets import (
 )
 
 from convviz.engine import windowed as W
-from convviz.engine.explain_layers import FCOutputExplanation, ledger_terms
+from convviz.engine.explain_layers import (
+    BatchNormOutputExplanation,
+    FCOutputExplanation,
+    ledger_terms,
+)
 from convviz.engine.layer_base import as_4d
 from convviz.engine.trace import ConvOutputExplanation
 from convviz.model import analyze
@@ -48,7 +52,13 @@ from convviz.ui.stepper.ledger import (
     number,
     scatter_rows,
 )
-from convviz.ui.stepper.stepping import ConvBackward, MaxPoolBackward, StepRun, Stop
+from convviz.ui.stepper.stepping import (
+    AvgPoolBackward,
+    ConvBackward,
+    MaxPoolBackward,
+    StepRun,
+    Stop,
+)
 from convviz.ui.stepper.volumes import VolumeCanvas
 
 EXPLAINED_TERMS = (ConvOutputExplanation, FCOutputExplanation)  # ledgers whose terms point at an input cell
@@ -427,7 +437,7 @@ class StepWorkspaceView(QWidget):
         stop = self.current_stop
         if stop is None or stop.kind == "update" or stop.part == "weights":
             return None
-        if stop.kind in ("input", "loss") or isinstance(self.explanation, MaxPoolBackward):
+        if stop.kind in ("input", "loss") or isinstance(self.explanation, (MaxPoolBackward, AvgPoolBackward)):
             return self.canvas.left
         return self.canvas.right
 
@@ -608,6 +618,21 @@ class StepWorkspaceView(QWidget):
             self._draw_conv_forward(stop, layer, e)
         elif isinstance(e, FCOutputExplanation):
             self._draw_fc_forward(stop, e, in_shape)
+        elif isinstance(e, BatchNormOutputExplanation):
+            self._select_cell(self.canvas.left, self.position)
+            self.ledger.show_rows(("", "what", "value"), [
+                Row(("", f"x{index(self.position)}", number(e.x)), "term"),
+                Row(("", f"μ: running mean of slice {e.cell[0]}", number(e.mean)), "term"),
+                Row(("", f"σ²: running variance of slice {e.cell[0]}", number(e.var)), "term"),
+                Row(("", "ε", f"{e.eps:g}"), "term"),
+                Row(("", "x̂ = (x − μ)/√(σ² + ε)", number(e.xhat)), "sum"),
+                Row(("", "γ (weight)", number(e.gamma)), "term"),
+                Row(("", "β (bias)", number(e.beta)), "term"),
+                Row(("", "= output γ·x̂ + β", number(e.result)), "total"),
+                Row(("", "engine", number(e.engine)), "check" if e.matches else "wrong")])
+            self.heading.setText(f"<b>{stop.layer}</b> (batch norm) forward: output {index(self.position)} = "
+                                 f"<b>{number(e.result)}</b>, normalised with the running statistics (evaluation)")
+            self.caption.setText(e.text + ".")
         elif isinstance(layer, W.Pool):
             self._draw_pool_forward(stop, layer, e)
         else:
@@ -781,11 +806,30 @@ class StepWorkspaceView(QWidget):
             return
         layer = run.layer(stop)
         self.canvas.left.show(upstream, f"dL/d output {self._shape_text(np.shape(upstream))} arriving",
-                              focus=self.position[0] if isinstance(e, MaxPoolBackward) else 0, key=self._key("left"))
+                              focus=self.position[0] if isinstance(e, (MaxPoolBackward, AvgPoolBackward)) else 0,
+                              key=self._key("left"))
         self.canvas.right.show(downstream, f"dL/d input {self._shape_text(np.shape(downstream))} sent down",
-                               self._pad_of(stop) if isinstance(e, ConvBackward) else ((0, 0), (0, 0)),
+                               self._pad_of(stop) if isinstance(e, (ConvBackward, AvgPoolBackward)) else ((0, 0), (0, 0)),
                                focus=self.position[0], key=self._key("right"))
-        if isinstance(e, MaxPoolBackward):
+        if isinstance(e, AvgPoolBackward):
+            w = e.window
+            self._select_cell(self.canvas.left, self.position)
+            span = (int(w.rows[0]), int(w.cols[0]), int(w.rows[-1] - w.rows[0] + 1), int(w.cols[-1] - w.cols[0] + 1))
+            self.canvas.right.zoom_to(w.c, *span)
+            self.canvas.right.outline(w.c, *span, colour="#ff8c00", width=2.5)
+            rows = [Row((str(i + 1), index((w.c, int(w.rows[p]), int(w.cols[q]))) + (" pad" if w.padding[p, q] else ""),
+                         f"gets {number(e.share)}" + (" (dropped)" if w.padding[p, q] else "")),
+                        "pad" if w.padding[p, q] else "term")
+                    for i, (p, q) in enumerate(np.ndindex(w.window.shape))]
+            rows.append(Row(("", "sharing = engine dX", "yes" if e.sharing.matches else "NO"),
+                            "check" if e.sharing.matches else "wrong"))
+            self.ledger.show_rows(("", "input x[c,y,x]", "gradient"), rows)
+            self.heading.setText(
+                f"<b>{stop.layer}</b> backward: dY[{w.c}, {w.y}, {w.x}] = <b>{number(e.upstream)}</b> is shared equally "
+                f"by the {w.window.size} cells of its window: {number(e.upstream)}/{w.window.size} = "
+                f"<b>{number(e.share)}</b> each (an average takes every cell in equal part)")
+            self.caption.setText(e.sharing.text + ".")
+        elif isinstance(e, MaxPoolBackward):
             w = e.window
             self._select_cell(self.canvas.left, self.position)
             self.canvas.right.zoom_to(w.c, int(w.rows[0]), int(w.cols[0]), int(w.rows[-1] - w.rows[0] + 1),

@@ -314,3 +314,24 @@ def test_a_weight_gradient_checked_by_centred_differences(qtbot, make_view):
     assert "they agree" in view.check_label.text() and "relative error" in view.check_label.text()
     view.first_stop()
     assert view.check_target() == ("input", (0, 0, 0, 0))
+
+
+def test_batch_norm_forward_and_average_pool_backward(qtbot, make_view):
+    from convviz.model import AvgPool, BatchNorm
+
+    spec = NetworkSpec(Volume(32, 32, 3), [Conv(filters=4, size=3, pad=1), BatchNorm(), ReLU(),
+                                           AvgPool(size=3, stride=2, pad=1, policy="crop"), Flatten(), FC(units=10),
+                                           Softmax()], name="bn")
+    view = make_view(spec)
+    view.go_to_layer("bn1")
+    view.set_position((2, 4, 5))
+    _, trace = engine_trace(view)
+    assert float(view.ledger.row_text("= output γ·x̂ + β")) == pytest.approx(trace["bn1"].output[0, 2, 4, 5], rel=1e-5)
+    assert view.explanation.matches and view.ledger.row_text("engine") == view.ledger.row_text("= output γ·x̂ + β")
+    view.go_to_layer("avgpool1", "backward")
+    view.set_position((1, 0, 3))
+    e = view.explanation
+    assert e.sharing.matches and view.ledger.row_text("sharing = engine dX") == "yes"
+    assert e.share == pytest.approx(view.run.trace["avgpool1"].upstream[0, 1, 0, 3] / 9)
+    padded = [row for row in view.ledger.rows if row.style == "pad"]
+    assert len(padded) == 3 and all("(dropped)" in row.cells[2] for row in padded)  # the top row is padding
