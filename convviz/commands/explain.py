@@ -187,12 +187,14 @@ def run_explain(args) -> int:
         explain_conv_weight_grad,
     )
     from convviz.engine import explain_layers as X
+    from convviz.engine import explain_pool as P
+    from convviz.engine import explain_step as S
     from convviz.engine import layers as L
     from convviz.engine import windowed as W
 
     spec, weights, origin = _network(args.network, args.seed)
     x, label, classes, image_text = _image(args.image, spec)
-    net = X.float64_network(spec, weights)
+    net = S.float64_network(spec, weights)
     try:
         layer = net.layer(args.layer)
     except KeyError as exc:
@@ -215,7 +217,7 @@ def run_explain(args) -> int:
         target, target_text = int(np.argmax(scores[0])), "the predicted class (give --label K to choose)"
     if not 0 <= target < scores.shape[1]:
         raise UserError(f"--label must lie in [0, {scores.shape[1]}), got {target}")
-    trace, loss, _ = X.trace_step(net, x, [target])
+    trace, loss, _ = S.trace_step(net, x, [target])
     d, y, xx = args.output
     report = {
         "network": spec.name or args.network, "weights": origin,
@@ -230,26 +232,26 @@ def run_explain(args) -> int:
         if is_conv or is_fc:
             e = (explain_conv_output(net, trace, args.layer, 0, d, y, xx) if is_conv
                  else X.explain_fc_output(net, trace, args.layer, 0, d))
-            report["explanations"].append(_entry("forward", (d, y, xx), X.ledger_terms(net, e), e.total, e.engine, e.matches,
+            report["explanations"].append(_entry("forward", (d, y, xx), S.ledger_terms(net, e), e.total, e.engine, e.matches,
                                                  bias=e.bias if "bias" in trace[args.layer].params else None))
         else:
-            p = X.explain_pool_output(net, trace, args.layer, 0, d, y, xx)
+            p = P.explain_pool_output(net, trace, args.layer, 0, d, y, xx)
             report["explanations"].append(_pool_entry(p))
         if args.input_grad is not None:
             c, i, j = args.input_grad
             if is_conv:
                 s = X.explain_conv_input_grad_scatter(net, trace, args.layer, 0, c, i, j)
                 g = explain_conv_input_grad(net, trace, args.layer, 0, c, i, j)
-                entry = _entry("input_grad", (c, i, j), X.ledger_terms(net, s), s.total, s.engine, s.matches and g.matches)
+                entry = _entry("input_grad", (c, i, j), S.ledger_terms(net, s), s.total, s.engine, s.matches and g.matches)
                 entry["gather_sum"] = g.total
                 entry["gather_taps"] = int(g.products.size)
             else:
-                entry = _pool_grad_entry(X, net, trace, args.layer, layer, (c, i, j))
+                entry = _pool_grad_entry(P, net, trace, args.layer, layer, (c, i, j))
             report["explanations"].append(entry)
         if args.weight_grad is not None:
             k, c, i, j = args.weight_grad
             e = explain_conv_weight_grad(net, trace, args.layer, k, c, i, j)
-            report["explanations"].append(_entry("weight_grad", (k, c, i, j), X.ledger_terms(net, e), e.total, e.engine,
+            report["explanations"].append(_entry("weight_grad", (k, c, i, j), S.ledger_terms(net, e), e.total, e.engine,
                                                  e.matches))
     except ValueError as exc:
         raise UserError(str(exc)) from None
@@ -293,7 +295,7 @@ def _pool_entry(p) -> dict:
     return entry
 
 
-def _pool_grad_entry(X, net, trace, name, layer, cell) -> dict:
+def _pool_grad_entry(P, net, trace, name, layer, cell) -> dict:
     from convviz.engine import windowed as W
 
     c, i, j = cell
@@ -303,7 +305,7 @@ def _pool_grad_entry(X, net, trace, name, layer, cell) -> dict:
     if not isinstance(layer, W.MaxPool):
         raise UserError(f"--input-grad: {name} is an average pool (each window shares dY in F·F parts); "
                         "explain routes max pools only")
-    route = X.max_pool_routing(net, trace, name, 0)
+    route = P.max_pool_routing(net, trace, name, 0)
     rows = [{"upstream": _factor("upstream", (c, y, x), route.upstream[c, y, x]), "product": float(route.upstream[c, y, x])}
             for y, x in zip(*np.nonzero((route.winners[c, ..., 0] == i) & (route.winners[c, ..., 1] == j)))]
     total = float(sum(r["product"] for r in rows))

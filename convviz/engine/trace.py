@@ -141,7 +141,7 @@ def trace_backward(net, trace: Trace, dscores) -> Trace:
 # -- explaining one number of a convolution ---------------------------------------------------------------
 
 
-def _conv_layer(net, trace: Trace, name: str, need_backward: bool = False):
+def conv_layer(net, trace: Trace, name: str, need_backward: bool = False):
     layer = net.layer(name)
     if type(layer) is not W.Conv:
         raise ValueError(f"{name} is a {layer.spec.TITLE.lower()} layer: these explanations are for Conv layers")
@@ -151,13 +151,13 @@ def _conv_layer(net, trace: Trace, name: str, need_backward: bool = False):
     return layer, record
 
 
-def _check_index(what: str, values: tuple, limits: tuple, names: str) -> None:
+def check_index(what: str, values: tuple, limits: tuple, names: str) -> None:
     for value, limit, label in zip(values, limits, names.split(", ")):
         if not isinstance(value, (int, np.integer)) or not 0 <= value < limit:
             raise ValueError(f"{what}: {label} must be an integer in [0, {limit}), got {label}={value!r}")
 
 
-def _tolerance(terms: np.ndarray, extra: float, dtype) -> float:
+def rounding_tolerance(terms: np.ndarray, extra: float, dtype) -> float:
     """A bound on the rounding difference between two orders of summing ``terms`` (+ ``extra``):
     (count + 2)·ε·Σ|term| in the engine's dtype (float64: about 1e-14 relative, i.e. exact)."""
     scale = float(np.sum(np.abs(terms), dtype=np.float64)) + abs(extra)
@@ -198,9 +198,9 @@ class ConvOutputExplanation:
 def explain_conv_output(net, trace: Trace, layer_name: str, n: int, d: int, y: int, x: int) -> ConvOutputExplanation:
     """Explain output number (n, d, y, x) of Conv layer ``layer_name`` in ``trace``: the window, the
     filter slice w_d, their products and sum, the bias, and the engine's value beside it."""
-    layer, record = _conv_layer(net, trace, layer_name)
+    layer, record = conv_layer(net, trace, layer_name)
     out = L.as_4d(record.output)
-    _check_index(layer_name, (n, d, y, x), out.shape, "n, d, y, x")
+    check_index(layer_name, (n, d, y, x), out.shape, "n, d, y, x")
     X = L.as_4d(record.input)
     _, C, H, Wd = X.shape
     w = record.params["weight"]
@@ -218,7 +218,7 @@ def explain_conv_output(net, trace: Trace, layer_name: str, n: int, d: int, y: i
     bias = float(record.params["bias"][d]) if "bias" in record.params else 0.0
     result = total + bias
     engine = float(out[n, d, y, x])
-    matches = abs(result - engine) <= _tolerance(products, bias, w.dtype)
+    matches = abs(result - engine) <= rounding_tolerance(products, bias, w.dtype)
     text = (
         f"V[x={x}, y={y}, d={d}] = Σ X[window] · w{d} + b{d} = {total:.6g} + {bias:.6g} = {result:.6g}; "
         f"the engine computed {engine:.6g} ({'equal' if matches else 'DIFFERENT'})"
@@ -280,9 +280,9 @@ def upstream_map(layer, dv: np.ndarray) -> np.ndarray:
 def explain_conv_input_grad(net, trace: Trace, layer_name: str, n: int, c: int, i: int, j: int) -> ConvInputGradExplanation:
     """Explain dL/dX[n, c, i, j] of Conv layer ``layer_name``: the backward pass as a convolution of
     the (stride-spread, padded) upstream gradient with the flipped filters, beside the engine's dX."""
-    layer, record = _conv_layer(net, trace, layer_name, need_backward=True)
+    layer, record = conv_layer(net, trace, layer_name, need_backward=True)
     dx = L.as_4d(record.downstream)
-    _check_index(layer_name, (n, c, i, j), dx.shape, "n, c, i, j")
+    check_index(layer_name, (n, c, i, j), dx.shape, "n, c, i, j")
     dv = L.as_4d(record.upstream)[n]
     w = record.params["weight"]
     K, Ho, Wo = dv.shape
@@ -301,7 +301,7 @@ def explain_conv_input_grad(net, trace: Trace, layer_name: str, n: int, c: int, 
     products = window * flipped
     total = math.fsum(products.ravel().tolist())
     engine = float(dx[n, c, i, j])
-    matches = abs(total - engine) <= _tolerance(products, 0.0, w.dtype)
+    matches = abs(total - engine) <= rounding_tolerance(products, 0.0, w.dtype)
     text = (
         f"dX[c={c}, y={i}, x={j}] = Σ_k Σ dV↑[window] · flip(w)[k, {c}] = {total:.6g} "
         f"({int(real.sum())} of {fh * fw} taps reach an output); "
@@ -341,9 +341,9 @@ class ConvWeightGradExplanation:
 def explain_conv_weight_grad(net, trace: Trace, layer_name: str, k: int, c: int, p: int, q: int) -> ConvWeightGradExplanation:
     """Explain dL/dW[k, c, p, q] of Conv layer ``layer_name``: the sum over all output positions (and
     images) of the upstream gradient times the input the tap read, beside the engine's dW."""
-    layer, record = _conv_layer(net, trace, layer_name, need_backward=True)
+    layer, record = conv_layer(net, trace, layer_name, need_backward=True)
     w = record.params["weight"]
-    _check_index(layer_name, (k, c, p, q), w.shape, "k, c, p, q")
+    check_index(layer_name, (k, c, p, q), w.shape, "k, c, p, q")
     dv = L.as_4d(record.upstream)[:, k]
     X = L.as_4d(record.input)[:, c]
     N, Ho, Wo = dv.shape
@@ -357,7 +357,7 @@ def explain_conv_weight_grad(net, trace: Trace, layer_name: str, k: int, c: int,
     products = dv * inputs
     total = math.fsum(products.ravel().tolist())
     engine = float(record.param_grads["weight"][k, c, p, q])
-    matches = abs(total - engine) <= _tolerance(products, 0.0, w.dtype)
+    matches = abs(total - engine) <= rounding_tolerance(products, 0.0, w.dtype)
     text = (
         f"dW[k={k}, c={c}, {p}, {q}] = Σ over {N}×{Ho}×{Wo} positions of dV · X = {total:.6g}; "
         f"the engine computed {engine:.6g} ({'equal' if matches else 'DIFFERENT'})"

@@ -1,5 +1,5 @@
-"""Pooling, the conv input gradient by scatter, softmax and the loss, and ledgers: each explained
-number beside the engine's own."""
+"""Pooling, the conv input gradient by scatter, FC units, batch norm, softmax and the loss, ledgers and
+the gradient check: each explained number beside the engine's own."""
 
 import numpy as np
 import pytest
@@ -11,18 +11,18 @@ from convviz.engine import (
     explain_conv_weight_grad,
 )
 from convviz.engine.explain_layers import (
-    avg_pool_sharing,
     conv_input_grad_scatter,
     explain_batchnorm_output,
     explain_conv_input_grad_scatter,
     explain_fc_output,
-    explain_pool_output,
     explain_softmax_loss,
-    gradient_check,
-    ledger_terms,
-    max_pool_routing,
-    trace_step,
 )
+from convviz.engine.explain_pool import (
+    avg_pool_sharing,
+    explain_pool_output,
+    max_pool_routing,
+)
+from convviz.engine.explain_step import gradient_check, ledger_terms, trace_step
 from convviz.engine.loss import softmax_cross_entropy
 from convviz.model import (
     FC,

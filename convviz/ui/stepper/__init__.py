@@ -2,7 +2,7 @@
 
 - ``stepping.py``: plain Python (no Qt): the timeline of one step (input → each layer forward →
   softmax and loss → each layer backward → the update), the traced pass it walks, and what each
-  stop explains (from :mod:`convviz.engine.trace` and :mod:`convviz.engine.explain_layers`);
+  stop explains (from :mod:`convviz.engine.trace` and the ``convviz.engine.explain_*`` modules);
 - ``volumes.py``: a volume drawn as a grid of depth slices on one shared, signed colour scale, with
   outlines (receptive field, selected cell) and hatched zero padding;
 - ``ledger.py``: the dot-product ledger table (x · w = p, per-channel subtotals, + bias, = output);

@@ -13,7 +13,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QTableView
 
-from convviz.engine.explain_layers import Term
+from convviz.engine.explain_step import Term
 
 STYLES = {"term": None, "pad": "#f1f3f4", "subtotal": "#e8f0fe", "sum": "#e8f0fe", "total": "#fce8b2", "check": "#e6f4ea",
           "wrong": "#fce8e6", "winner": "#fce8b2"}

@@ -21,6 +21,8 @@ from convviz.engine import (
     explain_conv_weight_grad,
 )
 from convviz.engine import explain_layers as X
+from convviz.engine import explain_pool as P
+from convviz.engine import explain_step as S
 from convviz.engine import layers as L
 from convviz.engine import windowed as W
 from convviz.engine.layer_base import as_4d
@@ -65,9 +67,9 @@ class MaxPoolBackward:
     """A max pool's backward stop for one upstream cell: the forward window and winner, and the
     routing of the whole layer (checked against the engine's dX)."""
 
-    window: X.PoolOutputExplanation
+    window: P.PoolOutputExplanation
     upstream: float
-    routing: X.MaxPoolRouting
+    routing: P.MaxPoolRouting
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,10 @@ class AvgPoolBackward:
     """An average pool's backward stop for one upstream cell: its window, the equal share dY/(F·F)
     each cell of it gets, and the sharing of the whole layer (checked against the engine's dX)."""
 
-    window: X.PoolOutputExplanation
+    window: P.PoolOutputExplanation
     upstream: float
     share: float
-    sharing: X.AvgPoolSharing
+    sharing: P.AvgPoolSharing
 
 
 @dataclass(frozen=True)
@@ -109,16 +111,16 @@ class StepRun:
 
     def __init__(self, spec, weights: dict, x: np.ndarray, label: int, class_names=(), lr: float = 0.01):
         self.spec = spec
-        self.net = X.float64_network(spec, weights)
+        self.net = S.float64_network(spec, weights)
         self.x = np.asarray(x, dtype=np.float64)
         self.label = int(label)
         self.class_names = tuple(class_names)
         self.lr = lr
-        self.trace, self.loss, self.dscores = X.trace_step(self.net, self.x, [self.label])
+        self.trace, self.loss, self.dscores = S.trace_step(self.net, self.x, [self.label])
         self.stops = timeline(self.trace)
-        self._routing: dict[str, X.MaxPoolRouting] = {}
+        self._routing: dict[str, P.MaxPoolRouting] = {}
         self._scatter: dict[str, X.ConvScatter] = {}
-        self._sharing: dict[str, X.AvgPoolSharing] = {}
+        self._sharing: dict[str, P.AvgPoolSharing] = {}
 
     def layer(self, stop: Stop):
         return self.net.layer(stop.layer)
@@ -178,19 +180,19 @@ class StepRun:
             if type(layer) is W.Conv:
                 return explain_conv_output(self.net, self.trace, stop.layer, 0, *cell)
             if isinstance(layer, W.Pool):
-                return X.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
+                return P.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
             return None
         if stop.part == "weights":
             return explain_conv_weight_grad(self.net, self.trace, stop.layer, *cell)
         if isinstance(layer, W.MaxPool):
-            window = X.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
+            window = P.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
             upstream = float(as_4d(self.trace[stop.layer].upstream)[(0, *cell)])
             return MaxPoolBackward(window, upstream, self.routing(stop.layer))
         if isinstance(layer, W.Pool):  # an average pool
-            window = X.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
+            window = P.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
             upstream = float(as_4d(self.trace[stop.layer].upstream)[(0, *cell)])
             if stop.layer not in self._sharing:
-                self._sharing[stop.layer] = X.avg_pool_sharing(self.net, self.trace, stop.layer, 0)
+                self._sharing[stop.layer] = P.avg_pool_sharing(self.net, self.trace, stop.layer, 0)
             return AvgPoolBackward(window, upstream, upstream / window.window.size, self._sharing[stop.layer])
         if type(layer) is W.Conv:
             scatter = X.explain_conv_input_grad_scatter(self.net, self.trace, stop.layer, 0, *cell)
@@ -198,9 +200,9 @@ class StepRun:
             return ConvBackward(scatter, gather, self.scatter(stop.layer))
         return None
 
-    def routing(self, name: str) -> X.MaxPoolRouting:
+    def routing(self, name: str) -> P.MaxPoolRouting:
         if name not in self._routing:
-            self._routing[name] = X.max_pool_routing(self.net, self.trace, name, 0)
+            self._routing[name] = P.max_pool_routing(self.net, self.trace, name, 0)
         return self._routing[name]
 
     def scatter(self, name: str) -> X.ConvScatter:

@@ -34,8 +34,8 @@ from convviz.engine import windowed as W
 from convviz.engine.explain_layers import (
     BatchNormOutputExplanation,
     FCOutputExplanation,
-    ledger_terms,
 )
+from convviz.engine.explain_step import ledger_terms
 from convviz.engine.layer_base import as_4d
 from convviz.engine.trace import ConvOutputExplanation
 from convviz.model import analyze
@@ -108,7 +108,7 @@ class StepWorkspaceView(QWidget):
     stop_changed = Signal(int)
     position_changed = Signal(object)
     traced = Signal()  # a new trace is shown (or tracing failed: ``run`` is None)
-    gradient_checked = Signal(object)  # a GradientCheck (convviz.engine.explain_layers)
+    gradient_checked = Signal(object)  # a GradientCheck (convviz.engine.explain_step)
 
     def __init__(self, session: RunSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -379,7 +379,7 @@ class StepWorkspaceView(QWidget):
         target = self.check_target()
         if target is None or self.run is None:
             return
-        from convviz.engine.explain_layers import gradient_check
+        from convviz.engine.explain_step import gradient_check
 
         run = self.run
         self.check_button.setEnabled(False)
