@@ -32,6 +32,14 @@ class ReceptiveField:
     start_w: float = 0.5
     whole: bool = False
 
+    def short(self) -> str:
+        """``196×196 (16)``: the size and, in brackets, the jump (``all`` for the whole input), as the
+        summary table's column shows it in the window and in ``convviz summary``."""
+        if self.whole:
+            return "all"
+        jump = f"{self.jump_h}" if self.jump_h == self.jump_w else f"{self.jump_h}×{self.jump_w}"
+        return f"{self.size_w}×{self.size_h} ({jump})"
+
     def text(self) -> str:
         """``196×196, jump 16`` (or ``the whole input``), as the summary and inspector show it."""
         if self.whole:

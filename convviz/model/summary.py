@@ -141,7 +141,7 @@ def summary_dict(report: NetworkReport, batch: int = 1, optimizer: str = "sgd", 
 def summary_text(report: NetworkReport, batch: int = 1, optimizer: str = "sgd", budget: int | None = None) -> str:
     """The table, totals and memory as plain text, like torchinfo's ``summary``."""
     rows = summary_rows(report, batch)
-    headers = ("Layer (type)", "Output shape", "Param #", "Mult-adds", f"Memory (batch {batch})", "Receptive field")
+    headers = ("Layer (type)", "Output shape", "Param #", "Mult-adds", f"Memory (batch {batch})", "RF (jump)")
     cells = [
         (
             "  " * row.depth + f"{row.name} ({row.brief})" + ("  ✗" if row.status == "invalid" and row.problem else ""),
@@ -149,7 +149,7 @@ def summary_text(report: NetworkReport, batch: int = 1, optimizer: str = "sgd", 
             f"{row.params:,}" if row.status != "unresolved" else "—",
             f"{row.macs:,}" if row.status != "unresolved" else "—",
             format_bytes(row.activation_bytes) if row.status == "ok" else "—",
-            row.receptive_field.text() if row.receptive_field is not None else "—",
+            row.receptive_field.short() if row.receptive_field is not None else "—",
         )
         for row in rows
     ]

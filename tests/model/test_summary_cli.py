@@ -59,9 +59,9 @@ def test_presets_lists_every_case_study(capsys):
 def test_summary_prints_the_receptive_field_of_every_layer(capsys):
     assert main(["summary", "preset:vgg16"]) == 0
     out = capsys.readouterr().out
-    assert "Receptive field" in out
+    assert "RF (jump)" in out
     conv5_3 = [line for line in out.splitlines() if line.startswith("conv13 ")][0]
-    assert conv5_3.endswith("196×196, jump 16")
+    assert conv5_3.endswith("196×196 (16)")
     assert main(["summary", "preset:convnetjs", "--json"]) == 0
     layers = json.loads(capsys.readouterr().out)["layers"]
     assert layers[0]["receptive_field"] == {"size": [5, 5], "jump": [1, 1]}

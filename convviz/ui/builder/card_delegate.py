@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from convviz.ui.builder.stack_model import Card, Role
 from convviz.ui.widgets.layer_style import (
+    HINT_COLOR,
     INVALID_COLOR,
     INVALID_FILL,
     SELECTED_COLOR,
@@ -140,6 +141,9 @@ class CardDelegate(QStyledItemDelegate):
             painter.setFont(small)
             painter.setPen(QColor(UNRESOLVED_COLOR))
             note_rect = top.adjusted(name_w + 8 + base_metrics.horizontalAdvance(brief) + 12, 0, -right_w - 12, 0)
+            if card.hint:
+                note_rect.setRight(note_rect.right() - self._draw_hint(painter, card.hint, note_rect, small_metrics) - 8)
+                painter.setPen(QColor(UNRESOLVED_COLOR))
             painter.drawText(note_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              small_metrics.elidedText(card.note, Qt.TextElideMode.ElideRight, max(0, note_rect.width())))
             return
@@ -151,7 +155,19 @@ class CardDelegate(QStyledItemDelegate):
         else:
             painter.setPen(QColor(UNRESOLVED_COLOR) if card.status == "unresolved" else QColor("#5f6368"))
             note = card.note
+        if card.hint:
+            used = self._draw_hint(painter, card.hint, bottom, small_metrics)
+            bottom = bottom.adjusted(0, 0, -used - 8, 0)
+            painter.setPen(QColor(UNRESOLVED_COLOR) if card.status == "unresolved" else QColor("#5f6368"))
         note = small_metrics.elidedText(note, Qt.TextElideMode.ElideRight, bottom.width())
         painter.drawText(bottom, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, note)
+
+    @staticmethod
+    def _draw_hint(painter: QPainter, rule: str, rect: QRect, metrics: QFontMetrics) -> int:
+        """The sizing-hint marker at the right of ``rect`` ("◆ unusual pooling", amber); its width."""
+        text = metrics.elidedText(f"◆ {rule}", Qt.TextElideMode.ElideRight, max(0, rect.width() // 2))
+        painter.setPen(QColor(HINT_COLOR))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+        return metrics.horizontalAdvance(text)
 
 

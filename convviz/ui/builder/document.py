@@ -162,6 +162,8 @@ class NetworkDocument(QObject):
         self.selected = None  # a layer path, INPUT or None
         self.edits = 0  # analyses run since start (for tests and the benchmark)
         self.read_only = False
+        self.show_hints = True  # the cards mark the layers a design rule would change (a setting)
+        self._design = (None, {}, {})  # (report, hints, receptive fields) worked out for that report
 
     def set_read_only(self, read_only: bool) -> None:
         """Refuse every edit (a run trains this network) or allow them again."""
@@ -195,6 +197,24 @@ class NetworkDocument(QObject):
         if not isinstance(path, tuple):
             return None
         return find_report(self.report, path)
+
+    def design(self) -> tuple[dict, dict]:
+        """(sizing hints, receptive fields) by layer name for the current report (``input`` for the
+        input's hints), worked out once per report (:mod:`convviz.model.hints`, ``model.receptive``)."""
+        report, hints, fields = self._design
+        if report is not self.report:
+            from convviz.model.hints import sizing_hints
+            from convviz.model.receptive import receptive_fields
+
+            hints, fields = sizing_hints(self.report), receptive_fields(self.report)
+            self._design = (self.report, hints, fields)
+        return hints, fields
+
+    def set_show_hints(self, show: bool) -> None:
+        """Mark (or stop marking) the cards of layers with sizing hints; the inspector lists them either way."""
+        if show != self.show_hints:
+            self.show_hints = show
+            self.changed.emit()
 
     # -- whole network ---------------------------------------------------------------------------------
     def reset(self, spec: NetworkSpec, file_path: str | None = None) -> None:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from convviz.model import Branch, Residual, Volume, WindowLayer
 from convviz.model.layers import LIMITS
 from convviz.model.summary import format_count
+from convviz.ui.builder.design_notes import DesignNotes
 from convviz.ui.builder.document import INPUT, NetworkDocument, editable_fields
 from convviz.ui.builder.editors import IntEditor, make_editor
 from convviz.ui.widgets.layer_style import (
@@ -67,7 +68,7 @@ class Inspector(QScrollArea):
 
     expand_requested = Signal(tuple)
 
-    def __init__(self, document: NetworkDocument, parent=None) -> None:
+    def __init__(self, document: NetworkDocument, parent=None, settings=None) -> None:
         super().__init__(parent)
         self.document = document
         document.read_only_changed.connect(lambda read_only: self.setEnabled(not read_only))
@@ -134,6 +135,8 @@ class Inspector(QScrollArea):
         shapes.addRow("Parameters:", self.params_label)
         shapes.addRow("Mult-adds:", self.macs_label)
         outer.addWidget(self.shapes_box)
+        self.design = DesignNotes(document, settings)  # receptive field, sizing hints, why convolution
+        outer.addWidget(self.design)
 
         self.block_box = QGroupBox("Inner stacks")
         block = QVBoxLayout(self.block_box)
@@ -209,6 +212,7 @@ class Inspector(QScrollArea):
     def _set_visible(self, *, layer: bool, problem: bool = False, block: bool = False, inp: bool = False) -> None:
         self.fields_box.setVisible(layer)
         self.shapes_box.setVisible(layer)
+        self.design.setVisible(False)  # shown by _show_layer / _show_input when it has something to say
         self.rule.setVisible(layer)
         self.problem_box.setVisible(problem)
         self.block_box.setVisible(block)
@@ -241,6 +245,7 @@ class Inspector(QScrollArea):
         self.input_h.set_value(v.height)
         self.input_d.set_value(v.depth)
         self.note.setText(f"{v.elements:,} numbers per image.")
+        self.design.show_for(INPUT)
 
     def _show_layer(self, path: tuple) -> None:
         doc = self.document
@@ -260,6 +265,7 @@ class Inspector(QScrollArea):
         self.description.setText(layer.DESCRIPTION)
         self.rule.setText(layer.FORMULA)
         self._show_shapes(report)
+        self.design.show_for(path)
         self._show_problem(path, report)
         self._show_block(layer, report)
         self.fields_box.setVisible(bool(self.editors))

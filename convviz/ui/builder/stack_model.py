@@ -69,6 +69,7 @@ class Card:
     category: str
     type_key: str
     composite: bool = False
+    hint: str = ""  # the rule of a sizing hint the layer (or the input) breaks, when hints are shown
 
 
 class Node:
@@ -169,7 +170,7 @@ class StackModel(QAbstractItemModel):
         if node.kind == "input":
             volume = doc.spec.input
             return Card("input", "input", "one image, W×H×D", str(volume), "", "ok", "",
-                        f"{volume.elements:,} numbers per image", "Input", "input")
+                        f"{volume.elements:,} numbers per image", "Input", "input", hint=self._hint("input"))
         if node.kind == "stack":
             block = self._reports[node.path[:-1]]
             label, stack = block.children[node.path[-1]]
@@ -193,7 +194,13 @@ class StackModel(QAbstractItemModel):
         else:
             note = params + (f" · {format_count(r.macs)} mult-adds" if r.macs else "")
         return Card("layer", r.name, layer.brief(), output, params, status, problem, note, layer.CATEGORY,
-                    layer.TYPE, layer.COMPOSITE)
+                    layer.TYPE, layer.COMPOSITE, hint=self._hint(r.name) if status == "ok" else "")
+
+    def _hint(self, name: str) -> str:
+        if not self.document.show_hints:
+            return ""
+        hints = self.document.design()[0].get(name)
+        return hints[0].rule if hints else ""
 
     # -- QAbstractItemModel -----------------------------------------------------------------------------------
     def index(self, row: int, column: int, parent: QModelIndex = QModelIndex()) -> QModelIndex:

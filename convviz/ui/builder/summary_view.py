@@ -10,8 +10,7 @@ panel would start. The engine trains on the CPU: the budget is this computer's m
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSettings, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import QEvent, QModelIndex, QSettings, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -29,109 +28,16 @@ from PySide6.QtWidgets import (
 )
 
 from convviz.model.analysis import OPTIMIZER_STATE
-from convviz.model.summary import (
-    SummaryRow,
-    format_bytes,
-    format_count,
-    parse_bytes,
-    summary_rows,
-)
+from convviz.model.summary import format_bytes, format_count, parse_bytes
 from convviz.ui.builder.document import NetworkDocument
+from convviz.ui.builder.summary_table import ShareBarDelegate, SummaryTableModel
 from convviz.ui.session import MAX_BATCH, RunSession
 from convviz.ui.widgets.layer_style import INVALID_COLOR, OK_COLOR, UNRESOLVED_COLOR
 
+NAME_MIN_WIDTH = 72  # the layer names keep at least this much (elided: "conv1 (…")
+OPTIONAL_COLUMNS = (5, 3)  # receptive field, then mult-adds, give way on a narrow table
+
 BUDGETS = ["2GB", "4GB", "8GB", "12GB", "16GB", "24GB", "40GB", "80GB"]
-
-
-class SummaryTableModel(QAbstractTableModel):
-    """One row per layer (inner layers of blocks indented), as ``summary_text`` prints them."""
-
-    HEADERS = ("Layer (type)", "Output shape", "Param #", "Mult-adds", "Memory")  # the last says its batch
-
-    def __init__(self, document: NetworkDocument, parent=None) -> None:
-        super().__init__(parent)
-        self.document = document
-        self.batch = 1
-        self.rows: list[SummaryRow] = summary_rows(document.report, self.batch)
-        self.cells = [self._cells(row) for row in self.rows]
-
-    def _cells(self, row: SummaryRow) -> tuple:
-        return tuple(self.cell(row, c) for c in range(len(self.HEADERS))) + (row.status, row.problem)
-
-    def refresh(self, batch: int | None = None) -> bool:
-        """Take the document's report; returns True when the rows changed in number (a reset).
-
-        With the same rows, only the rows whose text changed are announced, so an edit repaints the
-        few lines it touches.
-        """
-        if batch is not None:
-            self.batch = batch
-        rows = summary_rows(self.document.report, self.batch)
-        cells = [self._cells(row) for row in rows]
-        if len(rows) != len(self.rows):
-            self.beginResetModel()
-            self.rows, self.cells = rows, cells
-            self.endResetModel()
-            return True
-        changed = [i for i, (old, new) in enumerate(zip(self.cells, cells)) if old != new]
-        self.rows, self.cells = rows, cells
-        if changed:
-            self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], len(self.HEADERS) - 1))
-        return False
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return f"Memory per\nbatch of {self.batch:,}" if section == 4 else self.HEADERS[section]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole and section == 4:
-            return f"The layer's output for a batch of {self.batch:,} images (float32)"
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole and section:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    @staticmethod
-    def cell(row: SummaryRow, column: int) -> str:
-        """The text of one cell, formatted exactly as ``convviz summary`` prints it."""
-        if column == 0:
-            return "    " * row.depth + f"{row.name} ({row.brief})" + ("  ✗" if row.status == "invalid" and row.problem else "")
-        if column == 1:
-            return row.output
-        if column == 2:
-            return f"{row.params:,}" if row.status != "unresolved" else "—"
-        if column == 3:
-            return f"{row.macs:,}" if row.status != "unresolved" else "—"
-        return format_bytes(row.activation_bytes) if row.status == "ok" else "—"
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        row = self.rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.cells[index.row()][column]
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if row.status == "invalid":
-                return QBrush(QColor(INVALID_COLOR))
-            if row.status == "unresolved":
-                return QBrush(QColor(UNRESOLVED_COLOR))
-            return None
-        if role == Qt.ItemDataRole.TextAlignmentRole and column:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if row.problem:
-                return f"{row.name}: {row.problem}"
-            formula = row.report.param_formula()
-            return f"{row.name}: {row.brief}" + (f"\nparams: {formula}" if formula else "")
-        if role == Qt.ItemDataRole.FontRole and column == 0 and row.depth == 0:
-            font = QFont()
-            font.setBold(row.report.layer.COMPOSITE)
-            return font
-        return None
 
 
 class SummaryPanel(QWidget):
@@ -154,10 +60,17 @@ class SummaryPanel(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setShowGrid(False)
+        self.table.setItemDelegate(ShareBarDelegate(self.table))
+        self.table.viewport().installEventFilter(self)  # a new width fits the columns again
+        # Numbers are never cut: the name column takes what the others leave, and elides.
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(40)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)  # numbers: right
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         # Fitted to their contents when the rows change, not on every edit (which would read every cell).
-        for column in range(1, 5):
+        for column in range(1, len(SummaryTableModel.HEADERS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         self.table.setAccessibleName("Summary table")
 
@@ -196,19 +109,20 @@ class SummaryPanel(QWidget):
         for row in range(7):
             name, value = QLabel(), QLabel()
             value.setAlignment(Qt.AlignmentFlag.AlignRight)
-            self.memory_grid.addWidget(name, row, 0)
-            self.memory_grid.addWidget(value, row, 1)
+            self.memory_grid.addWidget(name, row + 3, 0)
+            self.memory_grid.addWidget(value, row + 3, 1)
             self.memory_labels.append((name, value))
-        rule = QFrame()
-        rule.setFrameShape(QFrame.Shape.HLine)
-        rule.setStyleSheet("color: #dadce0;")
-        self.memory_grid.addWidget(rule, 7, 0, 1, 2)
+        # The totals come first, so a short panel never hides them behind its scroll bar.
         self.training_name, self.training_value = QLabel("<b>training step</b>"), QLabel()
         self.inference_name, self.inference_value = QLabel("inference (forward only)"), QLabel()
-        for r, (name, value) in enumerate(((self.training_name, self.training_value), (self.inference_name, self.inference_value)), start=8):
+        for r, (name, value) in enumerate(((self.training_name, self.training_value), (self.inference_name, self.inference_value))):
             value.setAlignment(Qt.AlignmentFlag.AlignRight)
             self.memory_grid.addWidget(name, r, 0)
             self.memory_grid.addWidget(value, r, 1)
+        rule = QFrame()
+        rule.setFrameShape(QFrame.Shape.HLine)
+        rule.setStyleSheet("color: #dadce0;")
+        self.memory_grid.addWidget(rule, 2, 0, 1, 2)
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.verdict.setTextFormat(Qt.TextFormat.RichText)
@@ -348,8 +262,36 @@ class SummaryPanel(QWidget):
         self._fit_side()  # the labels' sizes are known once the panel is polished
 
     def _fit_columns(self) -> None:
-        for column in range(1, 5):
+        self._widths = {}
+        for column in range(1, len(SummaryTableModel.HEADERS)):
+            self.table.setColumnHidden(column, False)
             self.table.resizeColumnToContents(column)
+            self._widths[column] = self.table.columnWidth(column)
+        self._fit_width()
+
+    def _fit_width(self) -> None:
+        """Numbers are never cut: where the table is too narrow for every column, the receptive field
+        and then the mult-adds column give way (both stay in each row's tooltip and the inspector)."""
+        widths = getattr(self, "_widths", None)
+        if not widths:
+            return
+        available = self.table.viewport().width() - NAME_MIN_WIDTH
+        hidden = set()
+        for column in OPTIONAL_COLUMNS:
+            if sum(w for c, w in widths.items() if c not in hidden) <= available:
+                break
+            hidden.add(column)
+        for column, width in widths.items():
+            if self.table.isColumnHidden(column) != (column in hidden):
+                self.table.setColumnHidden(column, column in hidden)
+                if column not in hidden:
+                    self.table.setColumnWidth(column, width)
+        self.table.horizontalScrollBar().setValue(0)  # the names' start is never scrolled away
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_width()
+        return super().eventFilter(watched, event)
 
     def _row_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid() and not getattr(self, "_syncing", False):

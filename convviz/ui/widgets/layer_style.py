@@ -28,6 +28,7 @@ UNRESOLVED_COLOR = "#80868b"
 UNRESOLVED_FILL = "#f1f3f4"
 SELECTED_COLOR = "#1a73e8"
 OK_COLOR = "#188038"
+HINT_COLOR = "#b06000"  # a design rule the layer does not follow (never blocking)
 
 #: What the uneven-stride policies are called in the inspector.
 POLICY_LABELS = {

@@ -43,3 +43,23 @@ def test_memory_help_speaks_of_this_computer_not_a_gpu(builder):
     texts = [HELP_HTML, builder.summary.budget.toolTip(), builder.summary.optimizer.toolTip()]
     assert not any("GPU" in text for text in texts)
     assert "this computer's memory" in " ".join(HELP_HTML.split()) and "CPU" in builder.summary.budget.toolTip()
+
+
+def test_a_narrow_summary_hides_the_receptive_field_before_it_cuts_a_number(builder, qtbot):
+    """Issue 10 item 14: at 1280×800 every number stays whole; the names elide instead."""
+    from convviz.model import preset
+    from convviz.ui.builder.summary_table import SummaryTableModel
+
+    builder.document.reset(preset("vgg16"))
+    summary = builder.summary
+    table = summary.table
+    for width, rf_shown in ((1400, True), (715, False)):  # 715: the dock at a 1280×800 window
+        summary.resize(width, 300)
+        summary._fit_columns()
+        shown = [c for c in range(1, len(SummaryTableModel.HEADERS)) if not table.isColumnHidden(c)]
+        assert (5 in shown) == rf_shown
+        used = sum(table.columnWidth(c) for c in shown)
+        assert used <= table.viewport().width(), (width, used, table.viewport().width())
+    row = next(i for i, r in enumerate(summary.model.rows) if r.name == "conv13")
+    assert summary.model.data(summary.model.index(row, 5)) == "196×196 (16)"
+    assert "receptive field: 196×196, jump 16" in summary.model.data(summary.model.index(row, 0), 3)  # tooltip
