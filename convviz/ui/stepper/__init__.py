@@ -6,7 +6,9 @@
 - ``volumes.py``: a volume drawn as a grid of depth slices on one shared, signed colour scale, with
   outlines (receptive field, selected cell) and hatched zero padding;
 - ``ledger.py``: the dot-product ledger table (x · w = p, per-channel subtotals, + bias, = output);
-- ``workspace.py``: :class:`StepWorkspaceView`, the page the window shows as the Step workspace.
+- ``drawing.py``: what each kind of stop draws (volumes, zooms, ledger, heading, caption);
+- ``workspace.py``: :class:`StepWorkspaceView`, the page the window shows as the Step workspace:
+  choosing the image and the weights, moving, playing, the gradient check.
 """
 
 from convviz.ui.stepper.workspace import StepWorkspaceView

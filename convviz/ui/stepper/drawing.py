@@ -1,0 +1,393 @@
+"""What each stop of the Step workspace draws: the two volumes and their zooms, the ledger, the
+heading and the caption, from the engine explanation of the selected cell.
+
+:class:`StopDrawing` is mixed into :class:`~convviz.ui.stepper.workspace.StepWorkspaceView`, whose
+``_render`` calls ``_draw_<kind>(stop, left, right)``; it reads the view's ``run``, ``position``,
+``explanation`` and widgets (``canvas``, ``ledger``, ``heading``, ``caption``) and keeps no state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convviz.engine import windowed as W
+from convviz.engine.explain_layers import (
+    BatchNormOutputExplanation,
+    FCOutputExplanation,
+)
+from convviz.engine.explain_step import ledger_terms
+from convviz.engine.layer_base import as_4d
+from convviz.engine.trace import ConvOutputExplanation
+from convviz.ui.stepper.ledger import (
+    CONV_HEADERS,
+    FC_HEADERS,
+    SCATTER_HEADERS,
+    Row,
+    conv_output_rows,
+    index,
+    number,
+    scatter_rows,
+)
+from convviz.ui.stepper.stepping import (
+    AvgPoolBackward,
+    ConvBackward,
+    MaxPoolBackward,
+    Stop,
+)
+
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid")
+EXPLAINED_TERMS = (ConvOutputExplanation, FCOutputExplanation)  # ledgers whose terms point at an input cell
+
+
+class StopDrawing:
+    """The drawing of every kind of stop (see the module's docstring)."""
+
+    def _key(self, *parts):
+        """What a panel shows at this stop, so moving the cell does not redraw it."""
+        return (self._ticket, self.stop_index, *parts)
+
+    def _pad_of(self, stop: Stop):
+        layer = self.run.layer(stop)
+        return layer.geometry.pad if isinstance(layer, W.WindowLayer) else ((0, 0), (0, 0))
+
+    def _select_cell(self, panel, position) -> None:
+        """The selected cell outlined in black, with a wider ring around it so a small cell is found."""
+        cell = tuple(position) + (0,) * (3 - len(position))
+        if not panel.zoomed:
+            panel.zoom_to(cell[0], cell[1], cell[2], margin=2)
+        panel.outline(cell[0], cell[1], cell[2], colour="#202124", width=2.5)
+        if panel.shape[1] * panel.shape[2] > 1:
+            panel.outline(cell[0], cell[1] - 1, cell[2] - 1, 3, 3, colour="#20212480", width=1.0)
+
+    def _draw_input(self, stop, volume, _):
+        c, y, x = self.position
+        self.canvas.left.show(volume, "the input image, normalised (one slice per channel)", focus=c,
+                              key=self._key("left"))
+        self.canvas.right.clear("")
+        self._select_cell(self.canvas.left, self.position)
+        self.heading.setText(f"<b>Input</b>: {self.image_text}, label <b>{self.run.class_name(self.run.label)}</b>")
+        self.ledger.show_rows(("", "what", "value"), [
+            Row(("", f"x[{c}, {y}, {x}]", number(float(volume[c, y, x]))), "total"),
+            Row(("", "pixels", "(p/255 − mean[c]) / std[c]"), "term"),
+        ])
+        self.caption.setText("→ steps into the first layer; Shift+→ moves the selected cell.")
+
+    def _draw_forward(self, stop, left, right):
+        run, e = self.run, self.explanation
+        layer = run.layer(stop)
+        cell = tuple(self.position) + (0,) * (3 - len(self.position))
+        in_shape, out_shape = np.shape(left), np.shape(right)
+        self.canvas.left.show(left, f"input {self._shape_text(in_shape)}", self._pad_of(stop),
+                              focus=cell[0] if in_shape == out_shape or isinstance(layer, W.Pool) else 0,
+                              key=self._key("left"))
+        self.canvas.right.show(right, f"output {self._shape_text(out_shape)} of {stop.layer}", focus=cell[0],
+                               key=self._key("right"))
+        self._select_cell(self.canvas.right, self.position)
+        if type(layer) is W.Conv:
+            self._draw_conv_forward(stop, layer, e)
+        elif isinstance(e, FCOutputExplanation):
+            self._draw_fc_forward(stop, e, in_shape)
+        elif isinstance(e, BatchNormOutputExplanation):
+            self._select_cell(self.canvas.left, self.position)
+            self.ledger.show_rows(("", "what", "value"), [
+                Row(("", f"x{index(self.position)}", number(e.x)), "term"),
+                Row(("", f"μ: running mean of slice {e.cell[0]}", number(e.mean)), "term"),
+                Row(("", f"σ²: running variance of slice {e.cell[0]}", number(e.var)), "term"),
+                Row(("", "ε", f"{e.eps:g}"), "term"),
+                Row(("", "x̂ = (x − μ)/√(σ² + ε)", number(e.xhat)), "sum"),
+                Row(("", "γ (weight)", number(e.gamma)), "term"),
+                Row(("", "β (bias)", number(e.beta)), "term"),
+                Row(("", "= output γ·x̂ + β", number(e.result)), "total"),
+                Row(("", "engine", number(e.engine)), "check" if e.matches else "wrong")])
+            self.heading.setText(f"<b>{stop.layer}</b> (batch norm) forward: output {index(self.position)} = "
+                                 f"<b>{number(e.result)}</b>, normalised with the running statistics (evaluation)")
+            self.caption.setText(e.text + ".")
+        elif isinstance(layer, W.Pool):
+            self._draw_pool_forward(stop, layer, e)
+        else:
+            if in_shape == out_shape:
+                self._select_cell(self.canvas.left, self.position)
+            value = float(np.asarray(right)[tuple(self.position)])
+            self.heading.setText(f"<b>{stop.layer}</b> ({layer.spec.TITLE}) forward")
+            rows = [Row(("", f"output {index(self.position)}", number(value)), "total")]
+            if np.shape(left) == np.shape(right):
+                rows.insert(0, Row(("", f"input {index(self.position)}", number(float(np.asarray(left)[tuple(self.position)]))), "term"))
+                changed = int(np.sum(np.asarray(left) != np.asarray(right)))
+                rows.append(Row(("", "cells changed", f"{changed} of {np.size(left)}"), "subtotal"))
+            self.ledger.show_rows(("", "cell", "value"), rows)
+            self.caption.setText(f"{stop.layer}: {self._shape_text(in_shape)} → {self._shape_text(out_shape)}.")
+
+    def _draw_conv_forward(self, stop, layer, e):
+        geo = layer.geometry
+        rows, cols = e.rows, e.cols
+        dh, dw = geo.dilation
+        terms = ledger_terms(self.run.net, e)
+        term = terms[self._term] if self._term is not None and self._term < len(terms) else None
+        zoom_channel = term.left[1][0] if term is not None else 0
+        self.canvas.left.zoom_to(zoom_channel, int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1),
+                                 int(cols[-1] - cols[0] + 1))
+        for c in range(e.window.shape[0]):
+            self.canvas.left.outline(c, int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1),
+                                     colour="#ff8c00", width=2.5)
+            if dh > 1 or dw > 1:  # the taps a dilated filter reads, the cells between them skipped
+                for r in rows:
+                    for col in cols:
+                        self.canvas.left.outline(c, int(r), int(col), colour="#ff8c00", width=1.0)
+        activation = None
+        nxt = self.run.stops[self.stop_index + 1] if self.stop_index + 1 < len(self.run.stops) else None
+        if nxt is not None and nxt.kind == "forward" and nxt.type in ACTIVATIONS:
+            activation = (nxt.layer, float(as_4d(self.run.trace[nxt.layer].output)[(0, e.d, e.y, e.x)]))
+        if term is not None:
+            self.canvas.left.outline(*term.left[1], colour="#1a73e8", width=3.0)
+        else:  # a new cell: the ledger again (a click on a term keeps it as it is)
+            has_bias = "bias" in self.run.trace[stop.layer].params
+            self.ledger.show_rows(CONV_HEADERS, conv_output_rows(terms, e.bias if has_bias else None, e.result,
+                                                                 e.engine, e.matches, activation))
+        pads = int(e.padding.sum()) * e.window.shape[0]
+        self.heading.setText(
+            f"<b>{stop.layer}</b> forward: output <b>[d={e.d}, y={e.y}, x={e.x}]</b> = Σ x · w<sub>{e.d}</sub> "
+            f"+ b<sub>{e.d}</sub> over {e.products.size} terms ({pads} read zero padding) = <b>{number(e.result)}</b>; "
+            f"the engine: {number(e.engine)} ({'equal' if e.matches else 'DIFFERENT'})")
+        self.caption.setText(self._formula(geo) + " The orange box is the receptive field on every input slice; "
+                             "hatched cells are zero padding.")
+
+    def _draw_fc_forward(self, stop, e, in_shape):
+        terms = ledger_terms(self.run.net, e)
+        term = terms[self._term] if self._term is not None and self._term < len(terms) else None
+        if term is not None:  # the clicked term's input cell (x is flattened in (C, H, W) order)
+            cell = np.unravel_index(term.left[1][0], in_shape)
+            self._select_cell(self.canvas.left, tuple(int(i) for i in cell))
+        else:
+            has_bias = "bias" in self.run.trace[stop.layer].params
+            self.ledger.show_rows(FC_HEADERS, conv_output_rows(terms, e.bias if has_bias else None, e.result, e.engine,
+                                                               e.matches, channels=False, bias_label="+ bias b[o]"))
+        unit = self.run.class_name(e.o) if self._is_last_fc(stop) else f"unit {e.o}"
+        self.heading.setText(
+            f"<b>{stop.layer}</b> forward: output <b>{unit}</b> = Σ x · W[{e.o}] + b[{e.o}] over {e.inputs.size} "
+            f"inputs = <b>{number(e.result)}</b>; the engine: {number(e.engine)} ({'equal' if e.matches else 'DIFFERENT'})")
+        self.caption.setText("Every input is connected to every output: one row of W per output unit. "
+                             "Click a term to find its input.")
+
+    def _is_last_fc(self, stop) -> bool:
+        forward = [s for s in self.run.stops if s.kind == "forward" and s.type == "fc"]
+        return bool(forward) and forward[-1] == stop and self.run.trace.scores.shape[1] == len(self.run.class_names)
+
+    def _formula(self, geo) -> str:
+        parts = []
+        for axis, n, f, s, d, (before, after), out in (
+                ("W", geo.in_w, geo.taps_w, geo.stride[1], geo.dilation[1], geo.pad[1], geo.out_w),
+                ("H", geo.in_h, geo.taps_h, geo.stride[0], geo.dilation[0], geo.pad[0], geo.out_h)):
+            span = d * (f - 1) + 1
+            pad = f"2·{before}" if before == after else f"{before}+{after}"
+            parts.append(f"{axis}: ({n} − {span} + {pad})/{s} + 1 = {out}" + (f" (F′ = {d}·({f} − 1) + 1 = {span})" if d > 1 else ""))
+        return "Output size (W − F′ + 2P)/S + 1 — " + "; ".join(parts) + "."
+
+    def _draw_pool_forward(self, stop, layer, e):
+        rows, cols = e.rows, e.cols
+        self.canvas.left.zoom_to(e.c, int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1))
+        self.canvas.left.outline(e.c, int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1),
+                                 colour="#ff8c00", width=2.5)
+        if e.winner_cell is not None:
+            self.canvas.left.outline(e.c, *e.winner_cell, colour="#d93025", width=3.0)
+        self.ledger.show_rows(("", "input x[c, y, x]", "x", ""), self._window_rows(e) + [
+            Row(("", "= output", number(e.result), ""), "total"),
+            Row(("", "engine", number(e.engine), ""), "check" if e.matches else "wrong")])
+        how = "the largest value (red)" if e.kind == "max" else "the mean (padding counts as 0)"
+        self.heading.setText(f"<b>{stop.layer}</b> forward: output <b>[c={e.c}, y={e.y}, x={e.x}]</b> is {how} "
+                             f"of its {e.window.size}-cell window = <b>{number(e.result)}</b>")
+        self.caption.setText(e.text + ".")
+
+    def _window_rows(self, e, upstream: float | None = None) -> list[Row]:
+        rows = []
+        for (p, q), value in np.ndenumerate(e.window):
+            r, c = int(e.rows[p]), int(e.cols[q])
+            won = e.winner == (p, q)
+            text = "padding" if e.padding[p, q] else number(float(value))
+            note = "← max" if won else ""
+            if upstream is not None:
+                note = f"gets {number(upstream)}" if won else "gets 0"
+            rows.append(Row((str(p * e.window.shape[1] + q + 1), index((e.c, r, c)), text, note),
+                            "winner" if won else ("pad" if e.padding[p, q] else "term")))
+        return rows
+
+    def _draw_loss(self, stop, *_):
+        e = self.explanation
+        k = self.position[0] if self.position else 0
+        self.canvas.left.show(e.scores, "scores s (logits), one cell per class", key=self._key("left"))
+        self.canvas.right.show(e.gradient, "dL/ds = p − onehot(label)", key=self._key("right"))
+        self.canvas.set_scale(e.scores, e.gradient)
+        self._select_cell(self.canvas.left, (k,))
+        self._select_cell(self.canvas.right, (k,))
+        rows = []
+        for i, (s, p, g) in enumerate(zip(e.scores, e.probabilities, e.gradient)):
+            style = "winner" if i == e.label else ("subtotal" if i == k else "term")
+            rows.append(Row((str(i), self.run.class_name(i), number(float(s)), f"{p:.4%}", number(float(g))), style))
+        rows.append(Row(("", "loss −log p_label", "", "", f"{e.loss:.6g}"), "total"))
+        rows.append(Row(("", "engine dL/ds matches", "", "", "yes" if e.matches else "NO"), "check" if e.matches else "wrong"))
+        self.ledger.show_rows(("", "class", "score s", "p", "p − onehot"), rows)
+        self.heading.setText(f"<b>Softmax and loss</b>: p = e<sup>s</sup> / Σ e<sup>s</sup>; label "
+                             f"<b>{self.run.class_name(e.label)}</b> has p = {e.probabilities[e.label]:.2%}, "
+                             f"the loss −log p = <b>{e.loss:.4g}</b>")
+        self.caption.setText(e.text + ".")
+
+    def _draw_weight_grad(self, stop, upstream, inputs):
+        """dW[k, c, i, j] = Σ over every output position (y, x) of dY[k, y, x] · X[c, y·S + i·d, x·S + j·d]."""
+        e, layer = self.explanation, self.run.layer(stop)
+        geo = layer.geometry
+        (sh, sw), (dh, dw), ((top, _), (left, _)) = geo.stride, geo.dilation, geo.pad
+        self.canvas.left.show(upstream, f"dL/d output {self._shape_text(np.shape(upstream))} arriving: slice {e.k} "
+                              "is every position's dY", focus=e.k, key=self._key("left"))
+        self.canvas.right.show(inputs, f"the input {self._shape_text(np.shape(inputs))} of {stop.layer}: slice {e.c}, "
+                               f"the cells tap ({e.p}, {e.q}) reads", self._pad_of(stop), focus=e.c, key=self._key("right"))
+        Ho, Wo = upstream.shape[1:]
+        self.canvas.left.zoom_to(e.k, 0, 0, min(Ho, 5), min(Wo, 5), margin=0)
+        self.canvas.left.outline(e.k, 0, 0, Ho, Wo, colour="#ff8c00", width=2.5)
+        r0, c0 = e.p * dh - top, e.q * dw - left
+        self.canvas.right.zoom_to(e.c, r0, c0, min(5 * sh, Ho * sh), min(5 * sw, Wo * sw), margin=0)
+        for y in range(min(Ho, 64)):
+            for x in range(min(Wo, 64)):
+                self.canvas.right.outline(e.c, r0 + y * sh, c0 + x * sw, colour="#ff8c00", width=1.0)
+        rows, running = [], 0.0
+        for i, t in enumerate(ledger_terms(self.run.net, e)):
+            running += t.product
+            rows.append(Row((str(i + 1), index(t.left[1][1:]) + (" pad" if t.padding else ""), number(t.left[2]),
+                             index(t.right[1][1:]), number(t.right[2]), number(t.product), number(running)),
+                            "pad" if t.padding else "term", i))  # one image: its index n (0) left out
+        rows.append(Row(("", "= Σ over positions", "", "", "", "", number(e.total)), "total"))
+        rows.append(Row(("", "engine dW", "", "", "", "", number(e.engine)), "check" if e.matches else "wrong"))
+        record = self.run.trace[stop.layer]
+        if "bias" in record.param_grads:
+            rows.append(Row(("", f"bias: db[{e.k}] = Σ dY[{e.k}]", "", "", "", "",
+                             number(float(record.param_grads["bias"][e.k]))), "sum"))
+        self.ledger.show_rows(("#", "x[c,y,x]", "x", "dY[k,y,x]", "dY", "x·dY", "running Σ"), rows)
+        self.heading.setText(
+            f"<b>{stop.layer}</b> weight gradient: dW[{e.k}, {e.c}, {e.p}, {e.q}] = Σ over all {Ho}×{Wo} output "
+            f"positions of x · dY = <b>{number(e.total)}</b>; the engine: {number(e.engine)} "
+            f"({'equal' if e.matches else 'DIFFERENT'}). One weight is used at every position, so its gradient "
+            "adds up what every position says.")
+        self.caption.setText("Shift+→ steps through the weights w[k, c, i, j]; the orange cells on the input are the "
+                             f"ones weight ({e.p}, {e.q}) multiplied, one per output position.")
+
+    def _draw_backward(self, stop, upstream, downstream):
+        run, e = self.run, self.explanation
+        if stop.part == "weights":
+            self._draw_weight_grad(stop, upstream, downstream)
+            return
+        layer = run.layer(stop)
+        self.canvas.left.show(upstream, f"dL/d output {self._shape_text(np.shape(upstream))} arriving",
+                              focus=self.position[0] if isinstance(e, (MaxPoolBackward, AvgPoolBackward)) else 0,
+                              key=self._key("left"))
+        self.canvas.right.show(downstream, f"dL/d input {self._shape_text(np.shape(downstream))} sent down",
+                               self._pad_of(stop) if isinstance(e, (ConvBackward, AvgPoolBackward)) else ((0, 0), (0, 0)),
+                               focus=self.position[0], key=self._key("right"))
+        if isinstance(e, AvgPoolBackward):
+            w = e.window
+            self._select_cell(self.canvas.left, self.position)
+            span = (int(w.rows[0]), int(w.cols[0]), int(w.rows[-1] - w.rows[0] + 1), int(w.cols[-1] - w.cols[0] + 1))
+            self.canvas.right.zoom_to(w.c, *span)
+            self.canvas.right.outline(w.c, *span, colour="#ff8c00", width=2.5)
+            rows = [Row((str(i + 1), index((w.c, int(w.rows[p]), int(w.cols[q]))) + (" pad" if w.padding[p, q] else ""),
+                         f"gets {number(e.share)}" + (" (dropped)" if w.padding[p, q] else "")),
+                        "pad" if w.padding[p, q] else "term")
+                    for i, (p, q) in enumerate(np.ndindex(w.window.shape))]
+            rows.append(Row(("", "sharing = engine dX", "yes" if e.sharing.matches else "NO"),
+                            "check" if e.sharing.matches else "wrong"))
+            self.ledger.show_rows(("", "input x[c,y,x]", "gradient"), rows)
+            self.heading.setText(
+                f"<b>{stop.layer}</b> backward: dY[{w.c}, {w.y}, {w.x}] = <b>{number(e.upstream)}</b> is shared equally "
+                f"by the {w.window.size} cells of its window: {number(e.upstream)}/{w.window.size} = "
+                f"<b>{number(e.share)}</b> each (an average takes every cell in equal part)")
+            self.caption.setText(e.sharing.text + ".")
+        elif isinstance(e, MaxPoolBackward):
+            w = e.window
+            self._select_cell(self.canvas.left, self.position)
+            self.canvas.right.zoom_to(w.c, int(w.rows[0]), int(w.cols[0]), int(w.rows[-1] - w.rows[0] + 1),
+                                      int(w.cols[-1] - w.cols[0] + 1))
+            self.canvas.right.outline(w.c, int(w.rows[0]), int(w.cols[0]), int(w.rows[-1] - w.rows[0] + 1),
+                                      int(w.cols[-1] - w.cols[0] + 1), colour="#ff8c00", width=2.5)
+            self.canvas.right.outline(w.c, *w.winner_cell, colour="#d93025", width=3.0)
+            ties = (f" {w.ties} cells tie for the maximum: the engine sends it to the first in row-major order."
+                    if w.ties > 1 else "")
+            self.heading.setText(
+                f"<b>{stop.layer}</b> backward: dY[{w.c}, {w.y}, {w.x}] = <b>{number(e.upstream)}</b> goes to the cell "
+                f"that won the forward max, input [{w.c}, {w.winner_cell[0]}, {w.winner_cell[1]}]; the other "
+                f"{w.window.size - 1} cells of the window get 0 from it.{ties}")
+            self.ledger.show_rows(("", "input x[c, y, x]", "forward x", "gradient"), self._window_rows(w, e.upstream) + [
+                Row(("", "routing = engine dX", "", "yes" if e.routing.matches else "NO"),
+                    "check" if e.routing.matches else "wrong")])
+            self.caption.setText(e.routing.text + ".")
+        elif isinstance(e, ConvBackward):
+            s = e.scatter
+            self._select_cell(self.canvas.right, self.position)
+            if len(s.sources):
+                k0 = int(s.sources[np.argmax(np.abs(s.upstream))][0])  # the slice with the largest dY reaching it
+                ys, xs = s.sources[s.sources[:, 0] == k0][:, 1], s.sources[s.sources[:, 0] == k0][:, 2]
+                self.canvas.left.zoom_to(k0, int(ys.min()), int(xs.min()), int(ys.max() - ys.min() + 1),
+                                         int(xs.max() - xs.min() + 1))
+            for k, y, x in {(int(k), int(y), int(x)) for k, y, x, _, _ in s.sources}:
+                self.canvas.left.outline(k, y, x, colour="#ff8c00", width=2.0)
+            self.ledger.show_rows(SCATTER_HEADERS, scatter_rows(ledger_terms(run.net, s), s.total, e.gather.total, s.engine,
+                                                                s.matches and e.gather.matches))
+            self.heading.setText(
+                f"<b>{stop.layer}</b> backward: dX[{s.c}, {s.i}, {s.j}] = Σ dY · w over the outputs whose window "
+                f"covers it (orange) = <b>{number(s.total)}</b>; as a gather, a full convolution of the padded dY with "
+                f"the filters rotated 180°: {number(e.gather.total)}")
+            self.caption.setText(e.whole.text + ".")
+        else:
+            self._select_cell(self.canvas.right, self.position)
+            if np.shape(upstream) == np.shape(downstream):
+                self._select_cell(self.canvas.left, self.position)
+            value = float(np.asarray(downstream)[tuple(self.position)])
+            self.heading.setText(f"<b>{stop.layer}</b> ({layer.spec.TITLE}) backward")
+            rows = [Row(("", f"dL/d input {index(self.position)}", number(value)), "total")]
+            if np.shape(upstream) == np.shape(downstream):  # element-wise: dX = dY · f′(x)
+                dy = float(np.asarray(upstream)[tuple(self.position)])
+                x = float(np.asarray(run.trace[stop.layer].input[0])[tuple(self.position)])
+                rows[:0] = [Row(("", f"dL/d output {index(self.position)}", number(dy)), "term"),
+                            Row(("", "forward input x", number(x)), "term")]
+                if stop.type == "relu":
+                    rows.append(Row(("", "x > 0: the gate", "open: dY passes" if x > 0 else "shut: 0"), "sum"))
+                elif dy != 0:
+                    rows.append(Row(("", "f′(x) = dX / dY", number(value / dy)), "sum"))
+                gated = int(np.sum((np.asarray(upstream) != 0) & (np.asarray(downstream) == 0)))
+                rows.append(Row(("", "cells the layer stopped", f"{gated} of {np.size(upstream)}"), "sum"))
+            self.ledger.show_rows(("", "cell", "value"), rows)
+            self.caption.setText(f"{stop.layer} sends dL/d input {self._shape_text(np.shape(downstream))} to the layer before.")
+
+    def _draw_update(self, stop, *_):
+        chosen = self.explanation
+        before, after = self.run.update_volumes(chosen.name)
+        self.canvas.set_scale(before, after)
+        self.canvas.left.show(before, f"{chosen.name} W before", key=self._key("left", chosen.name))
+        self.canvas.right.show(after, f"W − lr·dW after (lr = {chosen.lr:g})", key=self._key("right", chosen.name))
+        self._select_cell(self.canvas.left, (0,) * before.ndim)
+        self._select_cell(self.canvas.right, (0,) * after.ndim)
+        rows = []
+        for name in self.run.update_names():
+            u = self.run.update(name)
+            style = "winner" if name == chosen.name else "term"
+            ratio = f"{u.ratio:.2e}" if np.isfinite(u.ratio) else "— (W = 0)"
+            rows.append(Row((name, f"{u.weight_norm:.4g}", f"{u.grad_norm:.4g}", ratio), style))
+        self.ledger.show_rows(("parameter", "‖W‖", "‖dW‖", "lr·‖dW‖/‖W‖"), rows)
+        w, dw, new = chosen.first
+        self.heading.setText(
+            f"<b>Update</b> (plain SGD, lr = {chosen.lr:g}): {chosen.name}[first] {number(w)} − {chosen.lr:g} · "
+            f"{number(dw)} = <b>{number(new)}</b>; the update/weight ratio of {chosen.name} is {chosen.ratio:.1e} "
+            "(about 1e-3 is healthy)")
+        self.caption.setText("Shift+→ picks the next parameter; momentum and Adam terms are not shown yet.")
+
+    def _highlight_term(self, term: int) -> None:
+        """A click on term ``term`` of a conv or FC ledger: its input cell outlined, in the zoom of its slice."""
+        stop = self.current_stop
+        if term < 0 or stop is None or stop.kind != "forward" or not isinstance(self.explanation, EXPLAINED_TERMS):
+            return
+        self._term = term
+        self._render()
+        self._term = None
+
+    @staticmethod
+    def _shape_text(shape) -> str:
+        if len(shape) == 1:
+            return f"1×1×{shape[0]}"
+        c, h, w = shape
+        return f"{w}×{h}×{c}"
