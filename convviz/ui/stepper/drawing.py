@@ -66,11 +66,18 @@ class StopDrawing:
         self.canvas.right.clear("")
         self._select_cell(self.canvas.left, self.position)
         self.heading.setText(f"<b>Input</b>: {self.image_text}, label <b>{self.run.class_name(self.run.label)}</b>")
-        self.ledger.show_rows(("", "what", "value"), [
-            Row(("", f"x[{c}, {y}, {x}]", number(float(volume[c, y, x]))), "total"),
-            Row(("", "pixels", "(p/255 − mean[c]) / std[c]"), "term"),
-        ])
-        self.caption.setText("→ steps into the first layer; Shift+→ moves the selected cell.")
+        rows = []
+        if self.pixels is not None:
+            pixels, mean, std = self.pixels
+            rows = [Row(("", f"pixel p[{y}, {x}] of channel {c}", str(int(pixels[y, x, c]))), "term"),
+                    Row(("", f"mean[{c}] of the training pixels / 255", f"{mean[c]:.6g}"), "term"),
+                    Row(("", f"std[{c}] of the training pixels / 255", f"{std[c]:.6g}"), "term")]
+        rows.append(Row(("", f"x[{c},{y},{x}] = (p/255 − mean)/std", number(float(volume[c, y, x]))), "total"))
+        rows.append(Row(("", "dL/dx from the backward pass", number(float(self.run.trace.input_grad[0, c, y, x]))),
+                        "sum"))
+        self.ledger.show_rows(("", "what", "value"), rows)
+        self.caption.setText("→ steps into the first layer; Shift+→ moves the selected cell; the gradient check "
+                             "compares dL/dx with a centred difference.")
 
     def _draw_forward(self, stop, left, right):
         run, e = self.run, self.explanation

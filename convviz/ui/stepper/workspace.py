@@ -101,6 +101,8 @@ class StepWorkspaceView(StopDrawing, QWidget):
         self.position: tuple[int, ...] = ()
         self.explanation = None  # the engine explanation of the selected cell (None where there is none)
         self.image_text = ""
+        self.pixels = None  # (pixels (H, W, C) uint8, mean, std per channel) of the image traced
+        self._pixels = None
         self._cifar = None  # the CIFAR-10 data set once loaded
         self._network_key = None
         self._term: int | None = None  # the ledger term clicked, while it is drawn
@@ -246,7 +248,7 @@ class StepWorkspaceView(StopDrawing, QWidget):
             self._failed(exc)
             return
         self._ticket += 1
-        job = (self._ticket, spec, image_text, (spec, weights, x, label, classes, TrainConfig().lr))
+        job = (self._ticket, spec, (image_text, self._pixels), (spec, weights, x, label, classes, TrainConfig().lr))
         if wait or (wait is None and macs <= SYNC_MACS):
             self._on_traced(job, *_trace(job[3]))
             return
@@ -256,7 +258,7 @@ class StepWorkspaceView(StopDrawing, QWidget):
         threading.Thread(target=lambda: self._tracer.done.emit(job, *_trace(job[3])), daemon=True).start()
 
     def _on_traced(self, job, run, error) -> None:
-        ticket, spec, image_text, _ = job
+        ticket, spec, (image_text, pixels), _ = job
         if ticket != self._ticket:
             return  # a newer image or newer weights were asked for meanwhile
         self.tracing = False
@@ -264,7 +266,7 @@ class StepWorkspaceView(StopDrawing, QWidget):
             self._failed(error)
             return
         previous = self.current_stop if self.run else None
-        self.run, self.image_text, self._network_key = run, image_text, spec
+        self.run, self.image_text, self.pixels, self._network_key = run, image_text, pixels, spec
         self.origin_note.setText(ORIGIN_NOTES.get(self.session.weights_origin, ""))
         self.timeline.blockSignals(True)
         self.timeline.clear()
@@ -486,7 +488,9 @@ class StepWorkspaceView(StopDrawing, QWidget):
             self.reload()
 
     def _image(self, spec):
-        """(x (1, C, H, W), label, class names, a description) of the chosen image, fitted to ``spec``'s input."""
+        """(x (1, C, H, W), label, class names, a description) of the chosen image, fitted to ``spec``'s
+        input; its pixels (H, W, C) and the per-channel mean and std that scaled them are kept in
+        ``_pixels`` for the input stop."""
         from convviz.data import fit_image
 
         data = self._dataset()
@@ -504,9 +508,11 @@ class StepWorkspaceView(StopDrawing, QWidget):
             pixels = fit_image(pixels, h, w, c)
             text += f", fitted to {w}×{h}×{c}"
         if c != len(data.normalization.mean):
-            x = (pixels.transpose(2, 0, 1)[None] / 255.0 - 0.5) / 0.25
+            mean, std = (0.5,) * c, (0.25,) * c
         else:
-            x = data.normalization.apply(pixels.transpose(2, 0, 1)[None])
+            mean, std = data.normalization.mean, data.normalization.std
+        x = (pixels.transpose(2, 0, 1)[None] / 255.0 - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
+        self._pixels = (pixels, mean, std)
         return x.astype(np.float64), data.label("test", i), data.class_names, text
 
     # -- moving ---------------------------------------------------------------------------------------------

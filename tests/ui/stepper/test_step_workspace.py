@@ -335,3 +335,13 @@ def test_batch_norm_forward_and_average_pool_backward(qtbot, make_view):
     assert e.share == pytest.approx(view.run.trace["avgpool1"].upstream[0, 1, 0, 3] / 9)
     padded = [row for row in view.ledger.rows if row.style == "pad"]
     assert len(padded) == 3 and all("(dropped)" in row.cells[2] for row in padded)  # the top row is padding
+
+
+def test_the_input_stop_shows_how_a_pixel_became_the_networks_number(qtbot, make_view):
+    view = make_view(tiny_spec())
+    view.set_position((1, 4, 9))
+    pixels, mean, std = view.pixels
+    p = int(pixels[4, 9, 1])
+    assert view.ledger.row_text("pixel p[4, 9] of channel 1") == str(p)
+    x = float(view.ledger.row_text("x[1,4,9] = (p/255 − mean)/std"))
+    assert x == pytest.approx((p / 255 - mean[1]) / std[1], rel=1e-5) and x == pytest.approx(view.run.x[0, 1, 4, 9], rel=1e-5)
