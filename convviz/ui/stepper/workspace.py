@@ -101,6 +101,7 @@ class StepWorkspaceView(StopDrawing, QWidget):
         self.position: tuple[int, ...] = ()
         self.explanation = None  # the engine explanation of the selected cell (None where there is none)
         self.image_text = ""
+        self._data_note = ""  # why the image is not from the source asked for
         self.pixels = None  # (pixels (H, W, C) uint8, mean, std per channel) of the image traced
         self._pixels = None
         self._cifar = None  # the CIFAR-10 data set once loaded
@@ -436,8 +437,19 @@ class StepWorkspaceView(StopDrawing, QWidget):
         self.set_position(cell[:1] if len(shape) == 1 else cell)
 
     # -- images and weights ------------------------------------------------------------------------------------
+    def cifar10_available(self) -> bool:
+        """Whether CIFAR-10 is in the data folder; the source choice offers it only then."""
+        from convviz.data import find_cifar10
+
+        found = self._cifar is not None or find_cifar10(self.session.data_folder) is not None
+        item = self.source.model().item(self.source.findData("cifar10"))
+        item.setEnabled(found)
+        item.setToolTip("" if found else "CIFAR-10 is not in the data folder yet: File → Get CIFAR-10")
+        return found
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self.cifar10_available()
         if self.run is None or self._network_key != self.session.network():
             self.reload()
 
@@ -459,9 +471,11 @@ class StepWorkspaceView(StopDrawing, QWidget):
                 folder = self.session.data_folder
                 try:
                     self._cifar = load_dataset("cifar10", validation=0, **({"cache": folder} if folder else {}))
-                except DataError as exc:
+                except DataError:
+                    self.source.blockSignals(True)
                     self.source.setCurrentIndex(0)
-                    self.caption.setText(f"CIFAR-10 is not here yet ({exc}); showing a synthetic image.")
+                    self.source.blockSignals(False)
+                    self._data_note = "CIFAR-10 is not in the data folder (File → Get CIFAR-10): a synthetic image instead"
                     return synthetic_images()
             return self._cifar
         return synthetic_images()
@@ -504,6 +518,8 @@ class StepWorkspaceView(StopDrawing, QWidget):
         pixels = data.raw_image("test", i)
         c, h, w = spec.input.chw()
         text = f"{data.name} test image {i} ({data.class_names[data.label('test', i)]})"
+        if self._data_note:
+            text, self._data_note = f"{text}; {self._data_note}", ""
         if pixels.shape != (h, w, c):
             pixels = fit_image(pixels, h, w, c)
             text += f", fitted to {w}×{h}×{c}"

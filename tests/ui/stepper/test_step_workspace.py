@@ -345,3 +345,13 @@ def test_the_input_stop_shows_how_a_pixel_became_the_networks_number(qtbot, make
     assert view.ledger.row_text("pixel p[4, 9] of channel 1") == str(p)
     x = float(view.ledger.row_text("x[1,4,9] = (p/255 − mean)/std"))
     assert x == pytest.approx((p / 255 - mean[1]) / std[1], rel=1e-5) and x == pytest.approx(view.run.x[0, 1, 4, 9], rel=1e-5)
+
+
+def test_cifar10_is_offered_only_when_it_is_there(qtbot, make_view, tmp_path):
+    view = make_view(tiny_spec())
+    view.session.data_folder = str(tmp_path)  # an empty data folder
+    assert not view.cifar10_available()
+    assert not view.source.model().item(view.source.findData("cifar10")).isEnabled()
+    view.set_image("cifar10", 0)  # asked for anyway (by a script): a synthetic image, and why
+    assert view.source.currentData() == "synthetic" and view.image_text.startswith("synthetic test image 0")
+    assert "CIFAR-10 is not in the data folder (File → Get CIFAR-10)" in view.image_text
