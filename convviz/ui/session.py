@@ -17,6 +17,11 @@ A run that ended (finished or stopped) stays saveable until the next one starts:
 nothing: the ended run keeps its own network, and its weights are what views see again whenever
 the builder shows that network again (after an undo, say).
 
+A run saved as a checkpoint can be opened (:func:`read_run`, then :meth:`RunSession.adopt_run`): its
+network, trained weights and records become the session's, and :meth:`RunSession.resume_run`
+continues it exactly as ``convviz train --resume`` does (``resume_trainer`` on the same data set,
+writing its checkpoints into the same folder), for as long as the builder shows its network.
+
 The session also holds the next run's batch size and optimizer (:meth:`RunSession.set_choices`,
 ``choices_changed``): the Training panel trains with them and the summary sizes a training step's
 memory with them, so the two never disagree.
@@ -42,6 +47,20 @@ MAX_BATCH = 65_536  # the largest batch either view offers
 ACTIVE_STATES = ("loading", "running", "paused")
 
 
+@dataclass(frozen=True)
+class OpenedRun:
+    """A checkpoint read for the window: its network, trained weights, settings and records."""
+
+    folder: str
+    spec: NetworkSpec
+    weights: dict
+    config: TrainConfig
+    dataset: str  # the data set it was trained on: "synthetic", "cifar10" …
+    step: int
+    epoch: int  # epochs completed
+    records: RunRecords
+
+
 @dataclass
 class RunRecords:
     """Everything the current (or last) run has yielded, oldest first; the newest snapshot only."""
@@ -65,6 +84,8 @@ class RunSession(QObject):
     saved = Signal(str)  # a checkpoint of the run was written to this folder
     save_failed = Signal(str, str)  # the folder, and what went wrong
     choices_changed = Signal()  # the next run's batch size or optimizer
+    run_opened = Signal(str)  # a checkpoint folder's run became the session's (records and weights)
+    weights_changed = Signal()  # the weights views see changed without a run (a run opened, weights imported)
 
     def __init__(self, spec_provider: Callable[[], NetworkSpec], parent: QObject | None = None) -> None:
         """``spec_provider()`` is the network the builder shows; a run trains a copy taken at start."""
@@ -79,7 +100,9 @@ class RunSession(QObject):
         self._origin = "fresh"
         self._ended = None  # the trainer of the run that ended (finished or stopped), saveable
         self._trained: tuple[NetworkSpec, dict] | None = None  # that run's network and final weights
+        self._trained_origin = "trained"  # or "imported": where those weights came from
         self._saved_step: int | None = None  # the step of the run's newest checkpoint
+        self.opened: OpenedRun | None = None  # the run opened from a checkpoint, resumable
         self.batch_size = TrainConfig().batch_size
         self.optimizer = TrainConfig().optimizer
 
@@ -105,14 +128,44 @@ class RunSession(QObject):
         folder = self.data_folder
 
         def make_trainer(control):
-            from convviz.data import load_dataset
             from convviz.training.trainer import Trainer
 
-            options = {"cache": folder} if folder else {}
-            dataset = load_dataset(source, validation=config.validation, seed=config.seed, **options)
+            dataset = _load_dataset(source, config, folder)
             return Trainer(spec, dataset, config, control=control)
 
-        self.records = RunRecords()
+        self.opened = None  # a new run replaces an opened one
+        self._launch(spec, make_trainer, RunRecords())
+        return True
+
+    @property
+    def can_resume(self) -> bool:
+        """True when an opened run can go on: no run is going and the builder shows its network."""
+        return (not self.running and self.opened is not None
+                and _same_network(self._spec_provider(), self.opened.spec))
+
+    def resume_run(self, source: str, epochs: int | None = None) -> bool:
+        """Continue the opened run on the data set ``source`` as ``convviz train --resume FOLDER`` does:
+        ``resume_trainer`` on the data set loaded with the run's validation split and seed, writing
+        its checkpoints into the same folder; ``epochs`` is the new total (None: the run's own).
+        False if there is no run to resume (see :attr:`can_resume`). The records go on from the run's."""
+        if not self.can_resume:
+            return False
+        opened, data_folder = self.opened, self.data_folder
+
+        def make_trainer(control):
+            from convviz.training.checkpoint import resume_trainer
+
+            dataset = _load_dataset(source, opened.config, data_folder)
+            return resume_trainer(opened.folder, dataset, checkpoint_dir=opened.folder, epochs=epochs, control=control)
+
+        # The records as the run's history has them, then what the resumed run adds.
+        records = RunRecords(list(self.records.metrics), list(self.records.evaluations), list(self.records.events))
+        self._launch(opened.spec.copy(), make_trainer, records)
+        self._saved_step = opened.step
+        return True
+
+    def _launch(self, spec: NetworkSpec, make_trainer: Callable, records: RunRecords) -> None:
+        self.records = records
         self._network, self._weights, self._origin = spec, None, "training"
         self._ended, self._trained, self._saved_step = None, None, None
         run = self._run = WorkerThread(make_trainer, self)
@@ -126,6 +179,35 @@ class RunSession(QObject):
         self.run_started.emit()
         self._set_state("loading")
         run.start()
+
+    def adopt_run(self, opened: OpenedRun) -> bool:
+        """Make the run read by :func:`read_run` the session's: its records, and its weights for its
+        network (``weights_origin`` "trained"); False (nothing changes) while a run is going.
+
+        The window shows its network in the builder first."""
+        if self.running:
+            return False
+        self.opened = opened
+        self.records = RunRecords(list(opened.records.metrics), list(opened.records.evaluations),
+                                  list(opened.records.events))
+        self._network, self._weights, self._origin = opened.spec.copy(), copy_weights(opened.weights), "trained"
+        self._trained, self._trained_origin = (self._network, self._weights), "trained"
+        self._ended, self._saved_step = None, opened.step  # the checkpoint holds every step: nothing to save
+        self.run_started.emit()
+        self._set_state("finished")
+        self.run_opened.emit(opened.folder)
+        self.weights_changed.emit()
+        self.run_finished.emit()
+        return True
+
+    def use_weights(self, spec: NetworkSpec, weights: dict, origin: str = "imported") -> bool:
+        """Make ``weights`` (every parameter and buffer of ``spec``, checked by the caller) the weights of
+        the builder's network ``spec``; False (nothing changes) while a run is going."""
+        if self.running:
+            return False
+        self._network, self._weights, self._origin = spec.copy(), copy_weights(weights), origin
+        self._trained, self._trained_origin = (self._network, self._weights), origin
+        self.weights_changed.emit()
         return True
 
     def toggle_pause(self) -> None:
@@ -209,7 +291,8 @@ class RunSession(QObject):
     # -- weights ---------------------------------------------------------------------------------------------
     @property
     def weights_origin(self) -> str:
-        """``training`` (a run is going), ``trained`` (what a run ended with) or ``fresh`` (seeded)."""
+        """``training`` (a run is going), ``trained`` (what a run ended with, or an opened run's),
+        ``imported`` (weights from a file) or ``fresh`` (seeded)."""
         if self.running:
             return "training"
         self._settle_network()
@@ -249,7 +332,7 @@ class RunSession(QObject):
         if self._network is not None and _same_network(spec, self._network):
             return
         if self._trained is not None and _same_network(spec, self._trained[0]):
-            (self._network, self._weights), self._origin = self._trained, "trained"
+            (self._network, self._weights), self._origin = self._trained, self._trained_origin
         else:
             self._network, self._weights, self._origin = spec.copy(), None, "fresh"
 
@@ -290,13 +373,14 @@ class RunSession(QObject):
             return
         if run.worker.final_weights is not None:
             self._weights, self._origin = run.worker.final_weights, "trained"
-            self._trained = (self._network, self._weights)
+            self._trained, self._trained_origin = (self._network, self._weights), "trained"
             last = self.records.events[-1].kind if self.records.events else None
             if last in ("finished", "stopped"):  # not one an error broke off mid-step
                 self._ended = run.worker.trainer
         else:  # the run never built its network (the data did not load)
             self._network, self._weights, self._origin = None, None, "fresh"
         self._set_state("finished")
+        self.weights_changed.emit()
         self.run_finished.emit()
 
     def _set_state(self, state: str) -> None:
@@ -307,3 +391,47 @@ class RunSession(QObject):
 def _same_network(a: NetworkSpec, b: NetworkSpec) -> bool:
     """The same layers on the same input (a new name or description is still the same network)."""
     return (a.input, a.layers) == (b.input, b.layers)
+
+
+def _load_dataset(source: str, config: TrainConfig, data_folder: str | None):
+    from convviz.data import load_dataset
+
+    options = {"cache": data_folder} if data_folder else {}
+    return load_dataset(source, validation=config.validation, seed=config.seed, **options)
+
+
+def read_run(folder: str) -> OpenedRun:
+    """Read the checkpoint in ``folder`` (or its ``checkpoint.json``) with every check the CLI makes
+    (index, checksum, each array's name, shape and dtype against the network before it is read).
+
+    Raises ValueError (``ExportError``) saying what is wrong: nothing is changed by a bad one."""
+    from pathlib import Path
+
+    from convviz.export import checkpoint_source
+    from convviz.training.checkpoint import INDEX, load_checkpoint
+
+    path = Path(folder)
+    path = path.parent if path.name == INDEX else path
+    source = checkpoint_source(path)  # the trained weights, every array checked before it is read
+    index = load_checkpoint(path).index
+    return OpenedRun(str(path), source.spec, source.weights, source.config, str(index["dataset"].get("name", "")),
+                     int(index["step"]), int(index["epoch"]), records_from_history(index["history"]))
+
+
+def records_from_history(history: list) -> RunRecords:
+    """The metrics, evaluations and events a checkpoint's ``history`` keeps, as records again."""
+    import dataclasses
+
+    records = RunRecords()
+    kinds = {"metrics": (Metrics, records.metrics), "evaluation": (Evaluation, records.evaluations),
+             "event": (Event, records.events)}
+    for item in history:
+        if not isinstance(item, dict) or item.get("record") not in kinds:
+            continue
+        cls, into = kinds[item["record"]]
+        names = {f.name for f in dataclasses.fields(cls)}
+        try:
+            into.append(cls(**{k: v for k, v in item.items() if k in names}))
+        except TypeError:  # a record this version does not know: the curves go without it
+            continue
+    return records

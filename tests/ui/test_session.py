@@ -112,3 +112,17 @@ def test_after_a_run_the_weights_are_the_trained_networks(qtbot, session, quick_
     assert session.weights_origin == "trained"
     session.shown["spec"].layers[4].units = 12  # a different one: fresh weights for it
     assert session.weights_origin == "fresh" and session.current_weights()["fc1.weight"].shape[0] == 12
+
+
+def test_imported_weights_are_the_sessions_while_the_builder_shows_their_network(session):
+    imported = {name: np.full_like(array, 0.5) for name, array in session.current_weights().items()}
+    changed = []
+    session.weights_changed.connect(lambda: changed.append(1))
+    assert session.use_weights(tiny_spec(), imported)
+    assert changed and session.weights_origin == "imported" and same(session.current_weights(), imported)
+    original = session.shown["spec"]
+    session.shown["spec"] = tiny_spec()
+    session.shown["spec"].layers[4].units = 12  # another network: fresh weights for it
+    assert session.weights_origin == "fresh"
+    session.shown["spec"] = original  # back (an undo): the imported ones again, still called imported
+    assert session.weights_origin == "imported" and same(session.current_weights(), imported)

@@ -147,8 +147,33 @@ class TrainingPanel(QWidget):
             optimizer=self.optimizer.currentText(), augment=self.augment.isChecked(),
         )
 
+    def show_opened(self, opened) -> None:
+        """An opened run (:class:`~convviz.ui.session.OpenedRun`): its settings in the fields, its data set chosen."""
+        config = opened.config
+        self.epochs.setValue(config.epochs)
+        self.batch.setValue(config.batch_size)
+        self.lr.setValue(config.lr)
+        self.optimizer.setCurrentText(config.optimizer)
+        self.augment.setChecked(config.augment)
+        if opened.dataset == "synthetic" or (opened.dataset == "cifar10" and self.data_source.currentData() == "synthetic"):
+            self.use_source(opened.dataset)  # an archive already chosen is kept for a CIFAR-10 run
+        done = "finished" if opened.epoch >= config.epochs else f"{opened.epoch} of {config.epochs} epochs done"
+        self.status.setText(f"Opened the run in {opened.folder} at step {opened.step:,} ({done}): Train → Resume Run "
+                            "goes on with it (raise Epochs to train longer); Start begins a new run.")
+
+    def resume_run(self) -> bool:
+        """Go on with the opened run on the chosen data set, up to Epochs in all (``convviz train --resume``)."""
+        if not self.session.can_resume:
+            self.dialogs.show_error("Nothing to resume", "Open a run first (File → Open Run…); the builder must "
+                                    "show its network.")
+            return False
+        if not self.session.resume_run(self.data_source.currentData(), self.epochs.value()):
+            return False
+        self.status.setText(f"Loading the {self.data_source.currentText()} data set to resume the run …")
+        return True
+
     def start(self) -> None:
-        if not self._may_discard_run("starting a new run"):
+        if not self.may_discard_run("starting a new run"):
             return
         try:
             config = self.config()
@@ -168,7 +193,7 @@ class TrainingPanel(QWidget):
             return False
         return self.session.running or not self.session.unsaved_steps
 
-    def _may_discard_run(self, doing: str) -> bool:
+    def may_discard_run(self, doing: str) -> bool:
         """True if ``doing`` loses no training: none is unsaved, it was saved now, or the user said discard."""
         steps = self.session.unsaved_steps
         if not steps:
@@ -188,7 +213,7 @@ class TrainingPanel(QWidget):
         if self.closing_to is not None:  # already saving on the way out
             return False
         if not self.session.running:
-            return not ask or self._may_discard_run("closing")
+            return not ask or self.may_discard_run("closing")
         if not ask:
             return self.session.shutdown()
         was_paused = self.session.state == "paused"

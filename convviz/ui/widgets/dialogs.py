@@ -84,6 +84,28 @@ class Dialogs:
         path, _ = QFileDialog.getSaveFileName(self.parent, "Save the training run as a folder", suggested, "Checkpoint folder (*)")
         return path or None
 
+    def open_run(self, directory: str) -> str | None:
+        """A checkpoint folder to open (File → Open Run…)."""
+        path = QFileDialog.getExistingDirectory(self.parent, "Open a training run (its checkpoint folder)", directory)
+        return path or None
+
+    def choose_export_folder(self, suggested: str) -> str | None:
+        """A folder for the PyTorch export (model.py, weights.safetensors, network.json, train.py)."""
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Export to PyTorch: a folder", suggested, "Folder (*)")
+        return path or None
+
+    def save_onnx(self, suggested: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Export to ONNX", suggested, "ONNX model (*.onnx);;All files (*)")
+        if path and not path.lower().endswith(".onnx"):
+            path += ".onnx"
+        return path or None
+
+    def open_weights(self, directory: str) -> str | None:
+        """A safetensors file or a PyTorch state_dict (File → Import Weights…)."""
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Import weights", directory,
+                                              "Weights (*.safetensors *.pth *.pt *.bin);;All files (*)")
+        return path or None
+
     def show_problems(self, title: str, text: str, problems: list[str]) -> None:
         """A file that could not be opened: what is wrong with it, one line per problem."""
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self.parent)
@@ -134,6 +156,18 @@ class ConsoleDialogs(Dialogs):
         return "discard"
 
     def choose_run_folder(self, suggested: str) -> str | None:
+        return None
+
+    def open_run(self, directory: str) -> str | None:
+        return None
+
+    def choose_export_folder(self, suggested: str) -> str | None:
+        return None
+
+    def save_onnx(self, suggested: str) -> str | None:
+        return None
+
+    def open_weights(self, directory: str) -> str | None:
         return None
 
     def show_problems(self, title: str, text: str, problems: list[str]) -> None:

@@ -33,6 +33,7 @@ from convviz.ui.widgets.layer_style import app_icon
 from convviz.ui.window.files import NetworkFiles
 from convviz.ui.window.help import ABOUT_HTML, HELP_HTML, FirstStartHint
 from convviz.ui.window.menus import WindowMenus
+from convviz.ui.window.run_files import RunFiles, is_run_path
 from convviz.ui.window.workspaces import Workspaces
 
 FIRST_PRESET = "convnetjs"
@@ -65,7 +66,10 @@ class MainWindow(QMainWindow):
         self.workspaces = Workspaces(self, self.settings, {d.objectName(): d for d in self.docks()},
                                      {"build": build_page, "train": self.curves})
         self.setCentralWidget(self.workspaces.centre)
-        self.menus = WindowMenus(self, doc, self.files, self.session, self.workspaces, self.docks(), self.stack_view)
+        self.run_files = RunFiles(doc, self.session, self.files, self.training, self.dialogs, self.settings,
+                                  self.statusBar(), self)
+        self.menus = WindowMenus(self, doc, self.files, self.session, self.workspaces, self.docks(), self.stack_view,
+                                 self.run_files)
         self.network_status = NetworkStatus(doc, self.statusBar())
 
         doc.undo_stack.cleanChanged.connect(self._update_title)
@@ -99,7 +103,7 @@ class MainWindow(QMainWindow):
         """Every view and its dock; returns the centre of the Build workspace (the hint and the stack)."""
         doc, session = self.document, self.session
         self.stack_view = StackView(doc)
-        self.stack_view.file_dropped.connect(self.files.open_path)
+        self.stack_view.file_dropped.connect(self.open_dropped)
         self.hint = FirstStartHint()
         self.hint.help_requested.connect(self.show_help)
         build_page = QWidget()
@@ -201,17 +205,30 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         self.dialogs.about("About ConvViz", ABOUT_HTML)
 
+    def open_dropped(self, path: str) -> bool:
+        """A dropped file: a run (a checkpoint folder or its checkpoint.json), or a network file."""
+        if is_run_path(path):
+            return self.run_files.open_run_path(path)
+        return self.files.open_path(path)
+
+    @staticmethod
+    def _dropped(mime) -> list[str]:
+        """Network files and runs among the URLs of a drop."""
+        runs = [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and is_run_path(u.toLocalFile())] \
+            if mime.hasUrls() else []
+        return runs + [f for f in json_files(mime) if f not in runs]
+
     def dragEnterEvent(self, event) -> None:
-        if json_files(event.mimeData()):
+        if self._dropped(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event) -> None:
-        files = json_files(event.mimeData())
+        files = self._dropped(event.mimeData())
         if files:
             event.acceptProposedAction()
-            self.files.open_path(files[0])
+            self.open_dropped(files[0])
 
     def _close_once_the_run_is_saved(self) -> None:
         """The run was saved on the way out: close without asking about the network again."""

@@ -17,6 +17,7 @@ from convviz.ui.builder.document import NetworkDocument
 from convviz.ui.builder.stack_view import insert_menu
 from convviz.ui.session import ACTIVE_STATES, RunSession
 from convviz.ui.window.files import NetworkFiles
+from convviz.ui.window.run_files import RunFiles
 from convviz.ui.window.workspaces import Workspaces
 
 CASE_STUDIES = ("lenet5", "alexnet", "zfnet", "vgg16", "googlenet", "resnet18")
@@ -26,11 +27,12 @@ class WindowMenus:
     """Every action of ``window`` and the menus holding them (see the module docstring)."""
 
     def __init__(self, window: QMainWindow, document: NetworkDocument, files: NetworkFiles, session: RunSession,
-                 workspaces: Workspaces, docks: list[QDockWidget], stack_view: QWidget) -> None:
+                 workspaces: Workspaces, docks: list[QDockWidget], stack_view: QWidget, run_files: RunFiles) -> None:
         self.window = window
         self.document = document
         self.session = session
         self._make_actions(window, document, files, session)
+        self._make_run_actions(run_files)
         self._make_menus(window.menuBar(), document, files, workspaces, docks)
         # Delete and the moves act on the stack only while it has the focus, so they never fire while
         # the user types in the inspector.
@@ -41,7 +43,9 @@ class WindowMenus:
         document.selection_changed.connect(self.follow_selection)
         document.changed.connect(self.follow_selection)
         document.read_only_changed.connect(self.follow_read_only)
+        document.changed.connect(lambda *_: self.follow_run_state(session.state))
         session.state_changed.connect(self.follow_run_state)
+        session.run_opened.connect(lambda _folder: self.follow_run_state(session.state))
         self.follow_selection()
         self.follow_run_state(session.state)
 
@@ -83,14 +87,31 @@ class WindowMenus:
         self.help_action = action("&What am I looking at?", window.show_help, Key.HelpContents)
         self.about_action = action("&About ConvViz", window.show_about)
 
+    def _make_run_actions(self, run_files: RunFiles) -> None:
+        action = self._action
+        self.open_run_action = action("Open R&un…", run_files.open_run, "Ctrl+Shift+O",
+                                      "Open a training run saved as a checkpoint folder: its network and weights")
+        self.export_pytorch_action = action("&PyTorch…", run_files.export_pytorch,
+                                            tip="model.py, weights.safetensors, network.json and train.py in a folder")
+        self.export_onnx_action = action("&ONNX…", run_files.export_onnx, tip="An .onnx file with the weights")
+        self.import_weights_action = action("&Import Weights…", run_files.import_weights,
+                                            tip="Load a .safetensors or PyTorch .pth file into the builder's network")
+        self.train_resume_action = action("&Resume Run", self.window.training.resume_run, "Ctrl+F5",
+                                          "Go on with the opened run exactly as convviz train --resume does")
+
     def _make_menus(self, menus, document: NetworkDocument, files: NetworkFiles, workspaces: Workspaces,
                     docks: list[QDockWidget]) -> None:
         self.file_menu = menus.addMenu("&File")
         self.file_menu.addActions([self.new_action, self.open_action])
         self.recent_menu: QMenu = self.file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(lambda: files.fill_recent_menu(self.recent_menu))
+        self.file_menu.addAction(self.open_run_action)
         self.file_menu.addSeparator()
         self.file_menu.addActions([self.save_action, self.save_as_action])
+        self.file_menu.addSeparator()
+        self.export_menu: QMenu = self.file_menu.addMenu("&Export")
+        self.export_menu.addActions([self.export_pytorch_action, self.export_onnx_action])
+        self.file_menu.addAction(self.import_weights_action)
         self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)
 
@@ -118,8 +139,8 @@ class WindowMenus:
         self.case_menu.setToolTipsVisible(True)
 
         self.train_menu = menus.addMenu("&Train")
-        self.train_menu.addActions([self.train_start_action, self.train_pause_action, self.train_step_action,
-                                    self.train_stop_action])
+        self.train_menu.addActions([self.train_start_action, self.train_resume_action, self.train_pause_action,
+                                    self.train_step_action, self.train_stop_action])
         self.train_menu.addSeparator()
         self.train_menu.addAction(self.train_save_action)
         self.train_menu.addSeparator()
@@ -150,7 +171,7 @@ class WindowMenus:
         stack = self.document.undo_stack
         self.undo_action.setEnabled(not read_only and stack.canUndo())  # no edit happens meanwhile,
         self.redo_action.setEnabled(not read_only and stack.canRedo())  # so the stack will not re-enable them
-        for a in (self.new_action, self.open_action):
+        for a in (self.new_action, self.open_action, self.open_run_action, self.import_weights_action):
             a.setEnabled(not read_only)
         for menu in (self.recent_menu, self.insert_menu, self.case_menu):
             menu.setEnabled(not read_only)
@@ -158,6 +179,7 @@ class WindowMenus:
 
     def follow_run_state(self, state: str) -> None:
         self.train_start_action.setEnabled(state not in ACTIVE_STATES)
+        self.train_resume_action.setEnabled(self.session.can_resume)
         for a in (self.train_pause_action, self.train_step_action):
             a.setEnabled(state in ("running", "paused"))
         self.train_save_action.setEnabled(state in ("running", "paused") or self.session.can_save)
