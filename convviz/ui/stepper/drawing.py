@@ -155,8 +155,12 @@ class StopDrawing:
             f"<b>{stop.layer}</b> forward: output <b>[d={e.d}, y={e.y}, x={e.x}]</b> = Σ x · w<sub>{e.d}</sub> "
             f"+ b<sub>{e.d}</sub> over {e.products.size} terms ({pads} read zero padding) = <b>{number(e.result)}</b>; "
             f"the engine: {number(e.engine)} ({'equal' if e.matches else 'DIFFERENT'})")
-        self.caption.setText(self._formula(geo) + " The orange box is the receptive field on every input slice; "
-                             "hatched cells are zero padding.")
+        C, K = e.window.shape[0], self.run.trace[stop.layer].params["weight"].shape[0]
+        taps = C * geo.taps_h * geo.taps_w
+        self.caption.setText(
+            self._formula(geo) + " The orange box is the receptive field on every input slice; hatched cells are "
+            f"zero padding. As im2col computes it: row {e.y * geo.out_w + e.x} of the {geo.out_h * geo.out_w}×{taps} "
+            f"matrix of input windows times column {e.d} of the {taps}×{K} matrix of filters.")
 
     def _draw_fc_forward(self, stop, e, in_shape):
         terms = ledger_terms(self.run.net, e)

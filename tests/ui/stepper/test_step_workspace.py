@@ -88,6 +88,7 @@ def test_stepping_to_a_conv_layer_shows_a_ledger_that_adds_up_to_the_engines_out
     press(qtbot, view, Qt.Key.Key_Left, shift=True)
     assert view.position == (0, 0, 2) and view.explanation.cols.tolist() == [3, 4, 5, 6]
     assert "(32 − 4 + 2·1)/2 + 1 = 16" in view.caption.text()
+    assert "row 2 of the 256×48 matrix of input windows times column 0 of the 48×4 matrix" in view.caption.text()
 
 
 def test_a_dilated_conv_forward_reads_every_other_cell(qtbot, make_view):
