@@ -40,6 +40,23 @@ class InsertLayer(QUndoCommand):
         self.doc._refresh(select=self.previous_selection)
 
 
+class InsertLayers(QUndoCommand):
+    """Several layers inserted at once (a pattern): one undo step."""
+
+    def __init__(self, doc: NetworkDocument, stack_path: tuple, index: int, layers: list[Layer], text: str):
+        super().__init__(text)
+        self.doc, self.stack_path, self.index, self.layers = doc, stack_path, index, layers
+        self.previous_selection = doc.selected
+
+    def redo(self) -> None:
+        stack_at(self.doc.spec, self.stack_path)[self.index:self.index] = self.layers
+        self.doc._refresh(select=self.stack_path + (self.index,))
+
+    def undo(self) -> None:
+        del stack_at(self.doc.spec, self.stack_path)[self.index:self.index + len(self.layers)]
+        self.doc._refresh(select=self.previous_selection)
+
+
 class RemoveLayer(QUndoCommand):
     def __init__(self, doc: NetworkDocument, path: tuple):
         name = doc.layer_report(path).name

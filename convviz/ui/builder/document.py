@@ -256,6 +256,20 @@ class NetworkDocument(QObject):
             return None
         return stack_path + (index,)
 
+    def insert_layers(self, layers: list[Layer], text: str) -> tuple | None:
+        """Insert ``layers`` below the selection (first for the input, last with nothing selected) as
+        one undo step; returns the first one's path (None while read-only or for no layers)."""
+        from convviz.ui.builder.commands import InsertLayers
+
+        selected = self.selected
+        if isinstance(selected, tuple):
+            stack_path, index = selected[:-1], selected[-1] + 1
+        else:
+            stack_path, index = (), 0 if selected == INPUT else len(self.spec.layers)
+        if not layers or not self._push(InsertLayers(self, stack_path, index, copy.deepcopy(layers), text)):
+            return None
+        return stack_path + (index,)
+
     def insert_type(self, type_key: str, stack_path: tuple, index: int) -> tuple:
         """Insert a new layer of ``type_key`` (what a drop from the palette does)."""
         if type_key not in LAYER_TYPES:

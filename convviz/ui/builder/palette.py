@@ -31,6 +31,7 @@ from convviz.ui.widgets.layer_style import category_color, layer_icon
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 DESCRIPTION_ROLE = Qt.ItemDataRole.UserRole + 2
+PATTERN = "pattern"  # the entry that opens Insert Pattern… (not a layer type: it cannot be dragged)
 
 
 def tooltip_for(cls) -> str:
@@ -56,7 +57,19 @@ class PaletteModel(QStandardItemModel):
                 item.setToolTip(tooltip_for(cls))
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
                 group.appendRow(item)
+            if category == "Blocks":
+                group.appendRow(self._pattern_item())
             self.appendRow(group)
+
+    @staticmethod
+    def _pattern_item() -> QStandardItem:
+        item = QStandardItem(layer_icon("pattern"), "Layer pattern…")
+        item.setData(PATTERN, TYPE_ROLE)
+        item.setData("[[CONV → RELU]×N → POOL]×M → [FC → RELU]×K → FC, previewed", DESCRIPTION_ROLE)
+        item.setToolTip("<b>Layer pattern</b><br>The notes' INPUT → [[CONV → RELU]×N → POOL]×M → [FC → RELU]×K → FC, "
+                        "with its volumes and parameters previewed.<br><br><i>Double-click to choose N, M and K.</i>")
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+        return item
 
     def mimeTypes(self) -> list[str]:
         from convviz.ui.builder.stack_model import LAYER_TYPE_MIME
@@ -119,6 +132,7 @@ class LayerPalette(QTreeView):
     """The palette dock's view. Drag an entry, or double-click it, to add that layer."""
 
     insert_requested = Signal(str)
+    pattern_requested = Signal()  # the "Layer pattern…" entry was activated
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -140,7 +154,9 @@ class LayerPalette(QTreeView):
 
     def _activated(self, index: QModelIndex) -> None:
         key = index.data(TYPE_ROLE)
-        if key:
+        if key == PATTERN:
+            self.pattern_requested.emit()
+        elif key:
             self.insert_requested.emit(key)
 
     def drag_mime(self, type_key: str):

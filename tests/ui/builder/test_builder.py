@@ -39,7 +39,7 @@ def test_first_start_shows_the_convnetjs_network_with_its_volumes(builder):
 
 def test_palette_lists_every_layer_type_with_description_and_formula(builder):
     from convviz.model import LAYER_TYPES
-    from convviz.ui.builder.palette import DESCRIPTION_ROLE, TYPE_ROLE
+    from convviz.ui.builder.palette import DESCRIPTION_ROLE, PATTERN, TYPE_ROLE
 
     model = builder.palette.palette_model
     groups = [model.item(r).text() for r in range(model.rowCount())]
@@ -49,7 +49,8 @@ def test_palette_lists_every_layer_type_with_description_and_formula(builder):
         for k in range(model.item(r).rowCount()):
             item = model.item(r).child(k)
             entries[item.data(TYPE_ROLE)] = item
-    assert set(entries) == set(LAYER_TYPES)
+    assert set(entries) == set(LAYER_TYPES) | {PATTERN}
+    assert not entries[PATTERN].flags() & Qt.ItemFlag.ItemIsDragEnabled  # it opens a dialog, it is not a layer
     conv = entries["conv"]
     assert not conv.icon().isNull()
     assert conv.data(DESCRIPTION_ROLE).startswith("K filters")
