@@ -13,6 +13,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QStyledItemDelegate
 
+from convviz.model import Conv
+from convviz.model.patterns import connection_costs
 from convviz.model.summary import SummaryRow, format_bytes, format_count, summary_rows
 from convviz.ui.builder.document import NetworkDocument
 from convviz.ui.widgets.layer_style import INVALID_COLOR, UNRESOLVED_COLOR
@@ -24,14 +26,17 @@ COLUMN_TIPS = {
     4: "The layer's output for a batch of {batch:,} images (float32); the bar is its share of the forward activations",
     5: "Receptive field: the input pixels one output cell sees, and (in brackets) the jump between "
        "neighbouring cells in input pixels, the product of the strides",
+    6: "Why convolution: the weights the same mapping would need fully connected (every output sees the "
+       "whole input) and locally connected (a filter per position, no sharing)",
 }
 
 
 class SummaryTableModel(QAbstractTableModel):
     """One row per layer (inner layers of blocks indented), as ``summary_text`` prints them."""
 
-    HEADERS = ("Layer (type)", "Output shape", "Param #", "Mult-adds", "Memory", "RF (jump)")  # Memory says its batch
-    MEMORY = 4
+    HEADERS = ("Layer (type)", "Output shape", "Param #", "Mult-adds", "Memory", "RF (jump)", "If FC / local")
+    MEMORY = 4  # its header says its batch
+    SHARING = 6  # shown on request (the header's context menu)
 
     def __init__(self, document: NetworkDocument, parent=None) -> None:
         super().__init__(parent)
@@ -92,7 +97,13 @@ class SummaryTableModel(QAbstractTableModel):
             return f"{row.macs:,}" if row.status != "unresolved" else "—"
         if column == 4:
             return format_bytes(row.activation_bytes) if row.status == "ok" else "—"
-        return row.receptive_field.short() if row.receptive_field is not None else "—"
+        if column == 5:
+            return row.receptive_field.short() if row.receptive_field is not None else "—"
+        r = row.report
+        if row.status != "ok" or type(r.layer) is not Conv:
+            return ""
+        costs = connection_costs(r.layer, r.input, r.output)
+        return f"{format_count(costs.fc)} / {format_count(costs.local)}"
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QScrollArea,
     QSpinBox,
     QSplitter,
@@ -35,7 +36,7 @@ from convviz.ui.session import MAX_BATCH, RunSession
 from convviz.ui.widgets.layer_style import INVALID_COLOR, OK_COLOR, UNRESOLVED_COLOR
 
 NAME_MIN_WIDTH = 72  # the layer names keep at least this much (elided: "conv1 (…")
-OPTIONAL_COLUMNS = (5, 3)  # receptive field, then mult-adds, give way on a narrow table
+OPTIONAL_COLUMNS = (6, 5, 3)  # if-FC, receptive field, then mult-adds, give way on a narrow table
 
 BUDGETS = ["2GB", "4GB", "8GB", "12GB", "16GB", "24GB", "40GB", "80GB"]
 
@@ -66,6 +67,9 @@ class SummaryPanel(QWidget):
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         header = self.table.horizontalHeader()
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
+        self.show_sharing = settings is not None and str(settings.value("summary/show_sharing", "false")).lower() == "true"
         header.setMinimumSectionSize(40)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)  # numbers: right
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -276,7 +280,7 @@ class SummaryPanel(QWidget):
         if not widths:
             return
         available = self.table.viewport().width() - NAME_MIN_WIDTH
-        hidden = set()
+        hidden = set() if self.show_sharing else {SummaryTableModel.SHARING}
         for column in OPTIONAL_COLUMNS:
             if sum(w for c, w in widths.items() if c not in hidden) <= available:
                 break
@@ -287,6 +291,21 @@ class SummaryPanel(QWidget):
                 if column not in hidden:
                     self.table.setColumnWidth(column, width)
         self.table.horizontalScrollBar().setValue(0)  # the names' start is never scrolled away
+
+    def _header_menu(self, position) -> None:
+        menu = QMenu(self)
+        action = menu.addAction("Show what each conv would cost fully / locally connected")
+        action.setCheckable(True)
+        action.setChecked(self.show_sharing)
+        action.toggled.connect(self.set_show_sharing)
+        menu.exec(self.table.horizontalHeader().mapToGlobal(position))
+
+    def set_show_sharing(self, show: bool) -> None:
+        """The "If FC / local" column on or off (remembered)."""
+        self.show_sharing = show
+        if self.settings is not None:
+            self.settings.setValue("summary/show_sharing", show)
+        self._fit_width()
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:

@@ -25,3 +25,17 @@ def test_vgg16_cards_carry_no_hint(builder):
     builder.document.reset(preset("vgg16"))
     model = builder.stack_view.model()
     assert all(not model.card((i,)).hint for i in range(len(builder.document.spec.layers)))
+
+
+def test_the_summary_can_show_what_each_conv_would_cost_unshared(builder):
+    from convviz.ui.builder.summary_table import SummaryTableModel
+
+    summary = builder.summary
+    summary.resize(1400, 300)
+    summary._fit_columns()
+    assert summary.table.isColumnHidden(SummaryTableModel.SHARING)  # off until asked for
+    summary.set_show_sharing(True)
+    assert not summary.table.isColumnHidden(SummaryTableModel.SHARING)
+    conv1 = summary.model.data(summary.model.index(0, SummaryTableModel.SHARING))
+    assert conv1 == "50.33 M / 1.23 M"  # 3,072 inputs × 16,384 outputs; 16,384 × 75
+    assert summary.model.data(summary.model.index(1, SummaryTableModel.SHARING)) == ""  # relu1
