@@ -9,6 +9,8 @@ starting one or closing the window first offers to save training no checkpoint h
 window closes it stops a run going on, offering to save it as
 a checkpoint first: the window stays open, showing progress, until the checkpoint is written
 (:attr:`TrainingPanel.close_ready` then tells it to close), and stays open if it cannot be.
+The data set chosen (synthetic, CIFAR-10 from the cache, an archive) is remembered in the window's
+settings and chosen again at the next start.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths, Qt, Signal
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -37,17 +39,23 @@ from convviz.training.records import Event, Metrics
 from convviz.ui.session import ACTIVE_STATES, MAX_BATCH, RunSession
 
 
+DATA_SETTING = "training/data"  # synthetic, cifar10 or an archive's path
+
+
 class TrainingPanel(QWidget):
     """Settings and controls of a run, and what it is doing now."""
 
     close_ready = Signal()  # the run was saved on the way out: the window may close now
 
-    def __init__(self, session: RunSession, dialogs, parent: QWidget | None = None) -> None:
+    def __init__(self, session: RunSession, dialogs, settings: QSettings | None = None,
+                 parent: QWidget | None = None) -> None:
         """``dialogs`` asks the questions (``ask_save_run``, ``choose_run_folder``,
-        ``open_cifar10_archive``); tests pass one that answers at once."""
+        ``open_cifar10_archive``); tests pass one that answers at once. ``settings`` remembers the
+        data set chosen (``training/data``) across restarts."""
         super().__init__(parent)
         self.session = session
         self.dialogs = dialogs
+        self.settings = settings
         self.closing_to: str | None = None  # the folder a run is being saved to before the window closes
         self.closing_progress: QProgressDialog | None = None
         self._build()
@@ -59,6 +67,8 @@ class TrainingPanel(QWidget):
         session.save_failed.connect(self._on_save_failed)
         session.run_finished.connect(self._on_run_finished)
         self._show_state(session.state)
+        self._restore_source()
+        self.data_source.currentIndexChanged.connect(self._remember_source)
 
     def _build(self) -> None:
         self.data_source = QComboBox()
@@ -132,6 +142,17 @@ class TrainingPanel(QWidget):
             self.use_source(path)
         else:
             self.data_source.setCurrentIndex(0)
+
+    def _restore_source(self) -> None:
+        """The data set chosen last time: synthetic, CIFAR-10 from the cache, or an archive that still exists."""
+        source = self.settings.value(DATA_SETTING, "", type=str) if self.settings is not None else ""
+        if source in ("synthetic", "cifar10") or (source and source != "choose" and Path(source).exists()):
+            self.use_source(source)
+
+    def _remember_source(self, _index: int = 0) -> None:
+        source = self.data_source.currentData()
+        if self.settings is not None and source != "choose":
+            self.settings.setValue(DATA_SETTING, source)
 
     def use_source(self, source: str) -> None:
         """Select the data set ``source`` (``synthetic``, ``cifar10`` or an archive path)."""

@@ -122,7 +122,7 @@ class MainWindow(QMainWindow):
         self.inspector.expand_requested.connect(self.stack_view.expand_block)
         self.diagram = NetworkDiagram(doc)
         self.summary = SummaryPanel(doc, session, self.settings)
-        self.training = TrainingPanel(session, self.dialogs)
+        self.training = TrainingPanel(session, self.dialogs, self.settings)
         self.training.close_ready.connect(self._close_once_the_run_is_saved)
         self.curves = CurvesView(session)
         self.snapshots = SnapshotView(session)

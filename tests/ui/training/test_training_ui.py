@@ -339,3 +339,37 @@ def test_the_builder_is_read_only_while_a_run_trains_its_network(qtbot, builder,
     assert builder.palette.isEnabled() and builder.inspector.isEnabled() and menus.undo_action.isEnabled()
     doc.set_fields((0,), {"filters": 4})
     assert doc.spec.layers[0].filters == 4
+
+
+@pytest.mark.parametrize("choice", ["cifar10", "archive", "synthetic"])
+def test_the_data_choice_is_remembered_across_restarts(qtbot, settings_path, fake_dialogs, tmp_path, choice):
+    from PySide6.QtCore import QSettings
+
+    from convviz.ui.window.main_window import MainWindow
+
+    def window():
+        w = MainWindow(settings=QSettings(settings_path, QSettings.Format.IniFormat), dialogs=fake_dialogs)
+        qtbot.addWidget(w)
+        return w
+
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive.write_bytes(b"checked when a run loads it")
+    first = window()
+    assert first.training.data_source.currentData() == "synthetic"  # a first start
+    if choice == "archive":
+        fake_dialogs.archive_answer = str(archive)
+        first.training.data_source.setCurrentIndex(first.training.data_source.findData("choose"))
+        first.training.data_source.activated.emit(first.training.data_source.currentIndex())  # as a click does
+    else:
+        first.training.use_source("cifar10")
+        first.training.use_source(choice)
+    first.close()
+    second = window()
+    expected = str(archive) if choice == "archive" else choice
+    assert second.training.data_source.currentData() == expected
+    second.close()
+    if choice == "archive":  # an archive that has gone since: back to synthetic, no error
+        archive.unlink()
+        third = window()
+        assert third.training.data_source.currentData() == "synthetic" and not fake_dialogs.asked("error")
+        third.close()
