@@ -1,13 +1,17 @@
 """Loss and accuracy curves of the run: batch loss and its smoothed line, batch accuracy, and the
 validation and test accuracy of each evaluation, redrawn from the session's records at most five
-times a second however fast the trainer reports."""
+times a second however fast the trainer reports.
+
+Each plot's title and legend are one row of text above it (:func:`legend_row`), never an item in the
+plot, so no legend covers a curve or an evaluation's marker wherever the data lies.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from convviz.ui.session import RunSession
 
@@ -24,33 +28,54 @@ def light_grid() -> pg.GridItem:
     return grid
 
 
+def legend_row(title: str, entries: list[tuple[str, tuple[int, int, int], str]]) -> QLabel:
+    """``title`` and a sample of each curve, ``(name, colour, glyph)`` (``━`` a line, ``●`` ``■`` markers),
+    in one line of text above a plot: the legend lives outside the data."""
+    samples = "".join(f"&nbsp;&nbsp;&nbsp;<span style='color: rgb{colour}'>{glyph}</span>&nbsp;{name}"
+                      for name, colour, glyph in entries)
+    label = QLabel(f"<b>{title}</b>{samples}")
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setStyleSheet("background: white; color: #333; padding: 2px 0px;")
+    return label
+
+
+BATCH_LOSS, SMOOTHED, BATCH_ACCURACY = (150, 150, 220), (40, 60, 200), (200, 160, 120)
+VALIDATION, TEST = (30, 150, 60), (200, 60, 40)
+
+
 class CurvesView(QWidget):
     """Two plots over training steps: loss (top) and accuracy (bottom)."""
 
     def __init__(self, session: RunSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.loss_plot = pg.PlotWidget(title="Loss")
+        self.loss_legend = legend_row("Loss", [("batch", BATCH_LOSS, "━━"), ("smoothed", SMOOTHED, "━━")])
+        self.loss_plot = pg.PlotWidget()
         self.loss_plot.setLabel("bottom", "step")
-        self.loss_plot.addLegend(offset=(-10, 10))
-        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen((150, 150, 220), width=1), name="batch")
-        self.smooth_curve = self.loss_plot.plot(pen=pg.mkPen((40, 60, 200), width=2), name="smoothed")
-        self.acc_plot = pg.PlotWidget(title="Accuracy")
+        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(BATCH_LOSS, width=1), name="batch")
+        self.smooth_curve = self.loss_plot.plot(pen=pg.mkPen(SMOOTHED, width=2), name="smoothed")
+        self.acc_legend = legend_row("Accuracy", [("batch", BATCH_ACCURACY, "━━"), ("validation", VALIDATION, "━●━"),
+                                                  ("test", TEST, "━■━")])
+        self.acc_plot = pg.PlotWidget()
         self.acc_plot.setLabel("bottom", "step")
         self.acc_plot.setYRange(0, 1)
-        self.acc_plot.addLegend(offset=(-10, -10))
-        self.batch_acc_curve = self.acc_plot.plot(pen=pg.mkPen((200, 160, 120), width=1), name="batch")
-        self.val_curve = self.acc_plot.plot(pen=pg.mkPen((30, 150, 60), width=2), symbol="o", symbolSize=6,
-                                            symbolBrush=(30, 150, 60), name="validation")
-        self.test_curve = self.acc_plot.plot(pen=pg.mkPen((200, 60, 40), width=2), symbol="s", symbolSize=6,
-                                             symbolBrush=(200, 60, 40), name="test")
+        self.batch_acc_curve = self.acc_plot.plot(pen=pg.mkPen(BATCH_ACCURACY, width=1), name="batch")
+        self.val_curve = self.acc_plot.plot(pen=pg.mkPen(VALIDATION, width=2), symbol="o", symbolSize=6,
+                                            symbolBrush=VALIDATION, name="validation")
+        self.test_curve = self.acc_plot.plot(pen=pg.mkPen(TEST, width=2), symbol="s", symbolSize=6,
+                                             symbolBrush=TEST, name="test")
         for plot in (self.loss_plot, self.acc_plot):
             plot.setBackground("w")
             plot.addItem(light_grid())
             plot.setMinimumHeight(140)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(0)
+        layout.addWidget(self.loss_legend)
         layout.addWidget(self.loss_plot, 1)
+        layout.addSpacing(4)
+        layout.addWidget(self.acc_legend)
         layout.addWidget(self.acc_plot, 1)
 
         self._redraw_timer = QTimer(self, interval=REDRAW_MS, singleShot=True)

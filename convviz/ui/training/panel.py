@@ -63,6 +63,7 @@ class TrainingPanel(QWidget):
         session.metrics.connect(self._on_metrics)
         session.event.connect(self._on_event)
         session.run_started.connect(self.log.clear)
+        session.run_opened.connect(self._show_opened_log)
         session.saved.connect(self._on_saved)
         session.save_failed.connect(self._on_save_failed)
         session.run_finished.connect(self._on_run_finished)
@@ -314,6 +315,13 @@ class TrainingPanel(QWidget):
         prefix = {"diverged": "⚠ ", "error": "✗ "}.get(record.kind, "")
         self.status.setText(prefix + record.message)
         self.log.addItem(f"{prefix}step {record.step}: {record.message}")
+        self.log.scrollToBottom()
+
+    def _show_opened_log(self, _folder: str) -> None:
+        """An opened run's log: the events its checkpoint kept."""
+        for record in self.session.records.events:
+            prefix = {"diverged": "⚠ ", "error": "✗ "}.get(record.kind, "")
+            self.log.addItem(f"{prefix}step {record.step}: {record.message}")
         self.log.scrollToBottom()
 
     def _show_state(self, state: str) -> None:

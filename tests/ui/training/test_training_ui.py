@@ -373,3 +373,14 @@ def test_the_data_choice_is_remembered_across_restarts(qtbot, settings_path, fak
         third = window()
         assert third.training.data_source.currentData() == "synthetic" and not fake_dialogs.asked("error")
         third.close()
+
+
+def test_the_legends_sit_above_the_plots_never_over_the_data(qtbot, builder):
+    curves = builder.curves
+    builder.workspaces.switch("train")
+    qtbot.waitUntil(curves.isVisible)
+    for legend, plot, names in ((curves.loss_legend, curves.loss_plot, ["Loss", "batch", "smoothed"]),
+                                (curves.acc_legend, curves.acc_plot, ["Accuracy", "batch", "validation", "test"])):
+        assert plot.getPlotItem().legend is None  # no legend item inside the plot
+        assert all(name in legend.text() for name in names)
+        assert legend.isVisible() and legend.geometry().bottom() < plot.geometry().top()  # a row of its own above

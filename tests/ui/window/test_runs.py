@@ -51,6 +51,8 @@ def test_open_run_shows_the_network_weights_and_curves(builder, fake_dialogs, sa
     x, _ = builder.curves.loss_curve.getData()
     assert list(x) == list(range(1, 8))
     assert "at step 7" in builder.training.status.text()
+    log = [builder.training.log.item(i).text() for i in range(builder.training.log.count())]
+    assert log and "training tiny on synthetic" in log[0]  # the run's own log, as its checkpoint kept it
     assert builder.training.epochs.value() == 2 and builder.training.batch.value() == 16
     assert builder.menus.train_resume_action.isEnabled()
     assert not session.can_save  # the checkpoint holds every step: nothing to lose
