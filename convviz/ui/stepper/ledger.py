@@ -132,7 +132,7 @@ class LedgerModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return text
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            numeric = index.column() > 0 and (text[:1] in "+-" or text[:1].isdigit()) and not text.startswith("[")
+            numeric = index.column() > 0 and _magnitude(text) >= 0  # a number (not "+ bias b[d]")
             return int((Qt.AlignmentFlag.AlignRight if numeric else Qt.AlignmentFlag.AlignLeft) | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.BackgroundRole and STYLES.get(row.style):
             return QBrush(QColor(STYLES[row.style]))
