@@ -4,7 +4,8 @@
 :class:`~convviz.ui.builder.card_delegate.CardDelegate`, keeps blocks open across edits, and turns
 drops into document edits: a layer type from the palette inserts a new layer, a dragged card moves,
 a ``.json`` file opens. :meth:`StackView.handle_drop` is what a drop calls, and tests call it
-through ``dropEvent``.
+through ``dropEvent``. A network without layers shows a hint under its input card
+(:data:`EMPTY_HINT`); :meth:`StackView.show_block` opens a block and scrolls it into view.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from convviz.ui.builder.stack_model import (
     json_files,
 )
 from convviz.ui.widgets.layer_style import SELECTED_COLOR, layer_icon
+
+
+EMPTY_HINT = ("Drag layers here from the Layers panel (or double-click one there) to build the network; "
+              "right-click for a menu of every layer, or open a case study from Case Studies.")
 
 
 class StackView(QTreeView):
@@ -91,6 +96,31 @@ class StackView(QTreeView):
             self.expand(index)
             for k in range(self.stack_model.rowCount(index)):
                 self.expand(self.stack_model.index(k, 0, index))
+
+    def show_block(self, path: tuple) -> None:
+        """"Show in the stack": open the block at ``path`` (and the blocks around it) and scroll so its
+        card and as much of its inside as fits are in view."""
+        for depth in range(1, len(path), 2):
+            self.expand_block(path[:depth])
+        self.expand_block(path)
+        index = self.stack_model.index_of(path)
+        if not index.isValid():
+            return
+        self.doItemsLayout()  # the rows just opened have their heights before scrolling to them
+        last = index
+        while self.stack_model.rowCount(last) and self.isExpanded(last):
+            last = self.stack_model.index(self.stack_model.rowCount(last) - 1, 0, last)
+        self.scrollTo(last, QAbstractItemView.ScrollHint.EnsureVisible)  # the end of the block if it fits …
+        self.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)  # … and its own card always
+
+    def empty_hint_rect(self) -> QRect | None:
+        """Where the empty network's hint is drawn (viewport coordinates), or None with layers."""
+        if self.document.spec.layers:
+            return None
+        below = self.visualRect(self.stack_model.index_of(INPUT))
+        top = below.bottom() + 12 if below.isValid() else 12
+        width = self.viewport().width()
+        return QRect(16, top, max(0, width - 32), 80)
 
     def _before_reset(self) -> None:
         self._scroll = self.verticalScrollBar().value()
@@ -252,6 +282,15 @@ class StackView(QTreeView):
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
+        hint = self.empty_hint_rect()
+        if hint is not None:
+            painter = QPainter(self.viewport())
+            painter.setPen(QPen(QColor("#9aa0a6"), 2, Qt.PenStyle.DashLine))
+            painter.drawRoundedRect(hint, 8, 8)
+            painter.setPen(QColor("#5f6368"))
+            painter.drawText(hint.adjusted(12, 6, -12, -6), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             EMPTY_HINT)
+            painter.end()
         if self._drop_line is not None:
             y, x0, x1 = self._drop_line
             painter = QPainter(self.viewport())

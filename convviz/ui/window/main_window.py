@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         self.palette.insert_requested.connect(doc.insert_type_below_selection)
         doc.read_only_changed.connect(lambda read_only: self.palette.setEnabled(not read_only))
         self.inspector = Inspector(doc)
-        self.inspector.expand_requested.connect(self.stack_view.expand_block)
+        self.inspector.expand_requested.connect(self.stack_view.show_block)
         self.diagram = NetworkDiagram(doc)
         self.summary = SummaryPanel(doc, session, self.settings)
         self.training = TrainingPanel(session, self.dialogs, self.settings)
