@@ -39,8 +39,9 @@ class TrainConfig:
     metrics_every: int = 10  # steps between metric records
     probe_images: int = 8  # fixed validation images whose activations the snapshots show
     # Python threads that share each step's batch (convviz.engine.parallel). Two measured fastest on
-    # the 2-core machine (bench/bench_train.py); the app passes 1, which leaves a core to the window.
-    # The same seed gives the same run, number for number, for a given thread count.
+    # the 2-core machine (bench/bench_train.py, batch 64, 2026-12-01: 1.54× one thread on ConvNetJS,
+    # 1.82× on the small VGG, 1.57× on ResNet-20); the app passes 1, which leaves a core to the
+    # window. The same seed gives the same run, number for number, for a given thread count.
     threads: int = 2
 
     def __post_init__(self) -> None:
