@@ -1,6 +1,7 @@
 """Start the desktop app: ``run_app(["network.json", "--workspace", "train", "--screenshot", "out.png"])``.
 
-Checks the Qt build first (:mod:`convviz.ui.widgets.qt_check`), then opens the window with the
+Checks the Qt build and that there is a display to open a window on first
+(:mod:`convviz.ui.widgets.qt_check`: exit 2 with what to do, before Qt can abort), then opens the window with the
 user's settings, or, for ``--screenshot``, renders it off-screen with throw-away settings (a first
 start) in the workspace ``--workspace`` names, at ``--size``, writes the PNG and exits.
 """
@@ -38,12 +39,16 @@ def run_app(argv: list[str]) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from convviz.ui.widgets.qt_check import broken_qt_message
+    from convviz.ui.widgets.qt_check import broken_qt_message, display_problem
 
     problem = broken_qt_message()
     if problem:
         print(f"convviz: error: {problem}", file=sys.stderr)
         return 1
+    problem = None if QApplication.instance() else display_problem()
+    if problem:
+        print(f"convviz: error: {problem}", file=sys.stderr)
+        return 2
 
     from convviz.ui.window.main_window import MainWindow
 
