@@ -17,7 +17,7 @@ from convviz.ui.window.workspaces import WORKSPACES
 
 def parse_app_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="convviz", description="ConvViz desktop app")
-    parser.add_argument("network", nargs="?", help="a network file (.json) to open")
+    parser.add_argument("network", nargs="?", help="a network file (.json) or a training run (its checkpoint folder) to open")
     parser.add_argument(
         "--screenshot",
         metavar="PATH",
@@ -68,7 +68,7 @@ def run_app(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             settings = QSettings(os.path.join(tmp, "settings.ini"), QSettings.Format.IniFormat)
             window = MainWindow(settings=settings, dialogs=ConsoleDialogs())
-            if args.network and not window.files.open_path(args.network):
+            if args.network and not window.open_any_path(args.network):
                 print("convviz: showing the default network instead", file=sys.stderr)
             code = save_screenshot(window, args.screenshot, args.size, args.workspace or "build")
             window.document.undo_stack.setClean()
@@ -79,7 +79,7 @@ def run_app(argv: list[str]) -> int:
         window.workspaces.switch(args.workspace)
     window.show()
     if args.network:
-        window.files.open_path(args.network)  # a bad file is reported over the window, which keeps its network
+        window.open_any_path(args.network)  # a bad file is reported over the window, which keeps its network
     return app.exec()
 
 

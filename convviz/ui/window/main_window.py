@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         """Every view and its dock; returns the centre of the Build workspace (the hint and the stack)."""
         doc, session = self.document, self.session
         self.stack_view = StackView(doc)
-        self.stack_view.file_dropped.connect(self.open_dropped)
+        self.stack_view.file_dropped.connect(self.open_any_path)
         self.hint = FirstStartHint()
         self.hint.help_requested.connect(self.show_help)
         build_page = QWidget()
@@ -205,8 +205,8 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         self.dialogs.about("About ConvViz", ABOUT_HTML)
 
-    def open_dropped(self, path: str) -> bool:
-        """A dropped file: a run (a checkpoint folder or its checkpoint.json), or a network file."""
+    def open_any_path(self, path: str) -> bool:
+        """A dropped or named file: a run (a checkpoint folder or its checkpoint.json), or a network file."""
         if is_run_path(path):
             return self.run_files.open_run_path(path)
         return self.files.open_path(path)
@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
         files = self._dropped(event.mimeData())
         if files:
             event.acceptProposedAction()
-            self.open_dropped(files[0])
+            self.open_any_path(files[0])
 
     def _close_once_the_run_is_saved(self) -> None:
         """The run was saved on the way out: close without asking about the network again."""

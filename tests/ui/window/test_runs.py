@@ -145,3 +145,16 @@ def test_an_edited_network_cannot_resume_the_opened_run(builder, saved_run):
     assert builder.session.weights_origin == "fresh"
     builder.document.undo_stack.undo()
     assert builder.menus.train_resume_action.isEnabled() and builder.session.weights_origin == "trained"
+
+
+def test_a_run_named_on_the_command_line_opens_in_the_train_workspace(saved_run, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    main = Path(__file__).resolve().parents[3] / "main.py"
+    out = tmp_path / "train.png"
+    result = subprocess.run([sys.executable, str(main), str(saved_run), "--screenshot", str(out), "--workspace", "train",
+                             "--size", "1280x800"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert "default network" not in result.stderr and out.stat().st_size > 10_000
