@@ -133,30 +133,32 @@ class Runner:
         """
         for part, (start, stop) in zip(self.parts, bounds):
             part.split, part.start, part.stop, part.total = True, start, stop, total
+        futures = []
         try:
             futures = [
                 self._executor().submit(contextvars.copy_context().run, self._guarded, task, rank, *bounds[rank])
                 for rank in range(1, len(self.parts))
             ]
-            first_error, results = None, []
-            try:
-                results.append(self._guarded(task, 0, *bounds[0]))
-            except BaseException as exc:  # noqa: BLE001 (re-raised below, once the others stopped)
-                first_error = exc
+            results = [self._guarded(task, 0, *bounds[0])]
+            results += [future.result() for future in futures]
+            return results
+        except BaseException as exc:  # a part failed, or this thread was interrupted (Ctrl+C) while waiting
+            self.collective.abort()  # no part waits at a collective any more: every one ends soon
+            errors = [exc]
             for future in futures:
                 try:
-                    results.append(future.result())
-                except BaseException as exc:  # noqa: BLE001
-                    if first_error is None or isinstance(first_error, threading.BrokenBarrierError):
-                        first_error = exc
-            if first_error is not None:
-                raise first_error
-            return results
+                    future.result()
+                except BaseException as other:  # noqa: BLE001 (the most telling error is raised below)
+                    errors.append(other)
+            telling = next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), exc)
+            if telling is exc:
+                raise
+            raise telling from None
         finally:
             for part in self.parts:
                 part.split = False
             if self.collective.broken:
-                self.collective.reset()
+                self.collective.reset()  # every part has ended: nobody waits at the old barrier
 
     def _guarded(self, task, rank, start, stop):
         try:

@@ -210,12 +210,34 @@ def test_dropout_mask_rows_are_the_one_thread_mask():
 def test_a_network_no_longer_used_takes_its_thread_with_it():
     import time
 
-    before = {t.ident for t in threading.enumerate()}
+    before = set(threading.enumerate())  # Thread objects: an ended thread's ident may be reused
     net = Network(preset("convnetjs"), threads=2)
     net.forward(data(net.spec, 2)[0])
-    assert any(t.name.startswith("convviz-engine") for t in threading.enumerate() if t.ident not in before)
+    assert any(t.name.startswith("convviz-engine") for t in set(threading.enumerate()) - before)
     del net
     deadline = time.monotonic() + 5
-    while any(t.name.startswith("convviz-engine") for t in threading.enumerate() if t.ident not in before):
+    while any(t.name.startswith("convviz-engine") for t in set(threading.enumerate()) - before):
         assert time.monotonic() < deadline, "the network's worker thread outlived it"
         time.sleep(0.01)
+
+
+def test_an_interrupt_on_the_calling_thread_releases_the_other_part():
+    """Ctrl+C (KeyboardInterrupt) in part 0 while part 1 waits at a collective: part 1 ends, the
+    interrupt reaches the caller, and the next pass runs."""
+    collective = Collective(2)
+    parts = [Part(None, rank, collective) for rank in range(2)]
+    runner = Runner(parts)
+    ended = threading.Event()
+
+    def task(rank, start, stop):
+        if rank == 0:
+            raise KeyboardInterrupt
+        try:
+            return parts[1].gather("waits for part 0")
+        finally:
+            ended.set()
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run([(0, 1), (1, 2)], 2, task)
+    assert ended.is_set()
+    assert runner.run([(0, 1), (1, 2)], 2, lambda rank, a, b: parts[rank].gather(rank)) == [[0, 1], [0, 1]]
