@@ -52,6 +52,7 @@ ORIGIN_NOTES = {
     "fresh": "Weights: fresh, seeded and untrained (train the network, or open a checkpoint, to step a trained one).",
     "trained": "Weights: what the last run ended with.",
     "training": "Weights: taken between two steps of the run, which is paused while you step.",
+    "imported": "Weights: imported from a weights file (File → Import Weights…).",
 }
 
 
@@ -218,6 +219,7 @@ class StepWorkspaceView(StopDrawing, QWidget):
         self.player.timeout.connect(self._play_step)
         self.canvas.plots.scene().sigMouseClicked.connect(self._clicked)
         session.run_finished.connect(self._weights_changed)
+        session.weights_changed.connect(self._weights_changed)  # a run opened or weights imported
         session.run_started.connect(self._weights_changed)
         self._fill_classes()
 

@@ -25,6 +25,7 @@ from convviz.ui.builder.stack_view import StackView
 from convviz.ui.builder.status import NetworkStatus, ReadOnlyNotice
 from convviz.ui.builder.summary_view import SummaryPanel
 from convviz.ui.session import ACTIVE_STATES, RunSession
+from convviz.ui.stepper import StepWorkspaceView
 from convviz.ui.training.curves import CurvesView
 from convviz.ui.training.panel import TrainingPanel
 from convviz.ui.training.snapshot_view import SnapshotView
@@ -64,7 +65,7 @@ class MainWindow(QMainWindow):
         self.session.data_folder = self.data_folder()
         build_page = self._build_views()
         self.workspaces = Workspaces(self, self.settings, {d.objectName(): d for d in self.docks()},
-                                     {"build": build_page, "train": self.curves})
+                                     {"build": build_page, "train": self.curves, "step": self.stepper})
         self.setCentralWidget(self.workspaces.centre)
         self.run_files = RunFiles(doc, self.session, self.files, self.training, self.dialogs, self.settings,
                                   self.statusBar(), self)
@@ -117,14 +118,17 @@ class MainWindow(QMainWindow):
 
         self.palette = LayerPalette()
         self.palette.insert_requested.connect(doc.insert_type_below_selection)
+        self.palette.pattern_requested.connect(self.insert_pattern)
         doc.read_only_changed.connect(lambda read_only: self.palette.setEnabled(not read_only))
-        self.inspector = Inspector(doc)
+        self.inspector = Inspector(doc, settings=self.settings)
         self.inspector.expand_requested.connect(self.stack_view.show_block)
         self.diagram = NetworkDiagram(doc)
         self.summary = SummaryPanel(doc, session, self.settings)
         self.training = TrainingPanel(session, self.dialogs, self.settings)
         self.training.close_ready.connect(self._close_once_the_run_is_saved)
         self.curves = CurvesView(session)
+        self.stepper = StepWorkspaceView(session)
+        self.stepper.current_layer_changed.connect(self._show_stepped_layer)
         self.snapshots = SnapshotView(session)
 
         self.palette_dock = self._dock("Layers", "palette", self.palette)
@@ -134,6 +138,19 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", "training", self.training)
         self.snapshot_dock = self._dock("Activations and filters", "activations", self.snapshots)
         return build_page
+
+    def insert_pattern(self) -> None:
+        """Edit → Insert Pattern… (and the palette's entry): the notes' layer pattern, previewed."""
+        from convviz.ui.builder.pattern_dialog import PatternDialog
+
+        if not self.document.read_only:
+            PatternDialog(self.document, self).exec()
+
+    def _show_stepped_layer(self, name: str) -> None:
+        """The Step workspace's current layer is selected in the builder (stack, diagram, inspector)."""
+        report = next((r for r in self.document.report.walk() if r.name == name), None) if name else None
+        if report is not None:
+            self.document.select(report.path)
 
     def docks(self) -> list[QDockWidget]:
         """Every dock, Build's then Train's (the order of View → Panels)."""

@@ -119,6 +119,8 @@ class WindowMenus:
         self.edit_menu.addActions([self.undo_action, self.redo_action])
         self.edit_menu.addSeparator()
         self.insert_menu = insert_menu(self.edit_menu, "&Insert Layer", document.insert_type_below_selection)
+        self.pattern_action = self.edit_menu.addAction("Insert &Pattern…", self.window.insert_pattern)
+        self.pattern_action.setStatusTip("The notes' [[CONV → RELU]×N → POOL]×M → [FC → RELU]×K → FC, previewed")
         self.edit_menu.addActions([self.duplicate_action, self.delete_action, self.move_up_action, self.move_down_action])
 
         self.case_menu = menus.addMenu("&Case Studies")
@@ -171,7 +173,7 @@ class WindowMenus:
         stack = self.document.undo_stack
         self.undo_action.setEnabled(not read_only and stack.canUndo())  # no edit happens meanwhile,
         self.redo_action.setEnabled(not read_only and stack.canRedo())  # so the stack will not re-enable them
-        for a in (self.new_action, self.open_action, self.open_run_action, self.import_weights_action):
+        for a in (self.new_action, self.open_action, self.open_run_action, self.import_weights_action, self.pattern_action):
             a.setEnabled(not read_only)
         for menu in (self.recent_menu, self.insert_menu, self.case_menu):
             menu.setEnabled(not read_only)

@@ -6,7 +6,7 @@ in its default area and size. :class:`Workspaces` switches between them with Qt'
 the arrangement the user leaves behind is ``QMainWindow.saveState`` kept in ``QSettings`` under
 ``workspaces/<key>/state``, and coming back is ``restoreState``; a workspace never arranged (or a
 state from an older version of the app) gets its default arrangement, as does Reset Workspace.
-Analyze and Step are placeholders: shown in the bar, disabled, their shortcuts reserved.
+Analyze is a placeholder: shown in the bar, disabled, its shortcut reserved.
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ WORKSPACES = (
         ("activations", Area.BottomDockWidgetArea, 0.46),
     )),
     Workspace("analyze", "Analyze", "Ctrl+3", "Analyze a trained network (coming)", ready=False),
-    Workspace("step", "Step", "Ctrl+4", "Step through a forward and backward pass (coming)", ready=False),
+    Workspace("step", "Step", "Ctrl+4", "Step through one image's forward and backward pass, down to one multiply-add", (
+        ("diagram", Area.TopDockWidgetArea, 0.17),
+    )),
 )
 BY_KEY = {w.key: w for w in WORKSPACES}
 

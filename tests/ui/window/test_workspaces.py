@@ -31,13 +31,17 @@ def test_switching_workspaces_changes_the_visible_docks(qtbot, builder):
     assert shown(builder) == set(BUILD_DOCKS) and builder.stack_view.isVisible()
     qtbot.keyClick(builder, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     assert shown(builder) == set(TRAIN_DOCKS)
-    # Analyze and Step are placeholders: in the bar and the View menu, disabled, shortcuts reserved
-    for key, shortcut in (("analyze", "Ctrl+3"), ("step", "Ctrl+4")):
-        action = builder.workspaces.actions[key]
-        assert not action.isEnabled() and action.shortcut().toString() == shortcut
-        assert action in builder.menus.view_menu.actions() and action in bar.actions()
+    # Analyze is a placeholder: in the bar and the View menu, disabled, its shortcut reserved
+    action = builder.workspaces.actions["analyze"]
+    assert not action.isEnabled() and action.shortcut().toString() == "Ctrl+3"
+    assert action in builder.menus.view_menu.actions() and action in bar.actions()
     qtbot.keyClick(builder, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
     assert builder.workspaces.current == "train" and shown(builder) == set(TRAIN_DOCKS)
+    # Step: the step-through page with the diagram above it
+    qtbot.keyClick(builder, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
+    assert builder.workspaces.current == "step" and shown(builder) == {"diagram"}
+    assert builder.stepper.isVisible() and builder.workspaces.actions["step"].isEnabled()
+    qtbot.keyClick(builder, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     # Start Training from the Build workspace shows the Train workspace
     builder.workspaces.switch("build")
     builder.document.set_fields((0,), {"stride": 2})  # a network that cannot be built: nothing starts
@@ -96,3 +100,21 @@ def test_screenshot_of_the_train_workspace(qtbot, tmp_path):
     for name, box in regions.items():
         assert len(set(pixels(image, *box))) > 15, f"the {name} looks empty"
         assert pixels(image, *box) != pixels(shots["build"], *box), f"the {name} shows the Build workspace"
+
+
+def test_the_step_workspace_highlights_its_layer_in_the_builder(builder, qtbot):
+    builder.workspaces.switch("step")
+    stepper = builder.stepper
+    qtbot.waitUntil(lambda: bool(stepper.stops) and not stepper.tracing, timeout=20_000)
+    stepper.go_to_layer("conv2")
+    assert builder.document.layer_report(builder.document.selected).name == "conv2"
+
+
+def test_insert_pattern_is_in_the_edit_menu_and_the_palette(builder, monkeypatch):
+    from convviz.ui.builder import pattern_dialog
+
+    opened = []
+    monkeypatch.setattr(pattern_dialog.PatternDialog, "exec", lambda self: opened.append(self) or 0)
+    builder.menus.pattern_action.trigger()
+    builder.palette.pattern_requested.emit()
+    assert len(opened) == 2 and all(d.document is builder.document for d in opened)
