@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "explain": "explain",
     "export": "export",
     "import-weights": "import_weights",
+    "evaluate": "evaluate",
 }
 
 
