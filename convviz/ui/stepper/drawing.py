@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from convviz.engine import windowed as W
+from convviz.engine.explain_blocks import ActivationExplanation, BlockExplanation
 from convviz.engine.explain_layers import (
     BatchNormOutputExplanation,
     FCOutputExplanation,
@@ -29,13 +30,13 @@ from convviz.ui.stepper.ledger import (
     scatter_rows,
 )
 from convviz.ui.stepper.stepping import (
+    ACTIVATIONS,
     AvgPoolBackward,
     ConvBackward,
     MaxPoolBackward,
     Stop,
 )
 
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid")
 EXPLAINED_TERMS = (ConvOutputExplanation, FCOutputExplanation)  # ledgers whose terms point at an input cell
 
 
@@ -111,6 +112,10 @@ class StopDrawing:
             self.caption.setText(e.text + ".")
         elif isinstance(layer, W.Pool):
             self._draw_pool_forward(stop, layer, e)
+        elif isinstance(e, ActivationExplanation):
+            self._draw_activation_forward(stop, layer, e, left, right)
+        elif isinstance(e, BlockExplanation):
+            self._draw_block_forward(stop, layer, e, left, right)
         else:
             if in_shape == out_shape:
                 self._select_cell(self.canvas.left, self.position)
@@ -221,26 +226,6 @@ class StopDrawing:
                             "winner" if won else ("pad" if e.padding[p, q] else "term")))
         return rows
 
-    def _draw_loss(self, stop, *_):
-        e = self.explanation
-        k = self.position[0] if self.position else 0
-        self.canvas.left.show(e.scores, "scores s (logits), one cell per class", key=self._key("left"))
-        self.canvas.right.show(e.gradient, "dL/ds = p − onehot(label)", key=self._key("right"))
-        self.canvas.set_scale(e.scores, e.gradient)
-        self._select_cell(self.canvas.left, (k,))
-        self._select_cell(self.canvas.right, (k,))
-        rows = []
-        for i, (s, p, g) in enumerate(zip(e.scores, e.probabilities, e.gradient)):
-            style = "winner" if i == e.label else ("subtotal" if i == k else "term")
-            rows.append(Row((str(i), self.run.class_name(i), number(float(s)), f"{p:.4%}", number(float(g))), style))
-        rows.append(Row(("", "loss −log p_label", "", "", f"{e.loss:.6g}"), "total"))
-        rows.append(Row(("", "engine dL/ds matches", "", "", "yes" if e.matches else "NO"), "check" if e.matches else "wrong"))
-        self.ledger.show_rows(("", "class", "score s", "p", "p − onehot"), rows)
-        self.heading.setText(f"<b>Softmax and loss</b>: p = e<sup>s</sup> / Σ e<sup>s</sup>; label "
-                             f"<b>{self.run.class_name(e.label)}</b> has p = {e.probabilities[e.label]:.2%}, "
-                             f"the loss −log p = <b>{e.loss:.4g}</b>")
-        self.caption.setText(e.text + ".")
-
     def _draw_weight_grad(self, stop, upstream, inputs):
         """dW[k, c, i, j] = Σ over every output position (y, x) of dY[k, y, x] · X[c, y·S + i·d, x·S + j·d]."""
         e, layer = self.explanation, self.run.layer(stop)
@@ -344,6 +329,8 @@ class StopDrawing:
                 f"covers it (orange) = <b>{number(s.total)}</b>; as a gather, a full convolution of the padded dY with "
                 f"the filters rotated 180°: {number(e.gather.total)}")
             self.caption.setText(e.whole.text + ".")
+        elif isinstance(e, BlockExplanation):
+            self._draw_block_backward(stop, layer, e, upstream, downstream)
         else:
             self._select_cell(self.canvas.right, self.position)
             if np.shape(upstream) == np.shape(downstream):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from convviz.engine import explain_blocks as E
 from convviz.engine import (
     explain_conv_input_grad,
     explain_conv_output,
@@ -28,6 +29,7 @@ from convviz.engine import windowed as W
 from convviz.engine.layer_base import as_4d
 
 KINDS = ("input", "forward", "loss", "backward", "update")
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid")  # element-wise: f(x) explained cell by cell
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,10 @@ class StepRun:
                 return explain_conv_output(self.net, self.trace, stop.layer, 0, *cell)
             if isinstance(layer, W.Pool):
                 return P.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
+            if stop.type in ACTIVATIONS:
+                return E.explain_activation_output(self.net, self.trace, stop.layer, 0, position)
+            if layer.COMPOSITE:
+                return E.explain_block_output(self.net, self.trace, stop.layer, 0, position)
             return None
         if stop.part == "weights":
             return explain_conv_weight_grad(self.net, self.trace, stop.layer, *cell)
@@ -198,6 +204,8 @@ class StepRun:
             scatter = X.explain_conv_input_grad_scatter(self.net, self.trace, stop.layer, 0, *cell)
             gather = explain_conv_input_grad(self.net, self.trace, stop.layer, 0, *cell)
             return ConvBackward(scatter, gather, self.scatter(stop.layer))
+        if layer.COMPOSITE:
+            return E.explain_block_input_grad(self.net, self.trace, stop.layer, 0, position)
         return None
 
     def routing(self, name: str) -> P.MaxPoolRouting:

@@ -33,7 +33,9 @@ from PySide6.QtWidgets import (
 from convviz.model import analyze
 from convviz.training.config import TrainConfig
 from convviz.ui.session import RunSession
+from convviz.ui.stepper.bars import ProbabilityBars
 from convviz.ui.stepper.drawing import StopDrawing
+from convviz.ui.stepper.drawing_blocks import BlockDrawing
 from convviz.ui.stepper.ledger import (
     LedgerTable,
     index,
@@ -79,7 +81,7 @@ def synthetic_images():
     return synthetic_dataset(validation=config.validation, seed=config.seed)
 
 
-class StepWorkspaceView(StopDrawing, QWidget):
+class StepWorkspaceView(StopDrawing, BlockDrawing, QWidget):
     """The Step workspace's page; it reads weights and the network from ``session`` only.
 
     Signals: ``current_layer_changed(str)`` (the layer of the current stop, "" at input, loss and
@@ -166,6 +168,8 @@ class StepWorkspaceView(StopDrawing, QWidget):
         self.heading = QLabel()
         self.heading.setWordWrap(True)
         self.heading.setTextFormat(Qt.TextFormat.RichText)
+        self.bars = ProbabilityBars()  # the softmax's probabilities, at the loss stop
+        self.bars.hide()
         self.ledger = LedgerTable()
         self.check_button = QPushButton("Check this gradient numerically")
         self.check_button.setToolTip("Compare the backward pass's number with a centred difference of the loss "
@@ -179,6 +183,7 @@ class StepWorkspaceView(StopDrawing, QWidget):
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.heading)
+        side_layout.addWidget(self.bars)
         side_layout.addWidget(self.ledger, 1)
         side_layout.addLayout(checks)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -574,6 +579,7 @@ class StepWorkspaceView(StopDrawing, QWidget):
         if self._term is None:
             self.check_label.setText("")
         left, right = run.volumes(stop)
+        self.bars.setVisible(stop.kind == "loss")
         self.canvas.set_scale(left, right)
         draw = {"input": self._draw_input, "forward": self._draw_forward, "loss": self._draw_loss,
                 "backward": self._draw_backward, "update": self._draw_update}[stop.kind]

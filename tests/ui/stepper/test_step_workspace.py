@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from run_helpers import tiny_spec
+from stepper_helpers import engine_trace, press
 
 from convviz.engine import Network
 from convviz.model import FC, Conv, Flatten, MaxPool, NetworkSpec, ReLU, Softmax, Volume
@@ -18,47 +19,6 @@ def padded_spec() -> NetworkSpec:
         Conv(filters=4, size=4, stride=2, pad=1), ReLU(), MaxPool(size=3, stride=2, policy="crop"),
         Conv(filters=5, size=3, pad=2, dilation=2), ReLU(), Flatten(), FC(units=10), Softmax(),
     ], name="padded")
-
-
-@pytest.fixture
-def make_view(qtbot):
-    from convviz.ui.session import RunSession
-    from convviz.ui.stepper import StepWorkspaceView
-
-    sessions = []
-
-    def make(spec):
-        session = RunSession(lambda: spec)
-        sessions.append(session)
-        view = StepWorkspaceView(session)
-        qtbot.addWidget(view)
-        view.resize(1280, 800)
-        view.show()
-        qtbot.waitExposed(view)
-        view.activateWindow()
-        qtbot.waitActive(view)
-        view.setFocus()
-        qtbot.waitUntil(view.hasFocus)
-        return view
-
-    yield make
-    for session in sessions:
-        assert session.shutdown(10_000)
-
-
-def engine_trace(view):
-    """The engine's own traced pass (float64) of the view's image, with the session's weights."""
-    session = view.session
-    net = Network(session.network(), dtype=np.float64)
-    net.set_weights(session.current_weights())
-    trace = net.trace_forward(view.run.x)
-    return net, trace
-
-
-def press(qtbot, view, key, times=1, shift=False):
-    modifier = Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier
-    for _ in range(times):
-        qtbot.keyClick(view, key, modifier)
 
 
 def test_stepping_to_a_conv_layer_shows_a_ledger_that_adds_up_to_the_engines_output(qtbot, make_view):

@@ -1,0 +1,105 @@
+"""The Step workspace's softmax bars, activation cells and residual/branch blocks, against the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from run_helpers import tiny_spec
+from stepper_helpers import engine_trace, press
+
+from convviz.model import (
+    FC,
+    Branch,
+    Conv,
+    Flatten,
+    LeakyReLU,
+    NetworkSpec,
+    ReLU,
+    Residual,
+    Softmax,
+    Tanh,
+    Volume,
+)
+
+
+def block_spec() -> NetworkSpec:
+    return NetworkSpec(Volume(12, 12, 3), [
+        Conv(filters=4, size=3, pad=1), LeakyReLU(slope=0.1),
+        Residual(body=[Conv(filters=4, size=3, pad=1), Tanh()]),
+        Branch(branches=[[Conv(filters=2, size=1)], [], [Conv(filters=3, size=3, pad=1), ReLU()]]),
+        Flatten(), FC(units=10), Softmax(),
+    ], name="blocks")
+
+
+def test_the_softmax_is_labelled_bars_of_the_probabilities(qtbot, make_view):
+    view = make_view(tiny_spec())
+    view.go_to(next(i for i, s in enumerate(view.stops) if s.kind == "loss"))
+    assert view.bars.isVisible()
+    e = view.explanation
+    bars = view.bars.rows
+    assert len(bars) == 10 and [b.p for b in bars] == sorted(e.probabilities.tolist(), reverse=True)
+    assert sum(b.p for b in bars) == pytest.approx(1.0)
+    label = next(b for b in bars if b.label)
+    assert label.k == view.run.label and label.name == view.run.class_name(view.run.label)
+    assert label.p == pytest.approx(np.exp(-e.loss))
+    press(qtbot, view, Qt.Key.Key_Right, 3, shift=True)
+    assert next(b for b in view.bars.rows if b.selected).k == 3
+    press(qtbot, view, Qt.Key.Key_Right)
+    assert not view.bars.isVisible()
+
+
+def test_an_activation_cell_shows_f_of_x_with_its_numbers(qtbot, make_view):
+    view = make_view(block_spec())
+    view.go_to_layer("lrelu1")
+    _, trace = engine_trace(view)
+    x = trace["lrelu1"].input[0]
+    negative = tuple(int(i) for i in np.argwhere(x < 0)[0])
+    view.set_position(negative)
+    assert view.ledger.row_text(f"f({x[negative]:+.6g}) = 0.1 · {x[negative]:+.6g}") == f"{0.1 * x[negative]:+.6g}"
+    assert float(view.ledger.row_text("engine")) == pytest.approx(trace["lrelu1"].output[(0, *negative)], rel=1e-5)
+    assert view.explanation.changed and "changed it" in view.heading.text()
+    name = next(n for n, r in trace.layers.items() if r.type == "tanh")
+    view.go_to_layer(name)
+    view.set_position((1, 2, 3))
+    value = trace[name].input[0, 1, 2, 3]
+    assert view.ledger.row_text(f"f({value:+.6g}) = tanh({value:+.6g})") == f"{np.tanh(value):+.6g}"
+
+
+def test_a_residual_block_adds_its_paths_and_copies_the_gradient_into_both(qtbot, make_view):
+    view = make_view(block_spec())
+    _, trace = engine_trace(view)
+    res = next(n for n, r in trace.layers.items() if r.type == "residual")
+    view.go_to_layer(res)
+    view.set_position((2, 5, 6))
+    rows = {row.cells[0]: row for row in view.ledger.rows}
+    body, shortcut = float(rows["body"].cells[2]), float(rows["shortcut"].cells[2])
+    assert shortcut == pytest.approx(trace[res].input[0, 2, 5, 6], rel=1e-5)  # the identity: x itself
+    assert body + shortcut == pytest.approx(trace[res].output[0, 2, 5, 6], rel=1e-5, abs=1e-6)
+    assert view.explanation.matches and view.ledger.rows[-1].style == "check"
+    view.go_to_layer(res, "backward")
+    view.set_position((2, 5, 6))
+    run = view.run.trace
+    e = view.explanation
+    assert e.upstream == run[res].upstream[0, 2, 5, 6] and e.paths[1].value == e.upstream
+    assert e.matches and e.result == pytest.approx(run[res].downstream[0, 2, 5, 6], abs=1e-12)
+    assert "copied unchanged into both paths" in view.caption.text()
+
+
+def test_a_branch_block_concatenates_in_depth_and_slices_the_gradient_back(qtbot, make_view):
+    view = make_view(block_spec())
+    _, trace = engine_trace(view)
+    branch = next(n for n, r in trace.layers.items() if r.type == "branch")
+    view.go_to_layer(branch)
+    view.set_position((7, 3, 4))  # depths 2 + 4 + 3: depth 7 is branch 3's depth 1
+    winner = next(row for row in view.ledger.rows if row.style == "winner")
+    assert winner.cells[0] == "branch 3" and winner.cells[1].startswith("depths 6–8")
+    assert float(winner.cells[2]) == pytest.approx(trace[branch].output[0, 7, 3, 4], rel=1e-5, abs=1e-7)
+    view.set_position((3, 0, 0))  # the empty branch: the block's input, depth 1
+    assert view.explanation.paths[0].layer == "" and view.explanation.result == view.run.trace[branch].input[0, 1, 0, 0]
+    view.go_to_layer(branch, "backward")
+    view.set_position((1, 2, 2))
+    e, run = view.explanation, view.run.trace
+    assert [p.name for p in e.paths] == ["branch 1", "branch 2", "branch 3"]
+    assert e.paths[1].value == run[branch].upstream[0, 2 + 1, 2, 2]
+    assert e.matches and float(view.ledger.row_text("engine")) == pytest.approx(run[branch].downstream[0, 1, 2, 2], abs=1e-6)
