@@ -61,6 +61,12 @@ class LayerSnapshot:
     ``activation``: (P, C, H, W) the layer's output, or (P, D) for a flat volume; norms are
     Frobenius norms over the layer's parameters (0 without any), and ``update_ratio`` is ‖ΔW‖/‖W‖ of
     the last update (CS231n: about 1e-3 is healthy), None without parameters or before any update.
+
+    Over the probe images' activations: ``activation_mean`` and ``activation_std``; ``dead_share``
+    (ReLU layers only, else None) is the share of output units that are 0 for every probe image.
+    ``activation_grad``: dL/d activation, shaped as ``activation``, for each probe image's own
+    cross-entropy loss (for the softmax layer: dL/d scores, p − onehot); None unless the snapshot was
+    taken with gradients (they cost a backward pass over the probes).
     """
 
     name: str
@@ -69,6 +75,10 @@ class LayerSnapshot:
     weight_norm: float
     grad_norm: float
     update_ratio: float | None
+    activation_mean: float | None = None
+    activation_std: float | None = None
+    dead_share: float | None = None
+    activation_grad: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,11 @@ class Snapshot:
     filters: dict = field(default_factory=dict)
     class_names: tuple[str, ...] = ()
     kind: str = "snapshot"
+
+    @property
+    def has_activation_grads(self) -> bool:
+        """True when every layer carries ``activation_grad`` (a snapshot taken with gradients)."""
+        return bool(self.layers) and all(item.activation_grad is not None for item in self.layers)
 
     def layer(self, name: str) -> LayerSnapshot:
         for item in self.layers:

@@ -4,6 +4,11 @@ For the fixed probe images: every layer's activations (an eval-mode traced pass,
 network's state alone; the softmax layer's are probabilities, as the user reads it), per-layer weight and gradient norms and the update/weight ratio of the last
 step, and every conv filter. Everything in a :class:`~convviz.training.records.Snapshot` is a
 read-only copy.
+
+Each layer also gets the mean and standard deviation of its probe activations and, for a ReLU, the
+share of its units dead on every probe image (numbers from arrays the snapshot holds already). On
+request (``gradients=True``) each layer gets dL/d activation for the probes too: one traced
+backward pass over the few probe images, from each image's own cross-entropy loss.
 """
 
 from __future__ import annotations
@@ -12,16 +17,19 @@ import math
 
 import numpy as np
 
+from convviz.model import ReLU
 from convviz.training.records import LayerSnapshot, Snapshot, frozen_copy
 
 
 def take_snapshot(net, dataset, probe_split: str, probe_indices: np.ndarray, *, step: int, epoch: int,
-                  params_before: dict | None = None, grad_norms: dict | None = None) -> Snapshot:
+                  params_before: dict | None = None, grad_norms: dict | None = None,
+                  gradients: bool = False) -> Snapshot:
     """A :class:`Snapshot` of ``net`` for images ``probe_indices`` of ``dataset``'s ``probe_split``.
 
     ``params_before``: copies of the parameters before the last update (for the update ratios; none
     without them); ``grad_norms``: per-layer gradient norms of that update (default: of the gradients
-    the network holds now). ``epoch`` counts from 1.
+    the network holds now). ``epoch`` counts from 1. ``gradients``: add each layer's
+    ``activation_grad`` (the network's state and gradients are left as they were).
     """
     x, y = dataset.batch(probe_split, probe_indices)
     params = net.params()
@@ -35,17 +43,26 @@ def take_snapshot(net, dataset, probe_split: str, probe_indices: np.ndarray, *, 
         ratios = {layer: delta_norms[layer] / before_norms[layer] if before_norms[layer] > 0 else None
                   for layer in delta_norms}
     trace = net.trace_forward(x, train=False)
-    layers = tuple(
-        LayerSnapshot(
+    if gradients:
+        net.trace_backward(trace, probe_loss_gradient(trace.scores, y))
+    layers = []
+    for entry in trace.layers.values():
+        layer = net.layer(entry.name)
+        shown = layer.shown_output(entry.output)
+        mean, std = activation_statistics(shown)
+        layers.append(LayerSnapshot(
             name=entry.name,
             type=entry.type,
-            activation=frozen_copy(net.layer(entry.name).shown_output(entry.output)),
+            activation=frozen_copy(shown),
             weight_norm=weight_norms.get(entry.name, 0.0),
             grad_norm=grad_norms.get(entry.name, 0.0),
             update_ratio=ratios.get(entry.name),
-        )
-        for entry in trace.layers.values()
-    )
+            activation_mean=mean,
+            activation_std=std,
+            dead_share=dead_share(shown) if isinstance(layer.spec, ReLU) else None,
+            activation_grad=frozen_copy(entry.upstream) if gradients and entry.upstream is not None else None,
+        ))
+    layers = tuple(layers)
     filters = {
         name[: -len(".weight")]: frozen_copy(p)
         for name, p in params.items()
@@ -71,3 +88,26 @@ def norms_by_layer(arrays: dict) -> dict[str, float]:
         layer = name.rsplit(".", 1)[0]
         squares[layer] = squares.get(layer, 0.0) + float(np.vdot(array, array).real)
     return {layer: math.sqrt(total) for layer, total in squares.items()}
+
+
+def activation_statistics(activation: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation over every number of a layer's probe activations (float64 sums)."""
+    values = np.asarray(activation, dtype=np.float64)
+    return float(values.mean()), float(values.std())
+
+
+def dead_share(activation: np.ndarray) -> float:
+    """The share of units (every position of every depth slice) that are 0 for all P probe images:
+    ``activation`` (P, C, H, W) or (P, D). A dead ReLU gets no gradient, so it does not come back."""
+    alive = np.any(np.asarray(activation) > 0, axis=0)
+    return float(1.0 - alive.mean()) if alive.size else 0.0
+
+
+def probe_loss_gradient(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """dL/d scores for each probe's own cross-entropy loss L = −log p_label: p − onehot(label), shaped
+    as ``scores`` (P, K); not divided by P, so one probe's gradients do not depend on how many there are."""
+    from convviz.engine.loss import softmax
+
+    grad = softmax(np.asarray(scores, dtype=np.float64))
+    grad[np.arange(len(labels)), np.asarray(labels, dtype=np.int64)] -= 1.0
+    return grad.astype(scores.dtype)
