@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from convviz.engine.explain_fc import FCInputGradExplanation
 from convviz.engine.explain_layers import (
     ConvScatterCellExplanation,
     FCOutputExplanation,
@@ -101,7 +102,7 @@ def ledger_terms(net, e) -> list[Term]:
     """The terms of a Conv or FC explanation of ``net``, in the order the sum runs (channel, then
     filter row, column; for a weight gradient: image, then output row, column, with the input cell
     each position read; for an input gradient by scatter: filter, then output position; for an FC
-    unit: its inputs in order)."""
+    unit: its inputs in order; for an FC input gradient: the units in order)."""
     if isinstance(e, ConvOutputExplanation):
         C, fh, fw = e.window.shape
         return [Term(("input", (c, int(e.rows[p]), int(e.cols[q])), float(e.window[c, p, q])),
@@ -119,6 +120,9 @@ def ledger_terms(net, e) -> list[Term]:
     if isinstance(e, FCOutputExplanation):
         return [Term(("input", (i,), float(x)), ("weight", (e.o, i), float(w)), float(p))
                 for i, (x, w, p) in enumerate(zip(e.inputs, e.weights, e.products))]
+    if isinstance(e, FCInputGradExplanation):
+        return [Term(("upstream", (o,), float(u)), ("weight", (o, e.i), float(w)), float(p))
+                for o, (u, w, p) in enumerate(zip(e.upstream, e.weights, e.products))]
     if isinstance(e, ConvScatterCellExplanation):
         return [Term(("upstream", (int(k), int(y), int(x)), float(u)), ("weight", (int(k), e.c, int(p), int(q)), float(w)),
                      float(prod))

@@ -87,3 +87,19 @@ def test_a_layer_of_another_type_is_refused():
     net, trace = traced([Conv(filters=2, size=3, pad=1), ReLU()])
     with pytest.raises(ValueError, match="not a residual or branch block"):
         explain_block_output(net, trace, "conv1", 0, (0, 0, 0))
+
+
+def test_an_fc_input_gradient_is_dy_back_through_a_column_of_w():
+    from convviz.engine.explain_fc import explain_fc_input_grad
+    from convviz.engine.explain_step import ledger_terms
+
+    net, trace = traced([Conv(filters=2, size=3, pad=1), ReLU()])  # then Flatten, FC(4): 72 inputs
+    fc = next(n for n, r in trace.layers.items() if r.type == "fc")
+    e = explain_fc_input_grad(net, trace, fc, 0, (37,))
+    record = trace[fc]
+    assert e.matches and e.total == pytest.approx(record.downstream[0, 37], abs=1e-12)
+    assert [t.right[1] for t in ledger_terms(net, e)] == [(o, 37) for o in range(4)]
+    assert np.allclose(e.products, record.upstream[0] * record.params["weight"][:, 37])
+    assert e.weight_grads_match and np.allclose(e.weight_grads, record.param_grads["weight"][:, 37])
+    with pytest.raises(ValueError, match=r"i must be an integer in \[0, 72\), got i=72"):
+        explain_fc_input_grad(net, trace, fc, 0, (72,))

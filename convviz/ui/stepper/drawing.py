@@ -12,6 +12,7 @@ import numpy as np
 
 from convviz.engine import windowed as W
 from convviz.engine.explain_blocks import ActivationExplanation, BlockExplanation
+from convviz.engine.explain_fc import FCInputGradExplanation
 from convviz.engine.explain_layers import (
     BatchNormOutputExplanation,
     FCOutputExplanation,
@@ -331,6 +332,8 @@ class StopDrawing:
             self.caption.setText(e.whole.text + ".")
         elif isinstance(e, BlockExplanation):
             self._draw_block_backward(stop, layer, e, upstream, downstream)
+        elif isinstance(e, FCInputGradExplanation):
+            self._draw_fc_backward(stop, layer, e, upstream, downstream)
         else:
             self._select_cell(self.canvas.right, self.position)
             if np.shape(upstream) == np.shape(downstream):

@@ -8,7 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from convviz.engine.explain_blocks import ActivationExplanation, BlockExplanation
+from convviz.engine.explain_fc import FCInputGradExplanation
+from convviz.engine.explain_step import ledger_terms
 from convviz.ui.stepper.ledger import Row, index, number
+from convviz.ui.stepper.stepping import Stop
 
 
 class BlockDrawing:
@@ -107,3 +110,31 @@ class BlockDrawing:
         self.heading.setText(f"<b>{stop.layer}</b> ({kind}) backward: dX{index(e.cell)} = "
                              f"{' + '.join(number(p.value) for p in e.paths)} = <b>{number(e.result)}</b>")
         self.caption.setText(e.text + ".")
+
+    def _draw_fc_backward(self, stop, layer, e: FCInputGradExplanation, upstream, downstream):
+        """dX[i] = Σ_o dY[o] · W[o, i] with every term, and dW[o, i] = x[i] · dY[o] of the unit with the largest dY."""
+        self._select_cell(self.canvas.right, self.position)
+        rows, running = [], 0.0
+        for i, t in enumerate(ledger_terms(self.run.net, e)):
+            running += t.product
+            rows.append(Row((str(i + 1), index(t.left[1]), number(t.left[2]), index(t.right[1]),
+                             number(t.right[2]), number(t.product), number(running)), "term", i))
+        rows.append(Row(("", "= dX Σ_o dY·W", "", "", "", "", number(e.total)), "total"))
+        rows.append(Row(("", "engine dX", "", "", "", "", number(e.engine)), "check" if e.matches else "wrong"))
+        o = int(np.argmax(np.abs(e.upstream)))
+        unit = self.run.class_name(o) if self._is_last_fc(Stop("forward", stop.layer, stop.type)) else f"unit {o}"
+        rows.append(Row(("", f"dW[{o},{e.i}] = x[{e.i}] · dY[{o}] = {number(e.x)} · {number(float(e.upstream[o]))}",
+                         "", "", "", "", number(float(e.weight_grads[o]))), "sum"))
+        rows.append(Row(("", f"engine dW[{o},{e.i}]", "", "", "", "", number(float(e.engine_weight_grads[o]))),
+                        "check" if e.weight_grads_match else "wrong"))
+        self.ledger.show_rows(("#", "dY[o]", "dY", "W[o,i]", "w", "dY·w", "running Σ"), rows)
+        if np.ndim(upstream) == 1:  # a flat volume: one slice per unit
+            self.canvas.left.outline(o, 0, 0, colour="#1a73e8", width=2.5)
+        self.heading.setText(
+            f"<b>{stop.layer}</b> (FC) backward: dX{index(self.position)} (input {e.i} of W's columns) = Σ over "
+            f"{e.upstream.size} units of dY[o] · W[o, {e.i}] = <b>{number(e.total)}</b>; the engine: {number(e.engine)} "
+            f"({'equal' if e.matches else 'DIFFERENT'})")
+        self.caption.setText("Every unit's gradient comes back through the weight that joined it to this input "
+                             f"(column {e.i} of W, the transpose of the forward rows); the weights of that column "
+                             f"get dW[o, {e.i}] = x[{e.i}] · dY[o] (shown for {unit}, the largest dY)"
+                             f"{' (equal to the engine)' if e.weight_grads_match else ' (DIFFERENT)'}.")

@@ -21,6 +21,7 @@ from convviz.engine import (
     explain_conv_output,
     explain_conv_weight_grad,
 )
+from convviz.engine import explain_fc as F
 from convviz.engine import explain_layers as X
 from convviz.engine import explain_pool as P
 from convviz.engine import explain_step as S
@@ -204,6 +205,8 @@ class StepRun:
             scatter = X.explain_conv_input_grad_scatter(self.net, self.trace, stop.layer, 0, *cell)
             gather = explain_conv_input_grad(self.net, self.trace, stop.layer, 0, *cell)
             return ConvBackward(scatter, gather, self.scatter(stop.layer))
+        if isinstance(layer, L.FC):
+            return F.explain_fc_input_grad(self.net, self.trace, stop.layer, 0, position)
         if layer.COMPOSITE:
             return E.explain_block_input_grad(self.net, self.trace, stop.layer, 0, position)
         return None

@@ -103,3 +103,23 @@ def test_a_branch_block_concatenates_in_depth_and_slices_the_gradient_back(qtbot
     assert [p.name for p in e.paths] == ["branch 1", "branch 2", "branch 3"]
     assert e.paths[1].value == run[branch].upstream[0, 2 + 1, 2, 2]
     assert e.matches and float(view.ledger.row_text("engine")) == pytest.approx(run[branch].downstream[0, 1, 2, 2], abs=1e-6)
+
+
+def test_an_fc_backward_sends_every_units_gradient_back_through_its_weight(qtbot, make_view):
+    view = make_view(tiny_spec())
+    fc = next(s.layer for s in view.stops if s.type == "fc")
+    view.go_to_layer(fc, "backward")
+    press(qtbot, view, Qt.Key.Key_Right, 5, shift=True)
+    record = view.run.trace[fc]
+    i = view.explanation.i
+    assert i == int(np.ravel_multi_index(view.position, record.downstream.shape[1:]))
+    terms = [row for row in view.ledger.rows if row.term is not None]
+    assert len(terms) == record.upstream.shape[1]
+    total = sum(float(row.cells[5]) for row in terms)
+    assert total == pytest.approx(record.downstream.reshape(1, -1)[0, i], rel=1e-5, abs=1e-9)
+    assert view.ledger.row_text("engine dX") == view.ledger.row_text("= dX Σ_o dY·W")
+    o = int(np.argmax(np.abs(record.upstream[0])))
+    dw = next(row for row in view.ledger.rows if row.cells[1].startswith(f"dW[{o},{i}]"))
+    assert float(dw.cells[-1]) == pytest.approx(record.param_grads["weight"][o, i], rel=1e-5)
+    assert view.ledger.row_text(f"engine dW[{o},{i}]") == dw.cells[-1]
+    assert f"shown for {view.run.class_name(o)}" in view.caption.text()  # the last FC's units are the classes
