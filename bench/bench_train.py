@@ -1,6 +1,6 @@
 """Whole-network training speed of the engine on 1 and 2 threads against this machine's GEMM rate and PyTorch.
 
-    python bench/bench_train.py [--rounds 5] [--steps 8] [--quick] [--json [FILE]]
+    python bench/bench_train.py [--rounds 5] [--steps 8] [--quick] [--json [FILE]] [--scaling [NAME …]]
 
 For the ConvNetJS CIFAR-10 preset, the small VGG (batch norm, dropout) and ResNet-20 (batch norm,
 residuals), batch 64, float32, built through ``convviz.engine.Network``, a training step is forward
@@ -16,7 +16,10 @@ update. Prints:
 - when PyTorch is installed, the same networks in PyTorch (native modules, same batch and update)
   with 1 and 2 threads, and every row's throughput as a ratio of each;
 - the peak resident memory (VmHWM) of a fresh process training the ConvNetJS preset at batch 64,
-  on 1 and on 2 threads.
+  on 1 and on 2 threads;
+- with ``--scaling``: for ResNet-20 (or the presets named) images/s of the four rows and the peak
+  memory on 1 and 2 threads at batch 16, 64 and 256, and the data side of a CIFAR-10-sized epoch
+  (assembling and augmenting 45,000 training images, evaluating 10,000 test images).
 
 ``--json`` prints the same figures as JSON instead of the table (``--json FILE``: writes them to
 FILE and prints the table). The machine is shared and noisy: engine and PyTorch steps are
@@ -73,18 +76,18 @@ def training_flops(name: str) -> float:
     return 6.0 * analyze(preset(name)).total_macs
 
 
-def batch_for(name: str, seed: int = 0):
+def batch_for(name: str, seed: int = 0, batch: int = BATCH):
     spec = preset(name)
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((BATCH,) + spec.input.chw()).astype(np.float32)
-    y = rng.integers(0, 10, BATCH)
+    x = rng.standard_normal((batch,) + spec.input.chw()).astype(np.float32)
+    y = rng.integers(0, 10, batch)
     return x, y
 
 
-def engine_step(name: str, threads: int):
+def engine_step(name: str, threads: int, batch: int = BATCH):
     net = Network(preset(name), seed=0, threads=threads)
     opt = SGD(net.params(), lr=0.01, momentum=0.9)
-    x, y = batch_for(name)
+    x, y = batch_for(name, batch=batch)
 
     def step():
         scores = net.forward(x, train=True)
@@ -144,12 +147,12 @@ def torch_model(name: str):
     return torch_modules(analyze(preset(name)).layers)
 
 
-def torch_step(name: str, threads: int):
+def torch_step(name: str, threads: int, batch: int = BATCH):
     import torch
 
     model = torch_model(name)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = (torch.from_numpy(a) for a in batch_for(name))
+    x, y = (torch.from_numpy(a) for a in batch_for(name, batch=batch))
 
     def step():
         torch.set_num_threads(threads)
@@ -182,12 +185,12 @@ sys.path.insert(0, {root!r})
 from convviz.engine import Network, softmax_cross_entropy
 from convviz.engine.optim import SGD
 from convviz.model import preset
-net = Network(preset("convnetjs"), seed=0, threads={threads})
+net = Network(preset({name!r}), seed=0, threads={threads})
 opt = SGD(net.params(), lr=0.01, momentum=0.9)
 rng = np.random.default_rng(0)
-for _ in range(15):
-    x = rng.standard_normal((64, 3, 32, 32)).astype(np.float32)
-    _, d = softmax_cross_entropy(net.forward(x), rng.integers(0, 10, 64))
+for _ in range({steps}):
+    x = rng.standard_normal(({batch}, 3, 32, 32)).astype(np.float32)
+    _, d = softmax_cross_entropy(net.forward(x), rng.integers(0, 10, {batch}))
     net.backward(d, input_grad=False)
     opt.step(net.grads())
 status = open("/proc/self/status").read().split("\\n")
@@ -195,12 +198,12 @@ print(next(line for line in status if line.startswith("VmHWM")).split()[1])
 """
 
 
-def peak_rss_mb(threads: int) -> float | None:
-    """Peak resident memory (MB) of a fresh process training ConvNetJS at batch 64 (Linux only)."""
+def peak_rss_mb(threads: int, name: str = "convnetjs", batch: int = BATCH, steps: int = 15) -> float | None:
+    """Peak resident memory (MB) of a fresh process training ``name`` at ``batch`` (Linux only)."""
     if not os.path.exists("/proc/self/status"):
         return None
-    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT.format(root=str(ROOT), threads=threads)],
-                         capture_output=True, text=True, check=True)
+    script = PEAK_SCRIPT.format(root=str(ROOT), threads=threads, name=name, batch=batch, steps=steps)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     return int(out.stdout.strip()) / 1024
 
 
@@ -236,6 +239,69 @@ def table(name: str, figures: dict, gemm1: float) -> str:
     return "\n".join(lines)
 
 
+SCALING_BATCHES = (16, 64, 256)
+
+
+def scaling(name: str, have_torch: bool, rounds: int, steps: int) -> dict:
+    """{batch: {"engine": {threads: images/s}, "pytorch": {…}, "peak_mb": {threads: MB}}} for ``name``."""
+    figures = {}
+    for batch in SCALING_BATCHES:
+        configs = {("engine", t): engine_step(name, t, batch) for t in THREADS}
+        if have_torch:
+            configs.update({("pytorch", t): torch_step(name, t, batch) for t in THREADS})
+        per_round = max(1, steps * BATCH // batch)  # about the same images per round at every size
+        seconds = measure(configs, rounds, per_round)
+        row = {"engine": {}, "pytorch": {}, "peak_mb": {}}
+        for (kind, threads), s in seconds.items():
+            row[kind][threads] = batch / s
+        for threads in THREADS:
+            row["peak_mb"][threads] = peak_rss_mb(threads, name, batch, steps=4)
+        figures[batch] = row
+    return figures
+
+
+def scaling_table(name: str, figures: dict) -> str:
+    lines = [f"\n{name}: images/s and peak resident memory (fresh process) against batch size, float32",
+             f"  {'batch':>6}{'engine 1t':>11}{'engine 2t':>11}{'PyTorch 1t':>12}{'PyTorch 2t':>12}"
+             f"{'2t/1t':>7}{'MB 1t':>8}{'MB 2t':>8}"]
+    for batch, row in figures.items():
+        engine, torch_rates, peak = row["engine"], row["pytorch"], row["peak_mb"]
+        cells = [f"{engine[1]:>11.0f}", f"{engine[2]:>11.0f}"]
+        cells += [f"{torch_rates[t]:>12.0f}" if t in torch_rates else f"{'–':>12}" for t in THREADS]
+        cells.append(f"{engine[2] / engine[1]:>6.2f}×")
+        cells += [f"{peak[t]:>8.0f}" if peak[t] is not None else f"{'–':>8}" for t in THREADS]
+        lines.append(f"  {batch:>6}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def data_side(name: str = "convnetjs", images: int = 640) -> dict:
+    """Seconds per CIFAR-10-sized epoch (45,000 training images, 10,000 test images) of the data side:
+    assembling and augmenting batches (flip + 4-pixel crop, as the trainer does), and evaluating the
+    test split with the engine on 1 and 2 threads (batches of the trainer's EVAL_BATCH)."""
+    from convviz.data import synthetic_dataset
+    from convviz.data.augment import Augmentation
+    from convviz.training.trainer import EVAL_BATCH
+
+    data = synthetic_dataset(train=images, test=images, validation=0, seed=0)
+    augmentation, rng = Augmentation(flip=True, crop_padding=4), np.random.default_rng(0)
+    order = np.arange(images)
+    start = time.perf_counter()
+    for first in range(0, images, BATCH):
+        data.batch("train", order[first:first + BATCH], augmentation, rng)
+    per_image = (time.perf_counter() - start) / images
+    figures = {"augmented batches, 45,000 images": per_image * 45_000}
+    x = data.batch("test", np.arange(min(images, EVAL_BATCH)))[0]
+    for threads in THREADS:
+        net = Network(preset(name), seed=0, threads=threads)
+        net.forward(x, train=False)
+        start = time.perf_counter()
+        for _ in range(3):
+            net.forward(x, train=False)
+        figures[f"evaluation, 10,000 images, {threads} thread{'s' if threads > 1 else ''}"] = \
+            (time.perf_counter() - start) / (3 * len(x)) * 10_000
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -245,6 +311,9 @@ def main() -> None:
                         help="the figures as JSON: on standard output instead of the table, or written to FILE")
     parser.add_argument("--networks", nargs="+", default=list(PRESETS), choices=PRESETS, metavar="NAME",
                         help=f"presets to measure (default: {' '.join(PRESETS)})")
+    parser.add_argument("--scaling", nargs="*", choices=PRESETS, metavar="NAME",
+                        help="also images/s and peak memory at batch 16, 64 and 256 for these presets "
+                             "(default: resnet20), and the data side of an epoch")
     args = parser.parse_args()
     rounds, steps = (2, 3) if args.quick else (args.rounds, args.steps)
     say = (lambda *a, **k: None) if args.json == "-" else print
@@ -272,6 +341,15 @@ def main() -> None:
         say(f"\npeak resident memory, ConvNetJS training at batch {BATCH} (fresh process): "
             + ", ".join(f"{mb:.0f} MB on {t} thread{'s' if t > 1 else ''}" for t, mb in peak.items())
             + f" ({verdict} the 300 MB target)")
+    scaled, data_seconds = {}, None
+    if args.scaling is not None:
+        for name in args.scaling or ["resnet20"]:
+            scaled[name] = scaling(name, have_torch, rounds, steps)
+            say(scaling_table(name, scaled[name]))
+        data_seconds = data_side()
+        say("\ndata side of a CIFAR-10-sized epoch (ConvNetJS for the evaluation):")
+        for what, seconds in data_seconds.items():
+            say(f"  {what:<44}{seconds:>7.1f} s")
     say(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores: above ~0.5 the figures are disturbed)")
     if args.json is not None:
         document = {
@@ -289,6 +367,19 @@ def main() -> None:
                 for name, figures in results.items()
             },
         }
+        if scaled:
+            document["scaling"] = {
+                name: {
+                    str(batch): {
+                        "engine_images_per_s": {str(t): r for t, r in row["engine"].items()},
+                        "pytorch_images_per_s": {str(t): r for t, r in row["pytorch"].items()},
+                        "peak_rss_mb": {str(t): mb for t, mb in row["peak_mb"].items()},
+                    }
+                    for batch, row in rows.items()
+                }
+                for name, rows in scaled.items()
+            }
+            document["data_side_seconds_per_epoch"] = data_seconds
         text = json.dumps(document, indent=1)
         if args.json == "-":
             print(text)
