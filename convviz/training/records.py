@@ -25,7 +25,9 @@ class Metrics:
     """Training progress every few steps. ``step`` N: the record is made after the N-th step (from 1);
     ``epoch`` counts from 1; ``progress`` is epochs done (2.5 …). ``smoothed_loss`` is a debiased
     exponential moving average of the loss (β = 0.95, about the last 20 steps): Σ β^(t−i)(1 − β)·loss_i
-    divided by 1 − β^t, so it equals the loss at step 1 and is never pulled towards 0."""
+    divided by 1 − β^t, so it equals the loss at step 1 and is never pulled towards 0. ``loss_min`` and
+    ``loss_max`` are the least and largest loss of every step since the previous record (so a curve
+    drawn from every tenth record still shows each step's loss as a band)."""
 
     step: int
     epoch: int
@@ -37,6 +39,8 @@ class Metrics:
     images_per_second: float
     elapsed_seconds: float
     eta_seconds: float | None
+    loss_min: float | None = None
+    loss_max: float | None = None
     kind: str = "metrics"
 
 

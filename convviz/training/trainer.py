@@ -115,6 +115,7 @@ class Trainer:
         # Bookkeeping for rates and schedules (not in the state):
         self._window_start = time.perf_counter()
         self._window_steps = 0
+        self._window_losses: list[float] = []  # every step's loss since the last Metrics record
         self._window_idle = 0.0  # seconds of the window spent paused, serving requests or evaluating
         self._run_start = time.perf_counter()
         self._last_snapshot_time = time.perf_counter()
@@ -294,6 +295,7 @@ class Trainer:
         self.step += 1
         self.batch_index += 1
         self._window_steps += 1
+        self._window_losses.append(float(loss))
         self.smoothed_loss = debiased_average(self.smoothed_loss, loss, self.step)
         if self.step % self.config.metrics_every == 0 or self.batch_index == self.steps_per_epoch or self.control.paused:
             yield self._metrics(loss, accuracy)
@@ -307,11 +309,14 @@ class Trainer:
         remaining = self.total_steps - self.step
         eta = remaining * self.config.batch_size / rate if rate > 0 else None
         self._window_start, self._window_steps, self._window_idle = now, 0, 0.0
+        losses, self._window_losses = self._window_losses or [float(loss)], []
         record = Metrics(
             step=self.step,
             epoch=self.epoch + 1,
             progress=self.epoch + self.batch_index / self.steps_per_epoch,
             loss=float(loss),
+            loss_min=min(losses),
+            loss_max=max(losses),
             smoothed_loss=float(self.smoothed_loss),
             batch_accuracy=accuracy,
             lr=self.current_lr(),

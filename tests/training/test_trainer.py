@@ -294,3 +294,13 @@ def test_the_snapshot_shows_the_softmax_layer_as_probabilities(spec, small_data)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(probabilities, trainer.net.predict_proba(
         small_data.batch(trainer.probe_split, trainer.probe_indices)[0]), rtol=1e-5)
+
+
+def test_metrics_carry_every_steps_loss_as_a_band(spec, small_data):
+    """Issue 10 item 8: a record every 5 steps still shows each step's loss (least and largest)."""
+    trainer = Trainer(spec, small_data, TrainConfig(epochs=1, batch_size=32, metrics_every=5, augment=False))
+    records = [r for r in trainer.run() if isinstance(r, Metrics)]
+    first = records[0]
+    assert first.step == 5 and first.loss_min <= first.loss <= first.loss_max
+    assert first.loss_min < first.loss_max  # five different batches
+    assert all(r.loss_min <= r.loss <= r.loss_max for r in records)

@@ -41,6 +41,7 @@ def legend_row(title: str, entries: list[tuple[str, tuple[int, int, int], str]])
 
 
 BATCH_LOSS, SMOOTHED, BATCH_ACCURACY = (150, 150, 220), (40, 60, 200), (200, 160, 120)
+BAND = (190, 195, 235)  # every step's loss, least to largest between two records
 VALIDATION, TEST = (30, 150, 60), (200, 60, 40)
 
 
@@ -50,9 +51,16 @@ class CurvesView(QWidget):
     def __init__(self, session: RunSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.loss_legend = legend_row("Loss", [("batch", BATCH_LOSS, "━━"), ("smoothed", SMOOTHED, "━━")])
+        self.loss_legend = legend_row("Loss", [("every step (least to largest)", BAND, "██"), ("batch", BATCH_LOSS, "━━"),
+                                               ("smoothed", SMOOTHED, "━━")])
         self.loss_plot = pg.PlotWidget()
         self.loss_plot.setLabel("bottom", "step")
+        # Every step's loss as a band (the least and largest since the previous record), under the curves.
+        self.band_low = pg.PlotCurveItem(pen=pg.mkPen(None))
+        self.band_high = pg.PlotCurveItem(pen=pg.mkPen(None))
+        self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=pg.mkBrush(*BAND, 90))
+        for item in (self.band_low, self.band_high, self.band):
+            self.loss_plot.addItem(item)
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(BATCH_LOSS, width=1), name="batch")
         self.smooth_curve = self.loss_plot.plot(pen=pg.mkPen(SMOOTHED, width=2), name="smoothed")
         self.acc_legend = legend_row("Accuracy", [("batch", BATCH_ACCURACY, "━━"), ("validation", VALIDATION, "━●━"),
@@ -94,6 +102,10 @@ class CurvesView(QWidget):
         steps = np.array([m.step for m in records.metrics], dtype=float)
         self.loss_curve.setData(steps, np.array([m.loss for m in records.metrics], dtype=float))
         self.smooth_curve.setData(steps, np.array([m.smoothed_loss for m in records.metrics], dtype=float))
+        banded = [m for m in records.metrics if m.loss_min is not None and m.loss_max is not None]
+        band_steps = np.array([m.step for m in banded], dtype=float)
+        self.band_low.setData(band_steps, np.array([m.loss_min for m in banded], dtype=float))
+        self.band_high.setData(band_steps, np.array([m.loss_max for m in banded], dtype=float))
         self.batch_acc_curve.setData(steps, np.array([m.batch_accuracy for m in records.metrics], dtype=float))
         for split, curve in (("validation", self.val_curve), ("test", self.test_curve)):
             shown = [e for e in records.evaluations if e.split == split]

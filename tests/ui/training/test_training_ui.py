@@ -59,6 +59,8 @@ def test_panel_trains_the_builders_network_and_shows_curves(qtbot, builder, quic
     qtbot.wait(REDRAW_WAIT)
     x, y = builder.curves.smooth_curve.getData()
     assert len(x) >= 3 and x[0] == steps()[0]
+    low, high = builder.curves.band_low.getData()[1], builder.curves.band_high.getData()[1]
+    assert len(low) == len(x) and (low <= high).all()  # every step's loss as a band under the curves
 
     panel.pause_button.click()
     qtbot.waitUntil(lambda: any("paused at step" in panel.status.text() for _ in [0]), timeout=10_000)
