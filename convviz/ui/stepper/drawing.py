@@ -355,28 +355,6 @@ class StopDrawing:
             self.ledger.show_rows(("", "cell", "value"), rows)
             self.caption.setText(f"{stop.layer} sends dL/d input {self._shape_text(np.shape(downstream))} to the layer before.")
 
-    def _draw_update(self, stop, *_):
-        chosen = self.explanation
-        before, after = self.run.update_volumes(chosen.name)
-        self.canvas.set_scale(before, after)
-        self.canvas.left.show(before, f"{chosen.name} W before", key=self._key("left", chosen.name))
-        self.canvas.right.show(after, f"W − lr·dW after (lr = {chosen.lr:g})", key=self._key("right", chosen.name))
-        self._select_cell(self.canvas.left, (0,) * before.ndim)
-        self._select_cell(self.canvas.right, (0,) * after.ndim)
-        rows = []
-        for name in self.run.update_names():
-            u = self.run.update(name)
-            style = "winner" if name == chosen.name else "term"
-            ratio = f"{u.ratio:.2e}" if np.isfinite(u.ratio) else "— (W = 0)"
-            rows.append(Row((name, f"{u.weight_norm:.4g}", f"{u.grad_norm:.4g}", ratio), style))
-        self.ledger.show_rows(("parameter", "‖W‖", "‖dW‖", "lr·‖dW‖/‖W‖"), rows)
-        w, dw, new = chosen.first
-        self.heading.setText(
-            f"<b>Update</b> (plain SGD, lr = {chosen.lr:g}): {chosen.name}[first] {number(w)} − {chosen.lr:g} · "
-            f"{number(dw)} = <b>{number(new)}</b>; the update/weight ratio of {chosen.name} is {chosen.ratio:.1e} "
-            "(about 1e-3 is healthy)")
-        self.caption.setText("Shift+→ picks the next parameter; momentum and Adam terms are not shown yet.")
-
     def _highlight_term(self, term: int) -> None:
         """A click on term ``term`` of a conv or FC ledger: its input cell outlined, in the zoom of its slice."""
         stop = self.current_stop

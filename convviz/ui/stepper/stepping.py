@@ -27,7 +27,10 @@ from convviz.engine import explain_pool as P
 from convviz.engine import explain_step as S
 from convviz.engine import layers as L
 from convviz.engine import windowed as W
+from convviz.engine.explain_update import UpdateExplanation, explain_update, step_copy
 from convviz.engine.layer_base import as_4d
+from convviz.training.config import TrainConfig
+from convviz.training.optimization import make_optimizer
 
 KINDS = ("input", "forward", "loss", "backward", "update")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid")  # element-wise: f(x) explained cell by cell
@@ -97,28 +100,17 @@ class ConvBackward:
     whole: X.ConvScatter
 
 
-@dataclass(frozen=True)
-class ParameterUpdate:
-    """Plain SGD on one parameter array: w − lr·dW, and ‖lr·dW‖/‖W‖ against the usual ~1e-3."""
-
-    name: str
-    lr: float
-    weight_norm: float
-    grad_norm: float
-    ratio: float
-    first: tuple[float, float, float]  # w, dW, w − lr·dW of its first element
-
-
 class StepRun:
     """A float64 copy of the network traced on one image: forward, softmax cross-entropy, backward."""
 
-    def __init__(self, spec, weights: dict, x: np.ndarray, label: int, class_names=(), lr: float = 0.01):
+    def __init__(self, spec, weights: dict, x: np.ndarray, label: int, class_names=(), config: TrainConfig | None = None):
         self.spec = spec
         self.net = S.float64_network(spec, weights)
         self.x = np.asarray(x, dtype=np.float64)
         self.label = int(label)
         self.class_names = tuple(class_names)
-        self.lr = lr
+        self.config = config or TrainConfig()  # the optimizer and lr of the update stop
+        self._optimizer = None
         self.trace, self.loss, self.dscores = S.trace_step(self.net, self.x, [self.label])
         self.stops = timeline(self.trace)
         self._routing: dict[str, P.MaxPoolRouting] = {}
@@ -226,22 +218,33 @@ class StepRun:
         """``layer.param`` of every parameter array with a gradient in the trace."""
         return [f"{name}.{key}" for name, record in self.trace.layers.items() for key in record.param_grads]
 
-    def update(self, full_name: str) -> ParameterUpdate:
-        name, key = full_name.rsplit(".", 1)
-        record = self.trace[name]
-        w, dw = record.params[key], record.param_grads[key]
-        weight_norm, grad_norm = float(np.linalg.norm(w)), float(np.linalg.norm(dw))
-        ratio = self.lr * grad_norm / weight_norm if weight_norm > 0 else float("inf")
-        first = (float(w.flat[0]), float(dw.flat[0]), float(w.flat[0] - self.lr * dw.flat[0]))
-        return ParameterUpdate(full_name, self.lr, weight_norm, grad_norm, ratio, first)
+    def set_config(self, config: TrainConfig) -> None:
+        """Another optimizer or learning rate for the update stop."""
+        if config != self.config:
+            self.config, self._optimizer = config, None
+
+    def optimizer(self):
+        """(the engine optimizer ``config`` asks for, over copies of the parameters, fresh: its velocity
+        or moments at 0; the gradients; the parameters after its step)."""
+        if self._optimizer is None:
+            params = {name: self.trace[name.rsplit(".", 1)[0]].params[name.rsplit(".", 1)[1]].copy()
+                      for name in self.update_names()}
+            grads = {name: self.trace[name.rsplit(".", 1)[0]].param_grads[name.rsplit(".", 1)[1]]
+                     for name in self.update_names()}
+            opt = make_optimizer(self.config, params)
+            self._optimizer = (opt, grads, step_copy(opt, grads))
+        return self._optimizer
+
+    def update(self, full_name: str) -> UpdateExplanation:
+        """The update of the first element of parameter ``full_name`` by the configured optimizer."""
+        opt, grads, stepped = self.optimizer()
+        return explain_update(opt, grads, full_name, (0,) * opt.params[full_name].ndim, stepped)
 
     def update_volumes(self, full_name: str) -> tuple[np.ndarray, np.ndarray]:
-        """W and W − lr·dW of one parameter as volumes: conv filters (K·C, Fh, Fw), a matrix as one
+        """W and the W the optimizer's step leaves, as volumes: conv filters (K·C, Fh, Fw), a matrix as one
         slice, a vector flat."""
-        name, key = full_name.rsplit(".", 1)
-        record = self.trace[name]
-        w, dw = record.params[key], record.param_grads[key]
-        new = w - self.lr * dw
+        opt, _, stepped = self.optimizer()
+        w, new = opt.params[full_name], stepped[full_name]
         if w.ndim >= 3:
             shape = (-1,) + w.shape[-2:]
         elif w.ndim == 2:

@@ -36,6 +36,7 @@ from convviz.ui.session import RunSession
 from convviz.ui.stepper.bars import ProbabilityBars
 from convviz.ui.stepper.drawing import StopDrawing
 from convviz.ui.stepper.drawing_blocks import BlockDrawing
+from convviz.ui.stepper.drawing_update import UpdateDrawing
 from convviz.ui.stepper.ledger import (
     LedgerTable,
     index,
@@ -81,7 +82,7 @@ def synthetic_images():
     return synthetic_dataset(validation=config.validation, seed=config.seed)
 
 
-class StepWorkspaceView(StopDrawing, BlockDrawing, QWidget):
+class StepWorkspaceView(StopDrawing, BlockDrawing, UpdateDrawing, QWidget):
     """The Step workspace's page; it reads weights and the network from ``session`` only.
 
     Signals: ``current_layer_changed(str)`` (the layer of the current stop, "" at input, loss and
@@ -116,6 +117,9 @@ class StepWorkspaceView(StopDrawing, BlockDrawing, QWidget):
         self._tracer.done.connect(self._on_traced)
         self._tracer.checked.connect(self._on_checked)
         self.last_check = None  # the newest GradientCheck shown
+        self.learning_rate = TrainConfig().lr  # the next run's (set_learning_rate), when no run goes on
+        self.config_note = ""
+        self._lr_given = False
 
         self.source = QComboBox()
         self.source.addItem("Synthetic test image", "synthetic")
@@ -226,6 +230,7 @@ class StepWorkspaceView(StopDrawing, BlockDrawing, QWidget):
         session.run_finished.connect(self._weights_changed)
         session.weights_changed.connect(self._weights_changed)  # a run opened or weights imported
         session.run_started.connect(self._weights_changed)
+        session.choices_changed.connect(self._config_changed)  # another optimizer for the next run
         self._fill_classes()
 
     # -- public API -------------------------------------------------------------------------------------------
@@ -256,7 +261,7 @@ class StepWorkspaceView(StopDrawing, BlockDrawing, QWidget):
             self._failed(exc)
             return
         self._ticket += 1
-        job = (self._ticket, spec, (image_text, self._pixels), (spec, weights, x, label, classes, TrainConfig().lr))
+        job = (self._ticket, spec, (image_text, self._pixels), (spec, weights, x, label, classes, self.train_config()))
         if wait or (wait is None and macs <= SYNC_MACS):
             self._on_traced(job, *_trace(job[3]))
             return
@@ -293,6 +298,33 @@ class StepWorkspaceView(StopDrawing, BlockDrawing, QWidget):
         self.timeline.clear()
         self.caption.setText(f"Cannot step this network: {error}")
         self.traced.emit()
+
+    def set_learning_rate(self, lr: float) -> None:
+        """The learning rate of the next run (the Training panel's), for the update stop when no run goes on."""
+        self.learning_rate, self._lr_given = float(lr), True
+        self._config_changed()
+
+    def train_config(self) -> TrainConfig:
+        """The optimizer the update stop steps with: the session's choice (``session.optimizer``); the lr of
+        the run going on (its newest record, the schedule included), else ``learning_rate``; momentum and
+        weight decay of an opened run, else the defaults. ``config_note`` says which."""
+        opened = self.session.opened
+        base = opened.config if opened is not None else TrainConfig()
+        lr, where = self.learning_rate, ("the Training panel's learning rate" if self._lr_given else
+                                         "the default learning rate (the Training panel's is not passed to this view)")
+        metrics = self.session.records.metrics
+        if self.session.running and metrics:
+            lr, where = metrics[-1].lr, f"the run's learning rate at step {metrics[-1].step} (its schedule)"
+        self.config_note = (f"The optimizer chosen for the run ({self.session.optimizer}) with {where}. "
+                            "Its velocity or moments start at 0 (a first step): the running trainer's optimizer state "
+                            "is not reachable from here.")
+        return base.replace(optimizer=self.session.optimizer, lr=lr)
+
+    def _config_changed(self) -> None:
+        if self.run is not None:
+            self.run.set_config(self.train_config())
+            if self.current_stop is not None and self.current_stop.kind == "update":
+                self._render()
 
     def set_image(self, source: str, number: int, class_index: int | None = None) -> None:
         """Step test image ``number`` of class ``class_index`` (any class: None) of ``source``

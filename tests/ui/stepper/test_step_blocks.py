@@ -123,3 +123,31 @@ def test_an_fc_backward_sends_every_units_gradient_back_through_its_weight(qtbot
     assert float(dw.cells[-1]) == pytest.approx(record.param_grads["weight"][o, i], rel=1e-5)
     assert view.ledger.row_text(f"engine dW[{o},{i}]") == dw.cells[-1]
     assert f"shown for {view.run.class_name(o)}" in view.caption.text()  # the last FC's units are the classes
+
+
+def test_the_update_steps_with_the_sessions_optimizer_and_learning_rate(qtbot, make_view):
+    from convviz.engine.optim import SGD, Adam
+
+    view = make_view(tiny_spec())
+    view.last_stop()
+    e = view.explanation
+    record = view.run.trace["conv1"]
+    w, dw = record.params["weight"], record.param_grads["weight"]
+    g = dw[0, 0, 0, 0] + 5e-4 * w[0, 0, 0, 0]  # momentum 0.9 from a zero velocity: v = g, w − lr·v
+    assert e.method == "SGD with momentum 0.9" and e.result == pytest.approx(w[0, 0, 0, 0] - 0.01 * g, rel=1e-12)
+    shown = {row.cells[1]: row.cells[2] for row in view.ledger.rows}
+    assert float(shown["w − step"]) == pytest.approx(e.result, rel=1e-5)
+    assert shown["the engine optimizer's step"] == shown["w − step"]
+    opt = SGD({"w": w.copy()}, lr=0.01, momentum=0.9, weight_decay=5e-4)
+    opt.step({"w": dw})
+    ratio = np.linalg.norm(opt.params["w"] - w) / np.linalg.norm(w)
+    assert next(r for r in view.ledger.rows if r.cells[1].startswith("conv1.weight:")).cells[3].startswith(f"{ratio:.2e}")
+    assert "not reachable" in view.caption.text()
+    view.session.set_choices(optimizer="adam")  # the session's choice for the next run
+    view.set_learning_rate(0.002)
+    e = view.explanation
+    opt = Adam({"w": w.copy()}, lr=0.002, weight_decay=5e-4)
+    opt.step({"w": dw})
+    assert e.method == "Adam" and "Adam, lr = 0.002" in view.heading.text()
+    assert e.result == pytest.approx(opt.params["w"][0, 0, 0, 0], rel=1e-12) and e.matches
+    assert any(r.cells[1].startswith("m ← β₁·m") for r in view.ledger.rows)

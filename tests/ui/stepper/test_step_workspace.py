@@ -107,7 +107,7 @@ def test_the_timeline_reaches_the_update_and_back(qtbot, make_view):
     assert stops.index(Stop("backward", "conv1", "conv", "weights")) + 1 == stops.index(Stop("backward", "conv1", "conv"))
     press(qtbot, view, Qt.Key.Key_Right, len(stops) + 2)  # past the end stays at the end
     assert view.current_stop.kind == "update" and view.timeline.currentRow() == len(stops) - 1
-    assert "plain SGD" in view.heading.text()
+    assert "SGD with momentum 0.9, lr = 0.01" in view.heading.text()  # the session's optimizer, the default lr
     names = view.run.update_names()
     assert view.explanation.name == names[0] == "conv1.weight"
     press(qtbot, view, Qt.Key.Key_Right, shift=True)
