@@ -7,6 +7,7 @@
     g = saliency(net, x, class_index)                # dScore_c/dx, (C, H, W)
     cam = grad_cam(net, x, class_index, "conv2")     # Selvaraju et al., upsampled to (H, W)
     patches = top_patches(net, dataset, "conv1", 4)  # the 9 crops where filter 4 fires most
+    every = layer_top_patches(net, dataset, "conv1")  # each filter's 9, from one pass
 
 - ``evaluation.py``: :func:`evaluate` and the :class:`ClassEvaluation` it returns (confusion matrix,
   per-class figures, every image's prediction and top-3 probabilities for drilling down);
@@ -23,9 +24,14 @@ from convviz.analysis.attribution import (
     upsample_bilinear,
 )
 from convviz.analysis.evaluation import Cancelled, ClassEvaluation, evaluate
-from convviz.analysis.patches import Patch, layer_activations, top_patches
+from convviz.analysis.patches import (
+    Patch,
+    layer_activations,
+    layer_top_patches,
+    top_patches,
+)
 
 __all__ = [
-    "Cancelled", "ClassEvaluation", "GradCam", "Patch", "evaluate", "grad_cam", "layer_activations", "saliency",
-    "saliency_map", "top_patches", "upsample_bilinear",
+    "Cancelled", "ClassEvaluation", "GradCam", "Patch", "evaluate", "grad_cam", "layer_activations",
+    "layer_top_patches", "saliency", "saliency_map", "top_patches", "upsample_bilinear",
 ]

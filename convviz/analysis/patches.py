@@ -64,40 +64,60 @@ def top_patches(net, dataset, layer_name: str, filter_index: int, k: int = 9, sp
     (a layer with a spatial output: a conv, or a ReLU or pool after one) is highest, one per image,
     strongest first. ``progress(done, total)`` after each batch; ``cancelled()`` true stops with
     :class:`Cancelled`."""
-    from convviz.model.receptive import receptive_fields
+    depth = _spatial_output(net, layer_name)[1].depth
+    if type(filter_index) is not int or not 0 <= filter_index < depth:
+        raise ValueError(f"filter_index must be from 0 to {depth - 1} for {layer_name} "
+                         f"({depth} filters), got filter_index={filter_index!r}")
+    return layer_top_patches(net, dataset, layer_name, k, split, batch, progress, cancelled,
+                             filters=[filter_index])[0]
 
-    field = receptive_fields(net.report).get(layer_name)
-    report = next((r for r in net.report.walk() if r.name == layer_name), None)
-    if report is None:
-        net.layer(layer_name)  # raises KeyError naming the layers
-    volume = report.output
-    if field is None or field.whole or volume is None or volume.is_flat:
-        raise ValueError(f"{layer_name} gives a flat output: top patches need a layer with a spatial volume")
-    if type(filter_index) is not int or not 0 <= filter_index < volume.depth:
-        raise ValueError(f"filter_index must be from 0 to {volume.depth - 1} for {layer_name} "
-                         f"({volume.depth} filters), got filter_index={filter_index!r}")
+
+def layer_top_patches(net, dataset, layer_name: str, k: int = 9, split: str = "test", batch: int = 256,
+                      progress: Callable[[int, int], None] | None = None,
+                      cancelled: Callable[[], bool] | None = None,
+                      filters: list[int] | None = None) -> list[list[Patch]]:
+    """:func:`top_patches` of every filter of ``layer_name`` (or of ``filters``) from one pass over
+    ``split``: a list per filter, in filter order."""
+    field, volume = _spatial_output(net, layer_name)
+    chosen_filters = list(range(volume.depth)) if filters is None else list(filters)
     count = len(dataset.split(split))
-    best = np.full(count, -np.inf)
-    where = np.zeros(count, dtype=np.int64)  # flat cell index of each image's maximum
+    best = np.full((count, len(chosen_filters)), -np.inf)
+    where = np.zeros((count, len(chosen_filters)), dtype=np.int64)  # flat cell index of each image's maximum
     if progress is not None:
         progress(0, count)
     for start in range(0, count, batch):
         stop = min(start + batch, count)
         x, _ = dataset.batch(split, np.arange(start, stop))
-        maps = layer_activations(net, x, layer_name)[:, filter_index].reshape(stop - start, -1)
-        where[start:stop] = np.argmax(maps, axis=1)
-        best[start:stop] = maps[np.arange(stop - start), where[start:stop]]
+        maps = layer_activations(net, x, layer_name)[:, chosen_filters].reshape(stop - start, len(chosen_filters), -1)
+        where[start:stop] = np.argmax(maps, axis=2)
+        best[start:stop] = np.take_along_axis(maps, where[start:stop, :, None], axis=2)[:, :, 0]
         if progress is not None:
             progress(stop, count)
         if cancelled is not None and cancelled():
             raise Cancelled(f"top patches cancelled after {stop} of {count} images")
-    chosen = np.argsort(-best, kind="stable")[:k]
-    patches = []
-    for i in chosen:
-        row, col = divmod(int(where[i]), volume.width)
-        box = cell_box(field, row, col)
-        patches.append(Patch(int(i), row, col, float(best[i]), box, crop(dataset.raw_image(split, int(i)), box)))
-    return patches
+    result = []
+    for f in range(len(chosen_filters)):
+        patches = []
+        for i in np.argsort(-best[:, f], kind="stable")[:k]:
+            row, col = divmod(int(where[i, f]), volume.width)
+            box = cell_box(field, row, col)
+            patches.append(Patch(int(i), row, col, float(best[i, f]), box, crop(dataset.raw_image(split, int(i)), box)))
+        result.append(patches)
+    return result
+
+
+def _spatial_output(net, layer_name: str):
+    """(receptive field, output volume) of a layer with a spatial output; KeyError or ValueError else."""
+    from convviz.model.receptive import receptive_fields
+
+    report = next((r for r in net.report.walk() if r.name == layer_name), None)
+    if report is None:
+        net.layer(layer_name)  # raises KeyError naming the layers
+    field = receptive_fields(net.report).get(layer_name)
+    volume = report.output
+    if field is None or field.whole or volume is None or volume.is_flat:
+        raise ValueError(f"{layer_name} gives a flat output: top patches need a layer with a spatial volume")
+    return field, volume
 
 
 def cell_box(field, row: int, col: int) -> tuple[int, int, int, int]:

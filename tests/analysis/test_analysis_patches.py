@@ -72,3 +72,14 @@ def test_the_analysis_package_never_imports_qt():
     result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_every_filters_patches_from_one_pass_are_each_filters_own(trained, analysis_data):
+    from convviz.analysis import layer_top_patches
+
+    every = layer_top_patches(trained.net, analysis_data, "conv2", k=4)
+    assert len(every) == 8
+    for f in (0, 5, 7):
+        own = top_patches(trained.net, analysis_data, "conv2", f, k=4)
+        assert [(p.image, p.row, p.col) for p in every[f]] == [(p.image, p.row, p.col) for p in own]
+        assert [p.value for p in every[f]] == pytest.approx([p.value for p in own])
