@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -51,6 +52,7 @@ from convviz.ui.analysis.confusion import (
     ConfusionView,
     percent,
 )
+from convviz.ui.analysis.filters import PatchGrid
 from convviz.ui.analysis.looks import LooksPanel
 from convviz.ui.session import RunSession
 
@@ -87,6 +89,7 @@ class _Jobs(QObject):
     """Carries work done on threads back to the GUI thread (queued signals)."""
 
     progress = Signal(int, int, int)  # ticket, done, total
+    patch_progress = Signal(int, int, int)  # ticket, done, total
     done = Signal(str, int, object, object)  # kind, ticket, result, error
 
 
@@ -96,13 +99,15 @@ class AnalyzeWorkspaceView(QWidget):
     Signals: ``open_in_step(source, index)`` and ``open_as_probe(source, index)`` (source
     ``synthetic`` or ``cifar10``, index of the test image), ``evaluated(object)`` (a new
     :class:`~convviz.analysis.ClassEvaluation` is shown, or None when evaluating failed or was
-    cancelled), ``explained()`` (the selected image's saliency and Grad-CAM are drawn).
+    cancelled), ``explained()`` (the selected image's saliency and Grad-CAM are drawn),
+    ``patches_found()`` (each filter's top-9 patches are drawn: ``patch_rows``).
     """
 
     open_in_step = Signal(str, int)
     open_as_probe = Signal(str, int)
     evaluated = Signal(object)
     explained = Signal()
+    patches_found = Signal()
 
     def __init__(self, session: RunSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -126,6 +131,12 @@ class AnalyzeWorkspaceView(QWidget):
         self._peak_images: set[int] = set()
         self._jobs = _Jobs(self)
         self._jobs.progress.connect(self._on_progress)
+        self._jobs.patch_progress.connect(self._on_patch_progress)
+        self.patch_rows: list[list] = []  # each filter's top patches, as shown
+        self.finding_patches = False
+        self._patch_ticket = 0
+        self._patch_cancel = threading.Event()
+        self._patches_for = None  # (result, layer) the patches shown belong to
         self._jobs.done.connect(self._on_done)
 
         # -- the bar ------------------------------------------------------------------------------------
@@ -223,9 +234,31 @@ class AnalyzeWorkspaceView(QWidget):
         listing_layout.setContentsMargins(0, 0, 0, 0)
         listing_layout.addLayout(heading)
         listing_layout.addWidget(self.images, 1)
+        self.patch_layer = QComboBox()
+        self.patch_layer.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.patch_layer.setToolTip("The conv layer whose filters are shown")
+        self.patch_progress = QProgressBar()
+        self.patch_progress.setFixedWidth(180)
+        self.patch_progress.setFormat("%v / %m images")
+        self.patch_progress.setVisible(False)
+        self.patch_note = QLabel()
+        self.patch_note.setWordWrap(True)
+        patch_bar = QHBoxLayout()
+        for w in (QLabel("Filters of"), self.patch_layer, self.patch_progress):
+            patch_bar.addWidget(w)
+        patch_bar.addWidget(self.patch_note, 1)
+        self.patch_grid = PatchGrid()
+        filters = QWidget()
+        filters_layout = QVBoxLayout(filters)
+        filters_layout.setContentsMargins(0, 0, 0, 0)
+        filters_layout.addLayout(patch_bar)
+        filters_layout.addWidget(self.patch_grid, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(looks, "Where it looks")
+        self.tabs.addTab(filters, "What each filter responds to")
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(listing)
-        right.addWidget(looks)
+        right.addWidget(self.tabs)
         right.setSizes([300, 400])
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -250,6 +283,8 @@ class AnalyzeWorkspaceView(QWidget):
         self.layer_choice.currentIndexChanged.connect(lambda _: self._explain())
         self.class_choice.currentIndexChanged.connect(lambda _: self._explain())
         self.same_scale.toggled.connect(self._same_scale_toggled)
+        self.tabs.currentChanged.connect(lambda _: self._find_patches())
+        self.patch_layer.currentIndexChanged.connect(lambda _: self._find_patches())
         self.step_button.clicked.connect(lambda: self._open(self.open_in_step))
         self.probe_button.clicked.connect(lambda: self._open(self.open_as_probe))
         session.run_finished.connect(self._weights_changed)
@@ -362,8 +397,15 @@ class AnalyzeWorkspaceView(QWidget):
         self.layer_choice.setCurrentIndex(max(0, self.layer_choice.findData(name)))
 
     def shutdown(self) -> None:
-        """Cancel an evaluation going on (its thread ends at the next batch)."""
+        """Cancel an evaluation or a search for patches going on (their threads end at the next batch)."""
         self._cancel.set()
+        self._patch_cancel.set()
+
+    def show_filters(self, layer: str | None = None) -> None:
+        """Show the "What each filter responds to" tab (of ``layer``, a conv layer's name)."""
+        if layer is not None:
+            self.patch_layer.setCurrentIndex(max(0, self.patch_layer.findData(layer)))
+        self.tabs.setCurrentIndex(1)
 
     # -- evaluating --------------------------------------------------------------------------------------------
     def _load(self, source: str):
@@ -385,6 +427,8 @@ class AnalyzeWorkspaceView(QWidget):
     def _on_done(self, kind: str, ticket: int, result, error) -> None:
         if kind == "evaluate":
             self._evaluation_done(ticket, result, error)
+        elif kind == "patches":
+            self._patches_done(ticket, result, error)
         else:
             self._explanation_done(ticket, result, error)
 
@@ -418,6 +462,7 @@ class AnalyzeWorkspaceView(QWidget):
             self.show_mistakes()
         self._enable()
         self.evaluated.emit(evaluation)
+        self._find_patches()
 
     def _weights_changed(self) -> None:
         self._stale = True
@@ -458,6 +503,13 @@ class AnalyzeWorkspaceView(QWidget):
         index = self.layer_choice.findData(current)
         self.layer_choice.setCurrentIndex(index if index >= 0 else len(convs) - 1)  # the last conv by default
         self.layer_choice.blockSignals(False)
+        current = self.patch_layer.currentData()
+        self.patch_layer.blockSignals(True)
+        self.patch_layer.clear()
+        for name, volume in convs:
+            self.patch_layer.addItem(f"{name} ({volume.depth} filters)", name)
+        self.patch_layer.setCurrentIndex(max(0, self.patch_layer.findData(current)))  # the first conv by default
+        self.patch_layer.blockSignals(False)
 
     # -- drilling down -----------------------------------------------------------------------------------------
     def _fill(self, indices: np.ndarray, heading: str) -> None:
@@ -575,3 +627,64 @@ class AnalyzeWorkspaceView(QWidget):
             (f"test image {i}: true {true}, predicted {pred}", f"Saliency for {names[cls]}", cam_title),
             (f"top 3: {top}", saliency_caption, cam_caption))
         self.explained.emit()
+
+    # -- what each filter responds to ------------------------------------------------------------------------
+    def _find_patches(self) -> None:
+        """Every filter's top-9 patches of the chosen layer, on a thread, while their tab is shown
+        and the result or the layer is new."""
+        layer = self.patch_layer.currentData()
+        if self.tabs.currentIndex() != 1 or self.result is None or self._net64 is None or not layer:
+            if self.result is not None and not layer:
+                self.patch_grid.clear_rows("The network has no conv layer.")
+            return
+        if self._patches_for is not None and self._patches_for[0] is self.result and self._patches_for[1] == layer:
+            return
+        self._patch_cancel.set()
+        self._patch_cancel = cancel = threading.Event()
+        self._patch_ticket += 1
+        ticket, holder, data, result = self._patch_ticket, self._net64, self.dataset, self.result
+        self.finding_patches = True
+        self.patch_progress.setRange(0, 1)
+        self.patch_progress.setValue(0)
+        self.patch_progress.setVisible(True)
+        self.patch_note.setText(f"Finding where each filter of {layer} fires most …")
+
+        def work():
+            try:
+                from convviz.analysis import layer_top_patches
+                from convviz.engine import Network
+
+                net = Network(holder.spec, seed=0)
+                net.set_weights(holder.weights)
+                rows = layer_top_patches(net, data, layer, k=9, cancelled=cancel.is_set,
+                                         progress=lambda d, t: self._jobs.patch_progress.emit(ticket, d, t))
+                self._jobs.done.emit("patches", ticket, (result, layer, rows), None)
+            except Exception as exc:  # noqa: BLE001 (said beside the grid)
+                self._jobs.done.emit("patches", ticket, None, exc)
+
+        threading.Thread(target=work, daemon=True, name="analyze-patches").start()
+
+    def _on_patch_progress(self, ticket: int, done: int, total: int) -> None:
+        if ticket == self._patch_ticket and self.finding_patches:
+            self.patch_progress.setRange(0, max(total, 1))
+            self.patch_progress.setValue(done)
+
+    def _patches_done(self, ticket: int, result, error) -> None:
+        if ticket != self._patch_ticket:
+            return
+        self.finding_patches = False
+        self.patch_progress.setVisible(False)
+        if error is not None:
+            self.patch_note.setText("" if isinstance(error, Cancelled) else f"Cannot find the patches: {error}")
+            return
+        evaluation, layer, rows = result
+        from convviz.model import analyze
+        from convviz.model.receptive import receptive_fields
+
+        field = receptive_fields(analyze(self._net64.spec))[layer]
+        self._patches_for, self.patch_rows = (evaluation, layer), rows
+        self.patch_grid.show_rows(rows, max(field.size_h, field.size_w))
+        self.patch_note.setText(
+            f"Each row a filter of {layer}; its 9 test images where it fires most, strongest first, each cropped "
+            f"to the {field.size_w}×{field.size_h} pixels one cell sees (padding black).")
+        self.patches_found.emit()

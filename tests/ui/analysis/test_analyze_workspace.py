@@ -185,3 +185,61 @@ def test_a_network_that_does_not_fit_the_images_says_why(qtbot, make_view):
     assert done.args == [None] and view.result is None
     assert "Cannot evaluate: the network takes 28×28×1 images but synthetic has 32×32×3" in view.status.text()
     assert not view.mistakes_button.isEnabled()
+
+
+def test_cifar10_test_set_when_it_is_in_the_data_folder_without_stuttering_the_window(qtbot, make_view, tmp_path):
+    """10,000 CIFAR-10 test images evaluated on a thread; a 20 ms timer on the window keeps its beat."""
+    import time
+
+    from analyze_paths import SHARED_CIFAR10
+    from PySide6.QtCore import QTimer
+
+    if not SHARED_CIFAR10.exists():
+        pytest.skip(f"the CIFAR-10 archive is not at {SHARED_CIFAR10} (a fresh clone has none)")
+    view = make_view(show=False)
+    assert not view.cifar10_available()  # the default data folder of a test has none
+    (tmp_path / "cifar10").mkdir()
+    (tmp_path / "cifar10" / SHARED_CIFAR10.name).symlink_to(SHARED_CIFAR10)
+    view.session.data_folder = str(tmp_path)
+    assert view.cifar10_available()
+    beats = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
+    timer.start(20)
+    with qtbot.waitSignal(view.evaluated, timeout=120_000) as done:
+        view.set_source("cifar10")
+        view.show()
+    timer.stop()
+    result = done.args[0]
+    assert result is not None and result.count == 10_000 and result.confusion.sum() == 10_000
+    assert result.class_names[:2] == ("airplane", "automobile")
+    assert (result.support == 1000).all()
+    assert view.accuracy_label.text().endswith(f"cifar10 test images right (mean loss {result.loss:.3f})")
+    gaps = np.diff(beats)
+    late = gaps.max() - 0.020
+    print(f"timer lateness while evaluating CIFAR-10: max {late * 1000:.0f} ms, "
+          f"95th percentile {(np.percentile(gaps, 95) - 0.020) * 1000:.0f} ms over {len(gaps)} beats")
+    assert len(gaps) > 20 and late < 0.5
+    qtbot.waitUntil(lambda: not view.explaining, timeout=20_000)
+    assert view.saliency_values is not None
+
+
+def test_the_filters_tab_shows_each_filters_top_9_patches(qtbot, make_view, analyze_data, trained_weights):
+    from convviz.analysis import layer_top_patches
+
+    view = make_view()
+    assert view.patch_rows == []  # found only once their tab is shown
+    with qtbot.waitSignal(view.patches_found, timeout=20_000):
+        view.show_filters()
+    net = Network(two_conv_spec())
+    net.set_weights(trained_weights)
+    expected = layer_top_patches(net, analyze_data, "conv1", k=9)
+    assert len(view.patch_rows) == 8 and all(len(row) == 9 for row in view.patch_rows)
+    assert [[(p.image, p.row, p.col) for p in row] for row in view.patch_rows] == \
+        [[(p.image, p.row, p.col) for p in row] for row in expected]
+    assert "4×4 pixels one cell sees" in view.patch_note.text()
+    assert not view.patch_grid.label.pixmap().isNull()
+    with qtbot.waitSignal(view.patches_found, timeout=20_000):
+        view.show_filters("conv2")
+    assert len(view.patch_rows) == 8 and "conv2" in view.patch_note.text()
+    assert [p.image for p in view.patch_rows[3]] == [p.image for p in layer_top_patches(net, analyze_data, "conv2")[3]]

@@ -1,0 +1,70 @@
+"""What each filter responds to: for a chosen conv layer, every filter's top-9 test patches.
+
+One row per filter: its nine receptive-field crops, strongest first (one per image, at the cell
+where the filter's map is largest), each enlarged to the same size with sharp pixels; zero padding
+in a crop is black. Computed from the workspace's evaluated weights on a thread, with progress.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QLabel, QScrollArea
+
+LABEL_WIDTH = 44
+GAP = 3
+TILE = 40  # pixels per crop at least
+
+
+def mosaic(rows: list[list], tile: int) -> np.ndarray:
+    """(H, W, 3) uint8: each filter's crops side by side, ``tile`` pixels each, GAP apart, rows GAP apart."""
+    k = max((len(r) for r in rows), default=0)
+    height = len(rows) * (tile + GAP) + GAP
+    width = k * (tile + GAP) + GAP
+    out = np.full((height, width, 3), 255, dtype=np.uint8)
+    for r, patches in enumerate(rows):
+        for c, patch in enumerate(patches):
+            crop = patch.crop if patch.crop.shape[2] == 3 else np.repeat(patch.crop[:, :, :1], 3, axis=2)
+            h, w = crop.shape[:2]
+            scale = max(1, tile // max(h, w))
+            big = np.repeat(np.repeat(crop, scale, axis=0), scale, axis=1)[:tile, :tile]
+            y, x = GAP + r * (tile + GAP), GAP + c * (tile + GAP)
+            out[y:y + big.shape[0], x:x + big.shape[1]] = big
+    return out
+
+
+class PatchGrid(QScrollArea):
+    """The rows of patches as one picture (filter numbers at the left), scrolled when tall."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setWidget(self.label)
+        self.setWidgetResizable(True)
+        self.rows: list[list] = []
+
+    def show_rows(self, rows: list[list], field_size: int) -> None:
+        self.rows = rows
+        tile = max(TILE, field_size * max(1, TILE // max(field_size, 1)))
+        tile = min(tile, 96)
+        pixels = np.ascontiguousarray(mosaic(rows, tile))
+        h, w, _ = pixels.shape
+        image = QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        canvas = QPixmap(w + LABEL_WIDTH, h)
+        canvas.fill(QColor("white"))
+        painter = QPainter(canvas)
+        painter.drawImage(LABEL_WIDTH, 0, image)
+        painter.setPen(QColor("#202124"))
+        for r in range(len(rows)):
+            y = GAP + r * (tile + GAP)
+            painter.drawText(0, y, LABEL_WIDTH - 6, tile, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                             f"f{r}")
+        painter.end()
+        self.label.setPixmap(canvas)
+
+    def clear_rows(self, message: str = "") -> None:
+        self.rows = []
+        self.label.clear()
+        self.label.setText(message)
