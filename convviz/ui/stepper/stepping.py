@@ -22,6 +22,7 @@ from convviz.engine import (
     explain_conv_weight_grad,
 )
 from convviz.engine import explain_fc as F
+from convviz.engine import explain_field as R
 from convviz.engine import explain_layers as X
 from convviz.engine import explain_pool as P
 from convviz.engine import explain_step as S
@@ -116,6 +117,19 @@ class StepRun:
         self._routing: dict[str, P.MaxPoolRouting] = {}
         self._scatter: dict[str, X.ConvScatter] = {}
         self._sharing: dict[str, P.AvgPoolSharing] = {}
+        self._fields: dict = {}
+
+    def field(self, layer: str, position: tuple[int, ...]):
+        """The receptive field of ``position`` of top-level layer ``layer`` on every earlier volume
+        (the analytic box, and the gradient of one backward pass from that cell)."""
+        key = (layer, tuple(position))
+        if key not in self._fields:
+            self._fields = {key: R.receptive_field(self.net, self.trace, layer, position)}  # the newest only
+        return self._fields[key]
+
+    def has_field(self, stop: Stop) -> bool:
+        """Whether a forward stop's layer is one the receptive-field view follows back (a top-level one)."""
+        return stop.kind == "forward" and stop.layer in {layer.name for layer in self.net.stack.layers}
 
     def layer(self, stop: Stop):
         return self.net.layer(stop.layer)

@@ -36,6 +36,7 @@ from convviz.ui.session import RunSession
 from convviz.ui.stepper.bars import ProbabilityBars
 from convviz.ui.stepper.drawing import StopDrawing
 from convviz.ui.stepper.drawing_blocks import BlockDrawing
+from convviz.ui.stepper.drawing_field import FieldDrawing
 from convviz.ui.stepper.drawing_update import UpdateDrawing
 from convviz.ui.stepper.ledger import (
     LedgerTable,
@@ -82,7 +83,7 @@ def synthetic_images():
     return synthetic_dataset(validation=config.validation, seed=config.seed)
 
 
-class StepWorkspaceView(StopDrawing, BlockDrawing, UpdateDrawing, QWidget):
+class StepWorkspaceView(StopDrawing, BlockDrawing, UpdateDrawing, FieldDrawing, QWidget):
     """The Step workspace's page; it reads weights and the network from ``session`` only.
 
     Signals: ``current_layer_changed(str)`` (the layer of the current stop, "" at input, loss and
@@ -160,6 +161,11 @@ class StepWorkspaceView(StopDrawing, BlockDrawing, UpdateDrawing, QWidget):
         self.speed.setCurrentIndex(1)
         self.speed.setToolTip("How fast Play steps")
         self.player = QTimer(self)
+        self.field_button = QPushButton("Receptive field")
+        self.field_button.setCheckable(True)
+        self.field_button.setToolTip("The selected cell's receptive field on the input and every earlier layer: the "
+                                     "analytic box, and the cell's gradient from one backward pass")
+        self.field_volume = 0  # which earlier volume the field view shows (0: the input)
         bar = QHBoxLayout()
         bar.addWidget(self.back_button)
         bar.addWidget(self.timeline, 1)
@@ -167,6 +173,7 @@ class StepWorkspaceView(StopDrawing, BlockDrawing, UpdateDrawing, QWidget):
         bar.addWidget(self.stop_label)
         bar.addWidget(self.play_button)
         bar.addWidget(self.speed)
+        bar.addWidget(self.field_button)
 
         self.canvas = VolumeCanvas()
         self.heading = QLabel()
@@ -222,6 +229,8 @@ class StepWorkspaceView(StopDrawing, BlockDrawing, UpdateDrawing, QWidget):
         self.image_number.valueChanged.connect(lambda _: self._image_changed())
         self.reload_button.clicked.connect(self.reload)
         self.ledger.term_selected.connect(self._highlight_term)
+        self.ledger.term_selected.connect(self._field_row)
+        self.field_button.toggled.connect(self._field_toggled)
         self.check_button.clicked.connect(self.check_gradient)
         self.play_button.toggled.connect(self._play_toggled)
         self.speed.currentIndexChanged.connect(lambda _: self._play_toggled(self.play_button.isChecked()))
@@ -600,9 +609,39 @@ class StepWorkspaceView(StopDrawing, BlockDrawing, UpdateDrawing, QWidget):
         self.current_layer_changed.emit(stop.layer)
 
     # -- drawing --------------------------------------------------------------------------------------------
+    def show_field(self, on: bool = True, volume: int = 0) -> None:
+        """The receptive-field view of the selected cell (at a forward stop), on earlier volume ``volume``
+        (0: the input, i: the output of the i-th top-level layer)."""
+        self.field_button.blockSignals(True)
+        self.field_button.setChecked(on)
+        self.field_button.blockSignals(False)
+        self.field_volume = volume
+        self._render()
+
+    def _field_toggled(self, _on: bool) -> None:
+        self.field_volume = 0
+        self._render()
+
+    def _field_row(self, row: int) -> None:
+        if row >= 0 and self.in_field_view():
+            self.field_volume = row
+            self._render()
+
+    def in_field_view(self) -> bool:
+        stop = self.current_stop
+        return self.field_button.isChecked() and stop is not None and self.run.has_field(stop)
+
     def _render(self) -> None:
         run, stop = self.run, self.current_stop
         if run is None or stop is None:
+            return
+        self.field_button.setVisible(run.has_field(stop))
+        if self.in_field_view():
+            self.explanation = run.field(stop.layer, self.position)
+            for widget in (self.check_button, self.check_label, self.bars):
+                widget.setVisible(False)
+            self._draw_field(stop, *self.field_volumes(stop))
+            self.position_changed.emit(self.position)
             return
         self.explanation = run.explain(stop, self.position)
         checkable = self.check_target() is not None

@@ -151,3 +151,46 @@ def test_the_update_steps_with_the_sessions_optimizer_and_learning_rate(qtbot, m
     assert e.method == "Adam" and "Adam, lr = 0.002" in view.heading.text()
     assert e.result == pytest.approx(opt.params["w"][0, 0, 0, 0], rel=1e-12) and e.matches
     assert any(r.cells[1].startswith("m ← β₁·m") for r in view.ledger.rows)
+
+
+def test_the_receptive_field_of_a_cell_is_outlined_on_every_earlier_layer_with_its_gradient(qtbot, make_view):
+    from convviz.model import analyze
+    from convviz.model.receptive import receptive_fields
+
+    view = make_view(block_spec())
+    res = next(s.layer for s in view.stops if s.type == "residual")
+    view.go_to_layer(res)
+    view.set_position((1, 6, 5))
+    qtbot.mouseClick(view.field_button, Qt.MouseButton.LeftButton)
+    f = view.explanation
+    field = receptive_fields(analyze(block_spec()))[res]
+    rows = [row for row in view.ledger.rows if row.term is not None]
+    assert [row.cells[1] for row in rows] == ["input", "conv1", "lrelu1"]
+    assert rows[0].cells[2] == f"{field.size_w}×{field.size_h}" and rows[0].style == "winner"
+    assert view.ledger.row_text("gradient inside every box") == "yes"
+    # the gradient drawn on the left is one backward pass from the cell: the cell's dependence on the input
+    net, trace = engine_trace(view)
+    x, h = trace.input.copy(), 1e-6
+    x[0, 2, 6, 5] += h
+    moved = net.trace_forward(x)[res].output[0, 1, 6, 5]
+    assert f.boxes[0].gradient[2, 6, 5] == pytest.approx((moved - trace[res].output[0, 1, 6, 5]) / h, rel=1e-4, abs=1e-8)
+    assert np.array_equal(view.canvas.left.values, f.boxes[0].gradient)
+    view.ledger.selectRow(view.ledger.rows.index(rows[2]))  # a click on lrelu1's row: the field on its output
+    assert view.field_volume == 2 and "output of lrelu1" in view.heading.text()
+    assert view.explanation.boxes[2].rows == (6 - 1, 6 + 1)  # the residual's 3×3
+    press(qtbot, view, Qt.Key.Key_Right, shift=True)
+    assert view.explanation.cell == (1, 6, 6)
+    qtbot.mouseClick(view.field_button, Qt.MouseButton.LeftButton)
+    assert "residual" in view.heading.text() and not view.in_field_view()
+
+
+def test_the_field_view_opens_on_any_earlier_volume(qtbot, make_view):
+    view = make_view(block_spec())
+    view.go_to_layer("conv1")
+    view.set_position((0, 0, 0))
+    view.show_field(True, 0)
+    assert view.explanation.boxes[0].rows == (0, 1) and view.ledger.rows[0].cells[1] == "input (padding)"
+    res = next(s.layer for s in view.stops if s.type == "residual")
+    view.go_to_layer(res)
+    view.show_field(True, 1)
+    assert view.field_volume == 1 and "output of conv1" in view.heading.text()

@@ -1,0 +1,70 @@
+"""A cell's receptive field across layers: the analytic box, and the gradient of one backward pass inside it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convviz.engine import Network
+from convviz.engine.explain_field import receptive_field
+from convviz.model import (
+    FC,
+    Conv,
+    Flatten,
+    MaxPool,
+    NetworkSpec,
+    ReLU,
+    Residual,
+    Softmax,
+    Volume,
+    analyze,
+)
+from convviz.model.receptive import receptive_fields
+
+
+def traced(spec, seed=0):
+    net = Network(spec, dtype=np.float64, seed=seed)
+    trace = net.trace_forward(np.random.default_rng(seed).normal(size=(1, *spec.input.chw())))
+    return net, trace
+
+
+SPEC = NetworkSpec(Volume(24, 24, 3), [
+    Conv(filters=4, size=3, pad=1), ReLU(), MaxPool(size=2, stride=2),
+    Conv(filters=4, size=3, pad=2, dilation=2), ReLU(),
+    Residual(body=[Conv(filters=4, size=3, pad=1)]), Flatten(), FC(units=3), Softmax(),
+])
+
+
+def test_an_inner_cells_box_on_the_input_is_the_models_receptive_field_and_holds_its_gradient():
+    net, trace = traced(SPEC)
+    f = receptive_field(net, trace, "res1", (1, 6, 5))
+    model = receptive_fields(analyze(SPEC))["res1"]
+    assert [b.layer for b in f.boxes] == ["input", "conv1", "relu1", "maxpool1", "conv2", "relu2"]
+    assert f.boxes[0].size == (model.size_h, model.size_w)
+    assert not f.boxes[0].clipped and f.engine == pytest.approx(f.value, abs=1e-12)
+    for box in f.boxes:
+        assert box.inside and box.support is not None  # the gradient lives inside the box, and somewhere
+    assert f.boxes[4].rows == (5, 7) and f.boxes[4].cols == (4, 6)  # the residual's 3×3 on conv2's output
+    assert f.boxes[3].rows == (5 - 2, 7 + 2) and f.boxes[3].cols == (4 - 2, 6 + 2)  # conv2's dilated 3×3 (span 5)
+    # the cell depends on the input only where its gradient says: perturb outside the box, nothing moves
+    x = trace.input.copy()
+    (r0, r1), (c0, c1) = f.boxes[0].rows, f.boxes[0].cols
+    outside = np.ones(x.shape[2:], bool)
+    outside[r0:r1 + 1, c0:c1 + 1] = False
+    x[:, :, outside] += 1.0
+    moved = net.trace_forward(x)["res1"].output[0, 1, 6, 5]
+    assert moved == pytest.approx(f.value, abs=1e-12)
+
+
+def test_a_corner_cell_is_clipped_and_an_fc_unit_sees_everything():
+    net, trace = traced(SPEC)
+    f = receptive_field(net, trace, "conv2", (0, 0, 0))
+    assert f.boxes[0].rows == (0, 6) and f.boxes[0].clipped and f.boxes[3].clipped  # the windows reach into padding
+    g = receptive_field(net, trace, "fc1", (2,))
+    assert all(b.whole for b in g.boxes) and g.boxes[0].rows == (0, 23)
+
+
+def test_an_inner_layer_is_refused_with_the_top_level_names():
+    net, trace = traced(SPEC)
+    with pytest.raises(ValueError, match="not a layer of the network's top level; these are: conv1, relu1"):
+        receptive_field(net, trace, "res1.body.conv1", (0, 0, 0))
