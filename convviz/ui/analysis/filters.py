@@ -1,4 +1,5 @@
-"""What each filter responds to: for a chosen conv layer, every filter's top-9 test patches.
+"""What each filter responds to: for a chosen conv layer, every filter's top-9 test patches (and the
+thumbnails the workspace lists images with).
 
 One row per filter: its nine receptive-field crops, strongest first (one per image, at the cell
 where the filter's map is largest), each enlarged to the same size with sharp pixels; zero padding
@@ -11,6 +12,16 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QScrollArea
+
+
+def image_pixmap(image: np.ndarray, size: int) -> QPixmap:
+    """(H, W, C) uint8 (C = 3 or 1) → a pixmap ``size`` pixels wide, each pixel a sharp block."""
+    image = np.ascontiguousarray(image if image.shape[2] == 3 else np.repeat(image[:, :, :1], 3, axis=2), dtype=np.uint8)
+    h, w, _ = image.shape
+    qimage = QImage(image.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # the copy owns its bytes
+    return QPixmap.fromImage(qimage).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                            Qt.TransformationMode.FastTransformation)
+
 
 LABEL_WIDTH = 44
 GAP = 3

@@ -11,12 +11,16 @@ Cancel; the window goes on meanwhile. Then:
 - the selected image with its saliency (max over channels of |dS/dx|, S the predicted — or the true
   — class's score) and Grad-CAM at a chosen conv layer laid over it, each with a colour legend, on
   one scale across images when asked; it can go to the Step workspace or become the Train
-  workspace's probe (``open_in_step``, ``open_as_probe``).
+  workspace's probe (``open_in_step``, ``open_as_probe``);
+- "Your image…" (or a picture dropped on the page): fitted to the input, classified and explained
+  the same way;
+- "What each filter responds to": every filter's top-9 test patches of a chosen conv layer.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, QSize, Qt, Signal
@@ -52,7 +56,7 @@ from convviz.ui.analysis.confusion import (
     ConfusionView,
     percent,
 )
-from convviz.ui.analysis.filters import PatchGrid
+from convviz.ui.analysis.filters import PatchGrid, image_pixmap
 from convviz.ui.analysis.looks import LooksPanel
 from convviz.ui.session import RunSession
 
@@ -68,6 +72,17 @@ def synthetic_test_set():
     from convviz.ui.stepper.workspace import synthetic_images
 
     return synthetic_images()
+
+
+@dataclass(frozen=True)
+class OwnImage:
+    """The user's picture: as read (H, W, 3), fitted to the input (h, w, C) uint8, normalized x (1, C, h, w)."""
+
+    name: str
+    original: np.ndarray
+    pixels: np.ndarray
+    x: np.ndarray
+    fit: str  # "640×480 fitted to 32×32×3"
 
 
 class _Float64Net:
@@ -120,6 +135,8 @@ class AnalyzeWorkspaceView(QWidget):
         self.saliency_values: np.ndarray | None = None  # (H, W) the saliency map shown
         self.cam_values: np.ndarray | None = None  # (H, W) the upsampled Grad-CAM shown
         self.selected_image: int | None = None
+        self.own_image: OwnImage | None = None  # the user's picture, when it is the one explained
+        self.own_probabilities: np.ndarray | None = None  # its class probabilities, once classified
         self.listing: tuple = ()  # ("cell", t, p) or ("mistakes",)
         self._stale = True  # the weights changed since the last evaluation
         self._cifar = None
@@ -198,6 +215,11 @@ class AnalyzeWorkspaceView(QWidget):
         heading = QHBoxLayout()
         heading.addWidget(self.list_heading, 1)
         heading.addWidget(self.mistakes_button)
+        self.own_button = QPushButton("Your image…")
+        self.own_button.setToolTip("Open a PNG or JPEG of your own (or drop one on this page): it is fitted to the "
+                                   "network's input, classified, and explained below")
+        heading.addWidget(self.own_button)
+        self.setAcceptDrops(True)
         self.images = QListWidget()
         self.images.setIconSize(QSize(THUMB, THUMB))
         self.images.setUniformItemSizes(True)
@@ -278,6 +300,7 @@ class AnalyzeWorkspaceView(QWidget):
         self.source.currentIndexChanged.connect(lambda _: self._weights_changed())
         self.matrix.clicked.connect(lambda index: self.show_cell(index.row(), index.column()))
         self.mistakes_button.clicked.connect(self.show_mistakes)
+        self.own_button.clicked.connect(self._choose_image)
         self.images.currentItemChanged.connect(self._image_clicked)
         self.images.itemDoubleClicked.connect(lambda item: self._open(self.open_in_step))
         self.layer_choice.currentIndexChanged.connect(lambda _: self._explain())
@@ -379,6 +402,7 @@ class AnalyzeWorkspaceView(QWidget):
 
     def select_image(self, index: int) -> None:
         """Explain test image ``index`` (listed or not)."""
+        self.own_image = None
         for row in range(self.images.count()):
             if self.images.item(row).data(Qt.ItemDataRole.UserRole) == index:
                 if row == self.images.currentRow():
@@ -388,6 +412,56 @@ class AnalyzeWorkspaceView(QWidget):
                 return
         self.selected_image = int(index)
         self._explain()
+
+    def open_image(self, path: str) -> bool:
+        """Fit the picture at ``path`` to the network's input (the largest centred crop of its shape,
+        resized), classify it with the evaluated weights and explain it; False (said in the status)
+        when it cannot be read or nothing was evaluated yet."""
+        from convviz.data import DataError, fit_image
+        from convviz.ui.widgets.image_file import read_image_file
+
+        if self.result is None or self._net64 is None:
+            self.status.setText("Evaluate first: your image is classified with the evaluated weights.")
+            return False
+        c, h, w = self._net64.spec.input.chw()
+        try:
+            original = read_image_file(path)
+            pixels = fit_image(original, h, w, c)
+        except (DataError, OSError) as exc:
+            self.status.setText(f"Cannot open {path}: {exc}")
+            return False
+        norm = self.dataset.normalization
+        mean, std = (norm.mean, norm.std) if len(norm.mean) == c else ((0.5,) * c, (0.25,) * c)
+        x = (pixels.transpose(2, 0, 1)[None] / 255.0 - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
+        oh, ow = original.shape[:2]
+        fit = f"{ow}×{oh} fitted to {w}×{h}×{c}" if (oh, ow) != (h, w) or c != 3 else f"{w}×{h}"
+        from pathlib import Path
+
+        self.own_image = OwnImage(Path(path).name, original, pixels, x, fit)
+        self.selected_image = None
+        self.images.blockSignals(True)
+        self.images.setCurrentRow(-1)
+        self.images.blockSignals(False)
+        self._enable()
+        self._explain()
+        return True
+
+    def _choose_image(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self, "Your image", "", "Pictures (*.png *.jpg *.jpeg *.bmp *.gif *.webp)")
+        if path:
+            self.open_image(path)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            self.open_image(files[0])
+            event.acceptProposedAction()
 
     def conv_layers(self) -> list[str]:
         """The layers Grad-CAM can be taken at (every conv layer, inner ones too)."""
@@ -482,7 +556,7 @@ class AnalyzeWorkspaceView(QWidget):
 
     def _enable(self) -> None:
         has = self.result is not None
-        for w in (self.mistakes_button, self.layer_choice, self.class_choice, self.same_scale):
+        for w in (self.mistakes_button, self.layer_choice, self.class_choice, self.same_scale, self.own_button):
             w.setEnabled(has)
         chosen = has and self.selected_image is not None
         self.step_button.setEnabled(chosen)
@@ -513,8 +587,6 @@ class AnalyzeWorkspaceView(QWidget):
 
     # -- drilling down -----------------------------------------------------------------------------------------
     def _fill(self, indices: np.ndarray, heading: str) -> None:
-        from convviz.ui.training.probes_view import image_pixmap
-
         result, data = self.result, self.dataset
         names = result.class_names
         shown = indices[:LIST_LIMIT]
@@ -548,7 +620,7 @@ class AnalyzeWorkspaceView(QWidget):
     def _image_clicked(self, item, _previous=None) -> None:
         if item is None:
             return
-        self.selected_image = int(item.data(Qt.ItemDataRole.UserRole))
+        self.selected_image, self.own_image = int(item.data(Qt.ItemDataRole.UserRole)), None
         self._enable()
         self._explain()
 
@@ -562,24 +634,35 @@ class AnalyzeWorkspaceView(QWidget):
         self._explain()
 
     def _explain(self) -> None:
-        """Saliency and Grad-CAM of the selected image, on a thread; drawn when done (``explained``)."""
-        if self.result is None or self.selected_image is None or self._net64 is None:
+        """Saliency and Grad-CAM of the selected test image (or the user's own), on a thread; drawn when
+        done (``explained``)."""
+        if self.result is None or self._net64 is None or (self.selected_image is None and self.own_image is None):
             return
         layer = self.layer_choice.currentData()
-        i, result, data = self.selected_image, self.result, self.dataset
-        cls = int(result.predicted[i] if self.class_choice.currentData() == "predicted" else result.labels[i])
+        result, data, own = self.result, self.dataset, self.own_image if self.selected_image is None else None
+        wanted = self.class_choice.currentData()
+        if own is None:
+            i = self.selected_image
+            subject = ("test", i)
+            cls = int(result.predicted[i] if wanted == "predicted" else result.labels[i])
+        else:
+            subject, cls = ("own", own), None  # the class it is predicted as: known after the forward pass
         self._explain_ticket += 1
         ticket, holder = self._explain_ticket, self._net64
         self.explaining = True
 
         def work():
             try:
+                from convviz.engine.loss import softmax
+
                 with holder.lock:
                     net = holder.get()
-                    x, _ = data.batch("test", np.array([i]))
-                    g = saliency_map(saliency(net, x.astype(np.float64), cls))
-                    cam = grad_cam(net, x.astype(np.float64), cls, layer) if layer else None
-                self._jobs.done.emit("explain", ticket, (i, cls, layer, g, cam), None)
+                    x = (data.batch("test", np.array([subject[1]]))[0] if own is None else own.x).astype(np.float64)
+                    probs = softmax(net.forward(x, train=False))[0]
+                    c = int(np.argmax(probs)) if cls is None else cls
+                    g = saliency_map(saliency(net, x, c))
+                    cam = grad_cam(net, x, c, layer) if layer else None
+                self._jobs.done.emit("explain", ticket, (subject, c, layer, g, cam, probs), None)
             except Exception as exc:  # noqa: BLE001 (said in the panel)
                 self._jobs.done.emit("explain", ticket, None, exc)
 
@@ -593,24 +676,33 @@ class AnalyzeWorkspaceView(QWidget):
             self.looks.clear(f"Cannot explain this image: {error}")
             self.explained.emit()
             return
-        i, cls, layer, g, cam = result
+        subject, cls, layer, g, cam, probs = result
         names = self.result.class_names
+        i = subject[1] if subject[0] == "test" else None
         heat = cam.upsampled if cam is not None else np.zeros_like(g)
         peaks = (float(g.max()), float(heat.max()))
         # A few pixels hold saliency's largest values: its own legend tops out at a high percentile.
         tops = (float(np.percentile(g, SALIENCY_PERCENTILE)) or peaks[0], peaks[1])
         if self.same_scale.isChecked():
             self._peaks = [max(a, b) for a, b in zip(self._peaks, tops)]
-            self._peak_images.add(i)
+            self._peak_images.add(i if i is not None else subject[1].name)
             scales = tuple(self._peaks)
             count = len(self._peak_images)
             note = f"the same scale over the {count} image{'s' if count > 1 else ''} shown since ticked"
         else:
             scales, note = tops, "its own scale"
         self.saliency_values, self.cam_values = g, heat
-        r = self.result
-        true, pred = names[r.labels[i]], names[r.predicted[i]]
-        top = ", ".join(f"{names[k]} {p:.1%}" for k, p in zip(r.top_classes[i], r.top_probs[i]))
+        order = np.argsort(-probs, kind="stable")[:3]
+        top = ", ".join(f"{names[k]} {probs[k]:.1%}" for k in order)
+        if i is not None:
+            r = self.result
+            pixels = self.dataset.raw_image("test", i)
+            heading = f"test image {i}: true {names[r.labels[i]]}, predicted {names[r.predicted[i]]}"
+        else:
+            own = subject[1]
+            pixels = own.pixels
+            heading = f"your image {own.name}: predicted {names[cls]} ({own.fit})"
+        self.own_probabilities = probs if i is None else None
         if peaks[0] == 0:
             saliency_caption = "0 everywhere: no path from the input to this score passes every ReLU"
         else:
@@ -623,8 +715,8 @@ class AnalyzeWorkspaceView(QWidget):
             cam_caption = (f"ReLU(Σ α_k A_k) at {cam.map.shape[1]}×{cam.map.shape[0]}, upsampled bilinearly; "
                            f"legend 0–{scales[1]:.3g} ({note})")
         self.looks.show(
-            self.dataset.raw_image("test", i), g, heat, scales,
-            (f"test image {i}: true {true}, predicted {pred}", f"Saliency for {names[cls]}", cam_title),
+            pixels, g, heat, scales,
+            (heading, f"Saliency for {names[cls]}", cam_title),
             (f"top 3: {top}", saliency_caption, cam_caption))
         self.explained.emit()
 

@@ -243,3 +243,32 @@ def test_the_filters_tab_shows_each_filters_top_9_patches(qtbot, make_view, anal
         view.show_filters("conv2")
     assert len(view.patch_rows) == 8 and "conv2" in view.patch_note.text()
     assert [p.image for p in view.patch_rows[3]] == [p.image for p in layer_top_patches(net, analyze_data, "conv2")[3]]
+
+
+def test_your_own_picture_is_fitted_classified_and_explained(qtbot, make_view, analyze_data, trained_weights, tmp_path):
+    from PySide6.QtGui import QImage
+
+    from convviz.data import fit_image
+
+    view = make_view()
+    picture = np.ascontiguousarray(np.repeat(np.repeat(analyze_data.raw_image("test", 7), 2, axis=0), 3, axis=1))
+    h, w, _ = picture.shape  # 64×96: wider than the input, so the middle is cropped
+    QImage(picture.data, w, h, 3 * w, QImage.Format.Format_RGB888).save(str(tmp_path / "mine.png"))
+    with qtbot.waitSignal(view.explained, timeout=10_000):
+        assert view.open_image(str(tmp_path / "mine.png"))
+    fitted = fit_image(picture, 32, 32, 3)
+    assert (view.own_image.pixels == fitted).all() and view.own_image.fit == "96×64 fitted to 32×32×3"
+    norm = analyze_data.normalization
+    x = (fitted.transpose(2, 0, 1)[None] / 255.0 - np.array(norm.mean)[:, None, None]) / np.array(norm.std)[:, None, None]
+    net = Network(two_conv_spec(), dtype=np.float64)
+    net.set_weights(trained_weights)
+    probs = net.predict_proba(x)[0]
+    assert np.allclose(view.own_probabilities, probs)
+    predicted = int(np.argmax(probs))
+    names = analyze_data.class_names
+    assert view.looks.image_box.title.text() == f"your image mine.png: predicted {names[predicted]} (96×64 fitted to 32×32×3)"
+    assert np.allclose(view.saliency_values, saliency_map(saliency(net, x, predicted)))
+    assert not view.step_button.isEnabled()  # a picture of one's own is no test image the Step page knows
+    (tmp_path / "not.png").write_text("no picture")
+    assert not view.open_image(str(tmp_path / "not.png"))
+    assert view.status.text().startswith(f"Cannot open {tmp_path / 'not.png'}: cannot read")
