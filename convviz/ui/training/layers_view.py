@@ -17,6 +17,8 @@ screen; a row scrolled into view draws then. pyqtgraph items are made once per r
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
@@ -48,6 +50,7 @@ from convviz.ui.training.maps import (
 )
 
 REDRAW_MS = 250  # rows are redrawn at most four times a second
+BUDGET_S = 0.006  # the GUI thread makes or draws rows for at most this long, then lets other events in
 MIN_TILE, MAX_TILE = 64, 176  # a tile's edge on screen, in pixels
 MAX_TILES = 64  # depth slices drawn per row (the rest are counted in the heading)
 MAX_BARS = 64  # flat outputs drawn per row
@@ -77,6 +80,11 @@ def shown_values(layer: LayerSnapshot, probe: int, mode: str) -> np.ndarray | No
     """One probe's activations (or their gradients; None if the snapshot has none) of ``layer``."""
     source = layer.activation_grad if mode == GRADIENTS else layer.activation
     return None if source is None else np.asarray(source[probe])
+
+
+def row_key(layer: LayerSnapshot) -> tuple:
+    """What a row is made for: the layer's name, type and one probe's output shape."""
+    return layer.name, layer.type, tuple(layer.activation.shape[1:])
 
 
 def is_flat(shape: tuple[int, ...]) -> bool:
@@ -112,9 +120,6 @@ class LayerRow(QFrame):
         self.body.addLayout(heading)
         if depth:
             self.setStyleSheet("LayerRow { border-left: 3px solid #c9d3e0; }")
-
-    def matches(self, layer: LayerSnapshot) -> bool:
-        return (layer.name, layer.type, tuple(layer.activation.shape[1:])) == (self.name, self.type, self.shape)
 
     def on_screen(self) -> bool:
         return self.isVisible() and not self.visibleRegion().isEmpty()
@@ -342,6 +347,8 @@ class LayersView(QWidget):
         self.serial = 0
         self.probe = 0
         self.rows: list[LayerRow] = []
+        self.row_keys: list[tuple] = []  # (name, type, shape) of each row there is or is being made
+        self._to_build: list[LayerSnapshot] = []
         self.mode_choice = QComboBox()
         self.mode_choice.addItem("Activations", ACTIVATIONS)
         self.mode_choice.addItem("Gradients dL/d activation", GRADIENTS)
@@ -428,7 +435,7 @@ class LayersView(QWidget):
     def show_snapshot(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self.serial += 1  # which snapshot a row drew (an id() may come again once the old one is freed)
-        if len(snapshot.layers) != len(self.rows) or not all(map(LayerRow.matches, self.rows, snapshot.layers)):
+        if [row_key(layer) for layer in snapshot.layers] != self.row_keys:
             self._build_rows(snapshot)
         self._schedule()
 
@@ -440,20 +447,26 @@ class LayersView(QWidget):
         self._schedule()
 
     def _build_rows(self, snapshot: Snapshot) -> None:
+        """Rows for this snapshot's layers, made a few at a time by :meth:`redraw` (a deep network's
+        many rows never hold the GUI thread at once)."""
         for row in self.rows:
             self.column_layout.removeWidget(row)
             row.deleteLater()
         self.rows = []
-        for layer in snapshot.layers:
-            shape = tuple(layer.activation.shape[1:])
-            row = BarRow(layer) if is_flat(shape) else MapRow(layer)
-            if isinstance(row, MapRow):
-                row.tile_clicked.connect(self.inspect)
-            self.column_layout.insertWidget(len(self.rows), row)
-            self.rows.append(row)
+        self.row_keys = [row_key(layer) for layer in snapshot.layers]
+        self._to_build = list(snapshot.layers)
         self._width = 0  # lay them out at the next redraw
-        if self.inspector.layer is not None and self.row(self.inspector.layer) is None:
+        if self.inspector.layer is not None and self.inspector.layer not in {key[0] for key in self.row_keys}:
             self.inspector.close_inspector()
+
+    def _make_row(self, layer: LayerSnapshot) -> None:
+        row = BarRow(layer) if is_flat(tuple(layer.activation.shape[1:])) else MapRow(layer)
+        if isinstance(row, MapRow):
+            row.tile_clicked.connect(self.inspect)
+            if self._width:
+                row.fit(self._width - row.body.contentsMargins().left())
+        self.column_layout.insertWidget(len(self.rows), row)
+        self.rows.append(row)
 
     # -- drawing -------------------------------------------------------------------------------------------
     def _schedule(self, *_args) -> None:
@@ -469,10 +482,13 @@ class LayersView(QWidget):
         self._schedule()
 
     def redraw(self) -> None:
-        """Draw the rows on screen that do not show the newest snapshot's values yet."""
+        """Make the rows still to be made, then draw the rows on screen that do not show the newest
+        snapshot's values yet, for at most ``BUDGET_S`` at a time (the rest follow at once, after
+        the events waiting: the GUI thread never stalls on a deep network)."""
         snapshot = self.snapshot
         if snapshot is None or not self.isVisible():
             return
+        start = time.perf_counter()
         probe = min(self.probe, len(snapshot.probe_images) - 1)
         mode = self.mode
         gradients = snapshot.has_activation_grads
@@ -485,20 +501,28 @@ class LayersView(QWidget):
                 if isinstance(row, MapRow):
                     row.fit(width - row.body.contentsMargins().left())
             self._width = width
-            self.column.adjustSize()
+        while self._to_build:
+            self._make_row(self._to_build.pop(0))
+            if time.perf_counter() - start > BUDGET_S:
+                return self._continue()
         label = int(snapshot.probe_labels[probe])
         context = {"class_names": snapshot.class_names, "label": label}
-        for row, layer in zip(self.rows, snapshot.layers, strict=True):
+        for row, layer in zip(self.rows, snapshot.layers, strict=False):
             key = (self.serial, probe, mode, getattr(row, "cols", 0))
             if row.drawn == key or not row.on_screen():
                 continue
-            values = shown_values(layer, probe, mode)
-            row.draw(values, mode, context)
+            row.draw(shown_values(layer, probe, mode), mode, context)
             row.drawn = key
+            if time.perf_counter() - start > BUDGET_S:
+                return self._continue()
         if self.inspector.layer is not None:
             row = self.row(self.inspector.layer)
             if isinstance(row, MapRow):
                 self.inspector.draw(row)
+        return None
+
+    def _continue(self) -> None:
+        QTimer.singleShot(0, self, self.redraw)
 
     def _show_caption(self, snapshot: Snapshot, probe: int, mode: str, gradients: bool) -> None:
         names = snapshot.class_names

@@ -51,8 +51,8 @@ def test_every_layer_has_a_row_that_fills_and_changes_between_snapshots(qtbot, s
     from convviz.ui.training.layers_view import BarRow, MapRow
 
     view = make_view(qtbot, session)
-    session.start(TrainConfig(epochs=30, batch_size=16), "synthetic")
-    qtbot.waitUntil(lambda: bool(view.rows) and view.rows[0].drawn is not None, timeout=20_000)
+    session.start(TrainConfig(epochs=500, batch_size=16), "synthetic")
+    qtbot.waitUntil(lambda: len(view.rows) == 6 and view.rows[0].drawn is not None, timeout=20_000)
     assert [row.name for row in view.rows] == NAMES
     assert [type(row) for row in view.rows] == [MapRow, MapRow, MapRow, BarRow, BarRow, BarRow]
     conv1 = view.rows[0]
@@ -61,7 +61,7 @@ def test_every_layer_has_a_row_that_fills_and_changes_between_snapshots(qtbot, s
     assert conv1.legend.isVisible() and conv1.legend.scale is not None
     relu = view.rows[1]
     assert relu.legend.scale[0] == 0.0 and not relu.legend.scale[2]  # ReLU: unsigned, from 0
-    first, first_step = drawn_image(conv1), view.snapshot.step
+    first = drawn_image(conv1)
     # the bottom rows are off screen: they wait (no work) until scrolled to
     assert view.rows[-1].drawn is None or view.rows[-1].on_screen()
     view.show_layer("softmax1")
@@ -82,8 +82,8 @@ def test_every_layer_has_a_row_that_fills_and_changes_between_snapshots(qtbot, s
 
 def test_the_probe_chosen_drives_the_rows_and_a_tile_opens_large_with_its_values(qtbot, session):
     view = make_view(qtbot, session)
-    session.start(TrainConfig(epochs=30, batch_size=16), "synthetic")
-    qtbot.waitUntil(lambda: bool(view.rows) and view.rows[0].drawn is not None, timeout=20_000)
+    session.start(TrainConfig(epochs=500, batch_size=16), "synthetic")
+    qtbot.waitUntil(lambda: len(view.rows) == 6 and view.rows[0].drawn is not None, timeout=20_000)
     session.pause()
     qtbot.wait(400)
     conv1 = view.rows[0]
@@ -113,8 +113,8 @@ def test_gradients_of_the_probe_on_request(qtbot, session, with_gradients):
     view = make_view(qtbot, session)
     wanted = []
     view.gradients_wanted.connect(wanted.append)
-    session.start(TrainConfig(epochs=30, batch_size=16), "synthetic")
-    qtbot.waitUntil(lambda: bool(view.rows) and view.rows[0].drawn is not None, timeout=20_000)
+    session.start(TrainConfig(epochs=500, batch_size=16), "synthetic")
+    qtbot.waitUntil(lambda: len(view.rows) == 6 and view.rows[0].drawn is not None, timeout=20_000)
     view.set_mode("gradients")
     assert wanted == [True]
     conv1 = view.rows[0]
@@ -131,8 +131,8 @@ def test_gradients_of_the_probe_on_request(qtbot, session, with_gradients):
 
 def test_without_gradients_the_toggle_says_so_and_shows_activations(qtbot, session):
     view = make_view(qtbot, session)
-    session.start(TrainConfig(epochs=30, batch_size=16), "synthetic")
-    qtbot.waitUntil(lambda: bool(view.rows) and view.rows[0].drawn is not None, timeout=20_000)
+    session.start(TrainConfig(epochs=500, batch_size=16), "synthetic")
+    qtbot.waitUntil(lambda: len(view.rows) == 6 and view.rows[0].drawn is not None, timeout=20_000)
     view.set_mode("gradients")
     qtbot.wait(400)
     assert "this snapshot has no gradients" in view.caption.text()
@@ -144,10 +144,11 @@ def test_a_hidden_view_draws_nothing(qtbot, session):
 
     view = LayersView(session)
     qtbot.addWidget(view)
-    session.start(TrainConfig(epochs=30, batch_size=16), "synthetic")
+    session.start(TrainConfig(epochs=500, batch_size=16), "synthetic")
     qtbot.waitUntil(lambda: view.snapshot is not None, timeout=20_000)
     qtbot.wait(600)
-    assert all(row.drawn is None for row in view.rows)
+    assert view.rows == []  # nothing made, nothing drawn
+    assert view.row_keys[0] == ("conv1", "conv", (6, 16, 16))  # but it knows what it will show
     view.resize(1280, 800)
     view.show()
-    qtbot.waitUntil(lambda: view.rows[0].drawn is not None, timeout=5_000)
+    qtbot.waitUntil(lambda: len(view.rows) == 6 and view.rows[0].drawn is not None, timeout=5_000)
