@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convviz.training.config import TrainConfig
 from convviz.ui.stepper.ledger import Row, index, number
 
 HEALTHY = 1e-3  # the usual update/weight ratio (CS231n): much larger learns erratically, much smaller hardly learns
@@ -19,7 +20,34 @@ def ratio_text(ratio: float) -> str:
 
 
 class UpdateDrawing:
-    """The update stop."""
+    """The update stop, and the optimizer it steps with."""
+
+    def set_learning_rate(self, lr: float) -> None:
+        """The learning rate of the next run (the Training panel's), for the update stop when no run goes on."""
+        self.learning_rate, self._lr_given = float(lr), True
+        self._config_changed()
+
+    def train_config(self) -> TrainConfig:
+        """The optimizer the update stop steps with: the session's choice (``session.optimizer``); the lr of
+        the run going on (its newest record, the schedule included), else ``learning_rate``; momentum and
+        weight decay of an opened run, else the defaults. ``config_note`` says which."""
+        opened = self.session.opened
+        base = opened.config if opened is not None else TrainConfig()
+        lr, where = self.learning_rate, ("the Training panel's learning rate" if self._lr_given else
+                                         "the default learning rate (the Training panel's is not passed to this view)")
+        metrics = self.session.records.metrics
+        if self.session.running and metrics:
+            lr, where = metrics[-1].lr, f"the run's learning rate at step {metrics[-1].step} (its schedule)"
+        self.config_note = (f"The optimizer chosen for the run ({self.session.optimizer}) with {where}. "
+                            "Its velocity or moments start at 0 (a first step): the running trainer's optimizer state "
+                            "is not reachable from here.")
+        return base.replace(optimizer=self.session.optimizer, lr=lr)
+
+    def _config_changed(self) -> None:
+        if self.run is not None:
+            self.run.set_config(self.train_config())
+            if self.current_stop is not None and self.current_stop.kind == "update":
+                self._render()
 
     def _draw_update(self, stop, *_):
         e = self.explanation

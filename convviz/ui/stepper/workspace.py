@@ -12,7 +12,6 @@ the gather with rotated filters), the softmax and loss, and the update of each p
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -38,6 +37,7 @@ from convviz.ui.stepper.drawing import StopDrawing
 from convviz.ui.stepper.drawing_blocks import BlockDrawing
 from convviz.ui.stepper.drawing_field import FieldDrawing
 from convviz.ui.stepper.drawing_update import UpdateDrawing
+from convviz.ui.stepper.images import ImageChoice, synthetic_images  # noqa: F401 (the Analyze workspace imports it from here)
 from convviz.ui.stepper.ledger import (
     LedgerTable,
     index,
@@ -74,16 +74,7 @@ def _trace(args) -> tuple[StepRun | None, Exception | None]:
         return None, exc
 
 
-@lru_cache(maxsize=1)
-def synthetic_images():
-    """The synthetic data set as a default run trains on it (its normalization included)."""
-    from convviz.data import synthetic_dataset
-
-    config = TrainConfig()
-    return synthetic_dataset(validation=config.validation, seed=config.seed)
-
-
-class StepWorkspaceView(StopDrawing, BlockDrawing, UpdateDrawing, FieldDrawing, QWidget):
+class StepWorkspaceView(ImageChoice, StopDrawing, BlockDrawing, UpdateDrawing, FieldDrawing, QWidget):
     """The Step workspace's page; it reads weights and the network from ``session`` only.
 
     Signals: ``current_layer_changed(str)`` (the layer of the current stop, "" at input, loss and
@@ -125,6 +116,7 @@ class StepWorkspaceView(StopDrawing, BlockDrawing, UpdateDrawing, FieldDrawing, 
         self.source = QComboBox()
         self.source.addItem("Synthetic test image", "synthetic")
         self.source.addItem("CIFAR-10 test image", "cifar10")
+        self.source.addItem("Image file…", "file")
         self.source.setToolTip("Where the image comes from: the synthetic set (always there) or CIFAR-10's test set "
                                "(once fetched: File → Get CIFAR-10)")
         self.class_choice = QComboBox()
@@ -308,48 +300,6 @@ class StepWorkspaceView(StopDrawing, BlockDrawing, UpdateDrawing, FieldDrawing, 
         self.caption.setText(f"Cannot step this network: {error}")
         self.traced.emit()
 
-    def set_learning_rate(self, lr: float) -> None:
-        """The learning rate of the next run (the Training panel's), for the update stop when no run goes on."""
-        self.learning_rate, self._lr_given = float(lr), True
-        self._config_changed()
-
-    def train_config(self) -> TrainConfig:
-        """The optimizer the update stop steps with: the session's choice (``session.optimizer``); the lr of
-        the run going on (its newest record, the schedule included), else ``learning_rate``; momentum and
-        weight decay of an opened run, else the defaults. ``config_note`` says which."""
-        opened = self.session.opened
-        base = opened.config if opened is not None else TrainConfig()
-        lr, where = self.learning_rate, ("the Training panel's learning rate" if self._lr_given else
-                                         "the default learning rate (the Training panel's is not passed to this view)")
-        metrics = self.session.records.metrics
-        if self.session.running and metrics:
-            lr, where = metrics[-1].lr, f"the run's learning rate at step {metrics[-1].step} (its schedule)"
-        self.config_note = (f"The optimizer chosen for the run ({self.session.optimizer}) with {where}. "
-                            "Its velocity or moments start at 0 (a first step): the running trainer's optimizer state "
-                            "is not reachable from here.")
-        return base.replace(optimizer=self.session.optimizer, lr=lr)
-
-    def _config_changed(self) -> None:
-        if self.run is not None:
-            self.run.set_config(self.train_config())
-            if self.current_stop is not None and self.current_stop.kind == "update":
-                self._render()
-
-    def set_image(self, source: str, number: int, class_index: int | None = None) -> None:
-        """Step test image ``number`` of class ``class_index`` (any class: None) of ``source``
-        (``synthetic`` or ``cifar10``)."""
-        self.source.blockSignals(True)
-        self.source.setCurrentIndex(max(0, self.source.findData(source)))
-        self.source.blockSignals(False)
-        self._fill_classes()
-        self.class_choice.blockSignals(True)
-        self.class_choice.setCurrentIndex(0 if class_index is None else class_index + 1)
-        self.class_choice.blockSignals(False)
-        self.image_number.blockSignals(True)
-        self.image_number.setValue(number)
-        self.image_number.blockSignals(False)
-        self.reload()
-
     def go_to(self, index: int) -> None:
         self._ensure()
         if self.run is None:
@@ -485,16 +435,6 @@ class StepWorkspaceView(StopDrawing, BlockDrawing, UpdateDrawing, FieldDrawing, 
         self.set_position(cell[:1] if len(shape) == 1 else cell)
 
     # -- images and weights ------------------------------------------------------------------------------------
-    def cifar10_available(self) -> bool:
-        """Whether CIFAR-10 is in the data folder; the source choice offers it only then."""
-        from convviz.data import find_cifar10
-
-        found = self._cifar is not None or find_cifar10(self.session.data_folder) is not None
-        item = self.source.model().item(self.source.findData("cifar10"))
-        item.setEnabled(found)
-        item.setToolTip("" if found else "CIFAR-10 is not in the data folder yet: File → Get CIFAR-10")
-        return found
-
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.cifar10_available()
@@ -511,75 +451,6 @@ class StepWorkspaceView(StopDrawing, BlockDrawing, UpdateDrawing, FieldDrawing, 
         else:
             self.run = None  # traced again when next shown
 
-    def _dataset(self):
-        if self.source.currentData() == "cifar10":
-            if self._cifar is None:
-                from convviz.data import DataError, load_dataset
-
-                folder = self.session.data_folder
-                try:
-                    self._cifar = load_dataset("cifar10", validation=0, **({"cache": folder} if folder else {}))
-                except DataError:
-                    self.source.blockSignals(True)
-                    self.source.setCurrentIndex(0)
-                    self.source.blockSignals(False)
-                    self._data_note = "CIFAR-10 is not in the data folder (File → Get CIFAR-10): a synthetic image instead"
-                    return synthetic_images()
-            return self._cifar
-        return synthetic_images()
-
-    def _fill_classes(self) -> None:
-        """The class choice of the chosen source (the synthetic set is only made once an image is needed)."""
-        from convviz.data import SYNTHETIC_CLASSES
-
-        names = self._dataset().class_names if self.source.currentData() == "cifar10" else SYNTHETIC_CLASSES
-        current = self.class_choice.currentIndex()
-        self.class_choice.blockSignals(True)
-        self.class_choice.clear()
-        self.class_choice.addItem("any class")
-        self.class_choice.addItems(list(names))
-        self.class_choice.setCurrentIndex(max(0, current) if current < self.class_choice.count() else 0)
-        self.class_choice.blockSignals(False)
-
-    def _source_changed(self) -> None:
-        self._fill_classes()
-        self._image_changed()
-
-    def _image_changed(self) -> None:
-        if self.run is not None or self.isVisible():
-            self.reload()
-
-    def _image(self, spec):
-        """(x (1, C, H, W), label, class names, a description) of the chosen image, fitted to ``spec``'s
-        input; its pixels (H, W, C) and the per-channel mean and std that scaled them are kept in
-        ``_pixels`` for the input stop."""
-        from convviz.data import fit_image
-
-        data = self._dataset()
-        test = data.split("test")
-        wanted = self.class_choice.currentIndex() - 1
-        indices = np.arange(len(test)) if wanted < 0 else np.flatnonzero(test.labels == wanted)
-        if not len(indices):
-            raise ValueError(f"the {data.name} test set has no image of class {data.class_names[wanted]}")
-        number = min(self.image_number.value(), len(indices) - 1)
-        i = int(indices[number])
-        pixels = data.raw_image("test", i)
-        c, h, w = spec.input.chw()
-        text = f"{data.name} test image {i} ({data.class_names[data.label('test', i)]})"
-        if self._data_note:
-            text, self._data_note = f"{text}; {self._data_note}", ""
-        if pixels.shape != (h, w, c):
-            pixels = fit_image(pixels, h, w, c)
-            text += f", fitted to {w}×{h}×{c}"
-        if c != len(data.normalization.mean):
-            mean, std = (0.5,) * c, (0.25,) * c
-        else:
-            mean, std = data.normalization.mean, data.normalization.std
-        x = (pixels.transpose(2, 0, 1)[None] / 255.0 - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
-        self._pixels = (pixels, mean, std)
-        return x.astype(np.float64), data.label("test", i), data.class_names, text
-
-    # -- moving ---------------------------------------------------------------------------------------------
     def _shape(self) -> tuple[int, ...]:
         stop = self.current_stop
         return self.run.position_shape(stop) if stop else ()

@@ -194,3 +194,35 @@ def test_the_field_view_opens_on_any_earlier_volume(qtbot, make_view):
     view.go_to_layer(res)
     view.show_field(True, 1)
     assert view.field_volume == 1 and "output of conv1" in view.heading.text()
+
+
+def test_a_picture_of_ones_own_is_fitted_to_the_input_and_stepped(qtbot, make_view, tmp_path):
+    from PySide6.QtGui import QColor, QImage
+
+    from convviz.data import fit_image
+    from convviz.ui.widgets.image_file import read_image_file
+
+    image = QImage(64, 40, QImage.Format.Format_RGB888)  # wider than the 32×32 input: centre-cropped
+    for y in range(40):
+        for x in range(64):
+            image.setPixelColor(x, y, QColor((4 * x) % 256, (6 * y) % 256, 128))
+    path = tmp_path / "mine.png"
+    assert image.save(str(path))
+    view = make_view(tiny_spec())
+    view.class_choice.setCurrentIndex(5)  # the class it shows: the fifth (index 4)
+    view.set_image_file(str(path))
+    assert view.source.currentData() == "file" and "mine.png (64×40)" in view.image_text
+    assert view.run.label == 4 and "as chosen" in view.image_text
+    pixels = fit_image(read_image_file(path), 32, 32, 3)
+    np.testing.assert_array_equal(view.pixels[0], pixels)
+    mean, std = np.array(view.pixels[1]), np.array(view.pixels[2])
+    np.testing.assert_allclose(view.run.x[0], (pixels.transpose(2, 0, 1) / 255 - mean[:, None, None]) / std[:, None, None])
+    assert "your picture mine.png" in view.heading.text()
+    view.go_to_layer("conv1")
+    assert view.explanation.matches  # the ledger of its first conv adds up as for a test image
+    np.save(tmp_path / "bad.npy", np.zeros((3, 4)))
+    view.set_image_file(str(tmp_path / "bad.npy"))  # (3, 4) is a grey picture: fitted too
+    assert view.run is not None
+    np.save(tmp_path / "worse.npy", np.zeros((3, 4, 5)))
+    view.set_image_file(str(tmp_path / "worse.npy"))
+    assert view.run is None and "expected pixels (H, W, C) with C 1, 3 or 4" in view.caption.text()
