@@ -36,7 +36,7 @@ class DesignNotes(QGroupBox):
             label.setTextFormat(Qt.TextFormat.RichText)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             layout.addWidget(label)
-        self.show_hints = QCheckBox("Mark the cards that break a sizing rule")
+        self.show_hints = QCheckBox("Mark the cards that break a rule")
         layout.addWidget(self.show_hints)
         if settings is not None:
             document.set_show_hints(str(settings.value(SETTING, "true")).lower() != "false")

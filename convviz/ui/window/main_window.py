@@ -24,6 +24,7 @@ from convviz.ui.builder.stack_model import json_files
 from convviz.ui.builder.stack_view import StackView
 from convviz.ui.builder.status import NetworkStatus, ReadOnlyNotice
 from convviz.ui.builder.summary_view import SummaryPanel
+from convviz.ui.analysis import AnalyzeWorkspaceView
 from convviz.ui.session import ACTIVE_STATES, RunSession
 from convviz.ui.stepper import StepWorkspaceView
 from convviz.ui.training.curves import CurvesView
@@ -65,7 +66,8 @@ class MainWindow(QMainWindow):
         self.session.data_folder = self.data_folder()
         build_page = self._build_views()
         self.workspaces = Workspaces(self, self.settings, {d.objectName(): d for d in self.docks()},
-                                     {"build": build_page, "train": self.curves, "step": self.stepper})
+                                     {"build": build_page, "train": self.curves, "analyze": self.analyzer,
+                                      "step": self.stepper})
         self.setCentralWidget(self.workspaces.centre)
         self.run_files = RunFiles(doc, self.session, self.files, self.training, self.dialogs, self.settings,
                                   self.statusBar(), self)
@@ -127,6 +129,8 @@ class MainWindow(QMainWindow):
         self.training = TrainingPanel(session, self.dialogs, self.settings)
         self.training.close_ready.connect(self._close_once_the_run_is_saved)
         self.curves = CurvesView(session)
+        self.analyzer = AnalyzeWorkspaceView(session)
+        self.analyzer.open_in_step.connect(self._step_image)
         self.stepper = StepWorkspaceView(session)
         self.stepper.current_layer_changed.connect(self._show_stepped_layer)
         self.snapshots = SnapshotView(session)
@@ -145,6 +149,11 @@ class MainWindow(QMainWindow):
 
         if not self.document.read_only:
             PatternDialog(self.document, self).exec()
+
+    def _step_image(self, source: str, index: int) -> None:
+        """An image chosen in the Analyze workspace, stepped through in the Step workspace."""
+        self.workspaces.switch("step")
+        self.stepper.set_image(source, index)
 
     def _show_stepped_layer(self, name: str) -> None:
         """The Step workspace's current layer is selected in the builder (stack, diagram, inspector)."""

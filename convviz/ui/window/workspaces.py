@@ -6,7 +6,7 @@ in its default area and size. :class:`Workspaces` switches between them with Qt'
 the arrangement the user leaves behind is ``QMainWindow.saveState`` kept in ``QSettings`` under
 ``workspaces/<key>/state``, and coming back is ``restoreState``; a workspace never arranged (or a
 state from an older version of the app) gets its default arrangement, as does Reset Workspace.
-Analyze is a placeholder: shown in the bar, disabled, its shortcut reserved.
+Analyze and Step are full-window pages (Step with the diagram above it).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFrame,
     QMainWindow,
+    QScrollArea,
     QStackedWidget,
     QToolBar,
     QWidget,
@@ -53,7 +55,7 @@ WORKSPACES = (
         ("training", Area.LeftDockWidgetArea, 0.24),
         ("activations", Area.BottomDockWidgetArea, 0.46),
     )),
-    Workspace("analyze", "Analyze", "Ctrl+3", "Analyze a trained network (coming)", ready=False),
+    Workspace("analyze", "Analyze", "Ctrl+3", "What the network gets right and wrong, and where it looks"),
     Workspace("step", "Step", "Ctrl+4", "Step through one image's forward and backward pass, down to one multiply-add", (
         ("diagram", Area.TopDockWidgetArea, 0.17),
     )),
@@ -87,8 +89,16 @@ class Workspaces(QObject):
         self.docks = docks
         self.centre = QStackedWidget()
         self.pages = pages
-        for page in pages.values():
-            self.centre.addWidget(page)
+        self.holders: dict[str, QScrollArea] = {}
+        for key, page in pages.items():
+            # Each page scrolls inside its holder rather than widening the window: a stacked widget is
+            # as wide as its widest page, and one page's minimum must not push another off a laptop screen.
+            holder = QScrollArea()
+            holder.setWidget(page)
+            holder.setWidgetResizable(True)
+            holder.setFrameShape(QFrame.Shape.NoFrame)
+            self.holders[key] = holder
+            self.centre.addWidget(holder)
         self.current: str | None = None
 
         self.actions: dict[str, QAction] = {}
@@ -129,7 +139,7 @@ class Workspaces(QObject):
         if self.current is not None:
             self.save()
         self.current = key
-        self.centre.setCurrentWidget(self.pages[key])
+        self.centre.setCurrentWidget(self.holders[key])
         state = self.settings.value(state_key(key))
         if state is None or not self.window.restoreState(state, STATE_VERSION):
             self.arrange_default()

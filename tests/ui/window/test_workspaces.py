@@ -31,12 +31,12 @@ def test_switching_workspaces_changes_the_visible_docks(qtbot, builder):
     assert shown(builder) == set(BUILD_DOCKS) and builder.stack_view.isVisible()
     qtbot.keyClick(builder, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     assert shown(builder) == set(TRAIN_DOCKS)
-    # Analyze is a placeholder: in the bar and the View menu, disabled, its shortcut reserved
+    # Analyze: the analysis page, no docks
     action = builder.workspaces.actions["analyze"]
-    assert not action.isEnabled() and action.shortcut().toString() == "Ctrl+3"
+    assert action.isEnabled() and action.shortcut().toString() == "Ctrl+3"
     assert action in builder.menus.view_menu.actions() and action in bar.actions()
     qtbot.keyClick(builder, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
-    assert builder.workspaces.current == "train" and shown(builder) == set(TRAIN_DOCKS)
+    assert builder.workspaces.current == "analyze" and shown(builder) == set() and builder.analyzer.isVisible()
     # Step: the step-through page with the diagram above it
     qtbot.keyClick(builder, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
     assert builder.workspaces.current == "step" and shown(builder) == {"diagram"}
@@ -118,3 +118,10 @@ def test_insert_pattern_is_in_the_edit_menu_and_the_palette(builder, monkeypatch
     builder.menus.pattern_action.trigger()
     builder.palette.pattern_requested.emit()
     assert len(opened) == 2 and all(d.document is builder.document for d in opened)
+
+
+def test_an_image_of_the_analyze_workspace_opens_in_the_step_workspace(builder, qtbot):
+    builder.analyzer.open_in_step.emit("synthetic", 7)
+    assert builder.workspaces.current == "step"
+    qtbot.waitUntil(lambda: bool(builder.stepper.stops) and not builder.stepper.tracing, timeout=20_000)
+    assert "7" in builder.stepper.image_text
