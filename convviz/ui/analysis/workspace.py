@@ -14,7 +14,9 @@ Cancel; the window goes on meanwhile. Then:
   workspace's probe (``open_in_step``, ``open_as_probe``);
 - "Your image…" (or a picture dropped on the page): fitted to the input, classified and explained
   the same way;
-- "What each filter responds to": every filter's top-9 test patches of a chosen conv layer.
+- "What each filter responds to": every filter's top-9 test patches of a chosen conv layer;
+- "Compare architectures" (a page of its own, :mod:`convviz.ui.analysis.compare`): the case studies
+  and the session's network by parameters, multiply-adds and training memory.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from convviz.analysis import (
     saliency,
     saliency_map,
 )
+from convviz.ui.analysis.compare import CompareView
 from convviz.ui.analysis.confusion import (
     ClassFiguresModel,
     ConfusionModel,
@@ -290,9 +293,19 @@ class AnalyzeWorkspaceView(QWidget):
         splitter.setSizes([600, 680])
         self.splitter = splitter
 
+        test_page = QWidget()
+        test_layout = QVBoxLayout(test_page)
+        test_layout.setContentsMargins(0, 4, 0, 0)
+        test_layout.addLayout(bar)
+        test_layout.addWidget(splitter, 1)
+        self.compare = CompareView(session)
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(test_page, "Test set: right, wrong, where it looks")
+        self.pages.addTab(self.compare, "Compare architectures")
         layout = QVBoxLayout(self)
-        layout.addLayout(bar)
-        layout.addWidget(splitter, 1)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.pages, 1)
 
         self.evaluate_button.clicked.connect(self.evaluate_now)
         self.cancel_button.clicked.connect(self.cancel)

@@ -272,3 +272,25 @@ def test_your_own_picture_is_fitted_classified_and_explained(qtbot, make_view, a
     (tmp_path / "not.png").write_text("no picture")
     assert not view.open_image(str(tmp_path / "not.png"))
     assert view.status.text().startswith(f"Cannot open {tmp_path / 'not.png'}: cannot read")
+
+
+def test_compare_architectures_lines_up_the_case_studies_and_the_builders_network(qtbot, make_view):
+    from convviz.model import analyze
+
+    view = make_view()
+    view.pages.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: bool(view.compare.rows), timeout=5000)
+    compare = view.compare
+    names = [r.name for r in compare.rows]
+    assert names[0] == "LeNet-5" and "VGG-16" in names and names[-1] == "your network"
+    mine = compare.rows[-1]
+    report = analyze(two_conv_spec())
+    assert (mine.params, mine.macs) == (report.total_params, report.total_macs)
+    assert mine.training_bytes == report.memory(view.session.batch_size, view.session.optimizer).training
+    assert compare.model.cells(len(names) - 1)[:2] == ("your network", f"{report.total_params:,}")
+    vgg = names.index("VGG-16")
+    assert compare.model.cells(vgg)[4] == "89%"  # VGG-16's parameters sit in its FC layers
+    compare.batch.setValue(8)
+    assert compare.rows[-1].training_bytes == report.memory(8, view.session.optimizer).training
+    bars = [item for item in compare.bars.getPlotItem().items if type(item).__name__ == "BarGraphItem"]
+    assert len(bars) == 2 * len(names)  # a parameters bar and a memory bar per network
