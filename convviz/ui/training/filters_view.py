@@ -21,6 +21,7 @@ from convviz.training.records import Snapshot
 from convviz.ui.session import RunSession
 from convviz.ui.training.maps import (
     Legend,
+    caption_label,
     color_scale,
     fixed_box,
     grid_shape,
@@ -78,8 +79,7 @@ class FiltersView(QWidget):
         self.scale_choice.setToolTip("Per filter: each filter's own range, so faint ones show their pattern. "
                                      "One scale: strengths compare (0 is grey)")
         self.scale_choice.currentIndexChanged.connect(self._schedule)
-        self.caption = QLabel("The conv filters appear with the run's first snapshot.")
-        self.caption.setWordWrap(True)
+        self.caption = caption_label("The conv filters appear with the run's first snapshot.")
         self.legend = Legend(width=160)
         self.legend.hide()
         controls = QHBoxLayout()

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from convviz.training.records import LayerSnapshot, Snapshot
 from convviz.ui.session import RunSession
-from convviz.ui.training.maps import number
+from convviz.ui.training.maps import caption_label, number
 
 REDRAW_MS = 500
 BUDGET_S = 0.006  # the GUI thread draws (or builds) rows for at most this long, then lets other events in
@@ -240,8 +240,7 @@ class HealthView(QWidget):
         self.layout_names: list[tuple[str, str | None]] = []  # the rows there are (or are being made)
         self._to_build: list = []
         self.serial = 0
-        self.caption = QLabel("The health of each layer with parameters appears with the run's snapshots.")
-        self.caption.setWordWrap(True)
+        self.caption = caption_label("The health of each layer with parameters appears with the run's snapshots.")
         self.column = QWidget()
         self.column.setStyleSheet("background: white;")
         self.column_layout = QVBoxLayout(self.column)

@@ -39,6 +39,7 @@ from convviz.training.records import LayerSnapshot, Snapshot
 from convviz.ui.session import RunSession
 from convviz.ui.training.maps import (
     Legend,
+    caption_label,
     color_scale,
     colormap,
     fixed_box,
@@ -256,7 +257,10 @@ class BarRow(LayerRow):
             name = classes[top] if by_class else f"unit {top + 1}"
             self.details.setText(f"probabilities: most likely {name} at {values[top]:.1%}{more}")
         else:
-            what = "dL/d output" if mode == GRADIENTS else ("scores" if by_class else "range")
+            if mode == GRADIENTS:
+                what = "dL/d scores (p − onehot)" if self.type == "softmax" else "dL/d output"
+            else:
+                what = "scores" if by_class else "range"
             self.details.setText(f"{what} {number(float(values.min()))} to {number(float(values.max()))}{more}")
 
     def value_texts(self) -> list[str]:
@@ -355,8 +359,7 @@ class LayersView(QWidget):
         self.mode_choice.setToolTip("What each row draws for the probe image: the layer's output, or the gradient "
                                     "of the probe's loss with respect to it")
         self.mode_choice.currentIndexChanged.connect(self._mode_chosen)
-        self.caption = QLabel("Start training to see every layer's activations.")
-        self.caption.setWordWrap(True)
+        self.caption = caption_label("Start training to see every layer's activations.")
         top = QHBoxLayout()
         top.addWidget(self.caption, 1)
         top.addWidget(QLabel("Show"))

@@ -108,6 +108,16 @@ class Legend(QWidget):
         return " ".join(t for t in (f"{self.low.text()} … {self.high.text()}", self.middle.text()) if t)
 
 
+def caption_label(text: str, lines: int = 2) -> QLabel:
+    """A word-wrapped caption ``lines`` lines high whatever it says, so that a new text never moves
+    (and so repaints) everything below it."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    label.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 4)
+    return label
+
+
 def _bar_pixmap(cmap: pg.ColorMap, width: int, height: int = 12) -> QPixmap:
     colors = cmap.getLookupTable(0.0, 1.0, width, alpha=False)
     image = QImage(width, height, QImage.Format.Format_RGB32)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from convviz.training.records import Snapshot
 from convviz.ui.session import RunSession
+from convviz.ui.training.maps import caption_label
 
 REDRAW_MS = 250
 IMAGE_SIZE = 96  # pixels on screen of a probe image (a 32×32 one drawn 3× with its pixels sharp)
@@ -125,7 +126,7 @@ class ProbesView(QWidget):
         self.cards: list[ProbeCard] = []
         self._images: np.ndarray | None = None  # the probe images the cards show
         self._drawn: Snapshot | None = None
-        self.caption = QLabel("The probe images appear with the run's first snapshot.")
+        self.caption = caption_label("The probe images appear with the run's first snapshot.")
         self.strip = QWidget()
         self.strip_layout = QHBoxLayout(self.strip)
         self.strip_layout.setContentsMargins(2, 2, 2, 2)

@@ -85,10 +85,10 @@ def test_the_probe_chosen_drives_the_rows_and_a_tile_opens_large_with_its_values
     session.start(TrainConfig(epochs=500, batch_size=16), "synthetic")
     qtbot.waitUntil(lambda: len(view.rows) == 6 and view.rows[0].drawn is not None, timeout=20_000)
     session.pause()
-    qtbot.wait(400)
+    qtbot.wait(1_500)  # the snapshot of the step the pause ended
     conv1 = view.rows[0]
     view.set_probe(3)
-    qtbot.waitUntil(lambda: conv1.drawn[1] == 3, timeout=5_000)
+    qtbot.waitUntil(lambda: conv1.drawn[1] == 3 and conv1.drawn[0] == view.serial, timeout=5_000)
     expected = view.snapshot.layer("conv1").activation[3]
     np.testing.assert_array_equal(conv1.values, expected)
     assert "probe 4" in view.caption.text()
@@ -115,10 +115,12 @@ def test_gradients_of_the_probe_on_request(qtbot, session, with_gradients):
     view.gradients_wanted.connect(wanted.append)
     session.start(TrainConfig(epochs=500, batch_size=16), "synthetic")
     qtbot.waitUntil(lambda: len(view.rows) == 6 and view.rows[0].drawn is not None, timeout=20_000)
+    session.pause()
     view.set_mode("gradients")
     assert wanted == [True]
     conv1 = view.rows[0]
-    qtbot.waitUntil(lambda: conv1.drawn[2] == "gradients", timeout=5_000)
+    qtbot.wait(1_500)  # the snapshot of the step the pause ended
+    qtbot.waitUntil(lambda: conv1.drawn[2] == "gradients" and conv1.drawn[0] == view.serial, timeout=5_000)
     layer = view.snapshot.layer("conv1")
     np.testing.assert_array_equal(conv1.values, layer.activation_grad[0])
     low, high, signed = conv1.scale
@@ -133,8 +135,10 @@ def test_without_gradients_the_toggle_says_so_and_shows_activations(qtbot, sessi
     view = make_view(qtbot, session)
     session.start(TrainConfig(epochs=500, batch_size=16), "synthetic")
     qtbot.waitUntil(lambda: len(view.rows) == 6 and view.rows[0].drawn is not None, timeout=20_000)
+    session.pause()
     view.set_mode("gradients")
-    qtbot.wait(400)
+    qtbot.wait(1_500)  # the snapshot of the step the pause ended
+    qtbot.waitUntil(lambda: view.rows[0].drawn[0] == view.serial, timeout=5_000)
     assert "this snapshot has no gradients" in view.caption.text()
     np.testing.assert_array_equal(view.rows[0].values, view.snapshot.layer("conv1").activation[0])
 
