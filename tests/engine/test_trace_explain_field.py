@@ -68,3 +68,30 @@ def test_an_inner_layer_is_refused_with_the_top_level_names():
     net, trace = traced(SPEC)
     with pytest.raises(ValueError, match="not a layer of the network's top level; these are: conv1, relu1"):
         receptive_field(net, trace, "res1.body.conv1", (0, 0, 0))
+
+
+def test_the_converted_network_slides_over_a_mosaic_and_each_position_is_its_crop():
+    from convviz.engine.explain_slide import explain_slide_cell, mosaic, slide_map
+
+    def net_of(pad):
+        spec = NetworkSpec(Volume(12, 12, 3), [Conv(filters=3, size=3, pad=pad), ReLU(), MaxPool(size=2, stride=2),
+                                               Flatten(), FC(units=4), Softmax()])
+        return Network(spec, dtype=np.float64, seed=1)
+
+    rng = np.random.default_rng(0)
+    image = mosaic([rng.normal(size=(3, 12, 12)) for _ in range(4)], 2, 2)
+    assert image.shape == (3, 24, 24)
+    exact = net_of(0)
+    m = slide_map(exact, image)
+    assert m.exact and m.scores.shape == (4, 7, 7) and m.converted.stride == (2, 2)
+    for k, i, j in ((0, 0, 0), (3, 6, 6), (2, 3, 1)):
+        e = explain_slide_cell(exact, m, k, i, j)
+        assert e.matches and e.offset == (2 * i, 2 * j)
+        crop = image[None, :, 2 * i:2 * i + 12, 2 * j:2 * j + 12]
+        assert e.crop_score == pytest.approx(exact.forward(crop, train=False)[0, k], rel=1e-12)
+    padded = net_of(1)
+    m = slide_map(padded, image)
+    assert not m.exact and m.scores.shape == (4, 7, 7)
+    assert not explain_slide_cell(padded, m, 0, 3, 3).matches  # the crop sees zeros where the image has pixels
+    with pytest.raises(ValueError, match=r"must be at least the network's input \(12×12\)"):
+        slide_map(exact, image[:, :10, :10])

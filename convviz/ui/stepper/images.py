@@ -116,6 +116,7 @@ class ImageChoice:
             raise ValueError(f"the {data.name} test set has no image of class {data.class_names[wanted]}")
         number = min(self.image_number.value(), len(indices) - 1)
         i = int(indices[number])
+        self._image_index = i
         pixels = data.raw_image("test", i)
         c, h, w = spec.input.chw()
         text = f"{data.name} test image {i} ({data.class_names[data.label('test', i)]})"
@@ -137,6 +138,28 @@ class ImageChoice:
         x = (pixels.transpose(2, 0, 1)[None] / 255.0 - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
         self._pixels = (pixels, mean, std)
         return x.astype(np.float64)
+
+    def slide_input(self, spec) -> tuple[np.ndarray, str]:
+        """A larger image for FC → CONV, scaled as the stepped one: one's own picture fitted to twice the
+        input, or a 2×2 mosaic of the stepped test image and the three after it: ((C, 2H, 2W), what it is)."""
+        from convviz.data import fit_image
+        from convviz.engine.explain_slide import mosaic
+
+        c, h, w = spec.input.chw()
+        mean, std = self.pixels[1], self.pixels[2]
+        def scale(pixels):
+            return (pixels.transpose(2, 0, 1) / 255.0 - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
+
+        if self.source.currentData() == "file" and self.image_file:
+            return scale(fit_image(read_image_file(self.image_file), 2 * h, 2 * w, c)), f"{Path(self.image_file).name} at 2×"
+        data = self._dataset()
+        first = getattr(self, "_image_index", 0)
+        numbers = [(first + n) % len(data.split("test")) for n in range(4)]
+        tiles = []
+        for n in numbers:
+            pixels = data.raw_image("test", n)
+            tiles.append(scale(pixels if pixels.shape == (h, w, c) else fit_image(pixels, h, w, c)))
+        return mosaic(tiles, 2, 2), f"{data.name} test images {', '.join(map(str, numbers))} as a 2×2 mosaic"
 
     def set_image_file(self, path: str) -> None:
         """Step the picture (or .npy pixels (H, W, C)) at ``path``, fitted to the network's input (centre crop to

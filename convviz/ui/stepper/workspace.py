@@ -36,6 +36,7 @@ from convviz.ui.stepper.bars import ProbabilityBars
 from convviz.ui.stepper.drawing import StopDrawing
 from convviz.ui.stepper.drawing_blocks import BlockDrawing
 from convviz.ui.stepper.drawing_field import FieldDrawing
+from convviz.ui.stepper.drawing_slide import SlideDrawing
 from convviz.ui.stepper.drawing_update import UpdateDrawing
 from convviz.ui.stepper.images import ImageChoice, synthetic_images  # noqa: F401 (the Analyze workspace imports it from here)
 from convviz.ui.stepper.ledger import (
@@ -74,7 +75,7 @@ def _trace(args) -> tuple[StepRun | None, Exception | None]:
         return None, exc
 
 
-class StepWorkspaceView(ImageChoice, StopDrawing, BlockDrawing, UpdateDrawing, FieldDrawing, QWidget):
+class StepWorkspaceView(ImageChoice, StopDrawing, BlockDrawing, UpdateDrawing, FieldDrawing, SlideDrawing, QWidget):
     """The Step workspace's page; it reads weights and the network from ``session`` only.
 
     Signals: ``current_layer_changed(str)`` (the layer of the current stop, "" at input, loss and
@@ -158,6 +159,12 @@ class StepWorkspaceView(ImageChoice, StopDrawing, BlockDrawing, UpdateDrawing, F
         self.field_button.setToolTip("The selected cell's receptive field on the input and every earlier layer: the "
                                      "analytic box, and the cell's gradient from one backward pass")
         self.field_volume = 0  # which earlier volume the field view shows (0: the input)
+        self.slide_button = QPushButton("FC → CONV")
+        self.slide_button.setCheckable(True)
+        self.slide_button.setToolTip("Convert the FC layers to convolutions and slide the network over a larger image "
+                                     "in one pass: the class-score map")
+        self.slide = None  # the SlideMap of the FC → CONV view, once made for this trace
+        self.slide_text = ""
         bar = QHBoxLayout()
         bar.addWidget(self.back_button)
         bar.addWidget(self.timeline, 1)
@@ -166,6 +173,7 @@ class StepWorkspaceView(ImageChoice, StopDrawing, BlockDrawing, UpdateDrawing, F
         bar.addWidget(self.play_button)
         bar.addWidget(self.speed)
         bar.addWidget(self.field_button)
+        bar.addWidget(self.slide_button)
 
         self.canvas = VolumeCanvas()
         self.heading = QLabel()
@@ -223,6 +231,7 @@ class StepWorkspaceView(ImageChoice, StopDrawing, BlockDrawing, UpdateDrawing, F
         self.ledger.term_selected.connect(self._highlight_term)
         self.ledger.term_selected.connect(self._field_row)
         self.field_button.toggled.connect(self._field_toggled)
+        self.slide_button.toggled.connect(self.show_slide)
         self.check_button.clicked.connect(self.check_gradient)
         self.play_button.toggled.connect(self._play_toggled)
         self.speed.currentIndexChanged.connect(lambda _: self._play_toggled(self.play_button.isChecked()))
@@ -305,7 +314,10 @@ class StepWorkspaceView(ImageChoice, StopDrawing, BlockDrawing, UpdateDrawing, F
         if self.run is None:
             return
         index = max(0, min(index, len(self.run.stops) - 1))
-        if index != self.stop_index:
+        if index != self.stop_index or self.in_slide_view():
+            self.slide_button.blockSignals(True)
+            self.slide_button.setChecked(False)  # a stop of the timeline leaves the FC → CONV view
+            self.slide_button.blockSignals(False)
             self.stop_index = index
             self._arrive(keep_position=False)
 
@@ -419,6 +431,8 @@ class StepWorkspaceView(ImageChoice, StopDrawing, BlockDrawing, UpdateDrawing, F
     def _position_panel(self):
         """The panel whose cells are the positions of the current stop (None: not on a panel)."""
         stop = self.current_stop
+        if self.in_slide_view():
+            return self.canvas.right
         if stop is None or stop.kind == "update" or stop.part == "weights":
             return None
         if stop.kind in ("input", "loss") or isinstance(self.explanation, (MaxPoolBackward, AvgPoolBackward)):
@@ -452,6 +466,8 @@ class StepWorkspaceView(ImageChoice, StopDrawing, BlockDrawing, UpdateDrawing, F
             self.run = None  # traced again when next shown
 
     def _shape(self) -> tuple[int, ...]:
+        if self.in_slide_view():
+            return self.slide[1].scores.shape
         stop = self.current_stop
         return self.run.position_shape(stop) if stop else ()
 
@@ -489,6 +505,27 @@ class StepWorkspaceView(ImageChoice, StopDrawing, BlockDrawing, UpdateDrawing, F
         self.field_volume = volume
         self._render()
 
+    def show_slide(self, on: bool = True) -> None:
+        """The FC → CONV view (``on``) or the timeline's stop again."""
+        self.slide_button.blockSignals(True)
+        self.slide_button.setChecked(on)
+        self.slide_button.blockSignals(False)
+        if on and self.run is not None and (self.slide is None or self.slide[0] is not self.run):
+            from convviz.engine.explain_slide import slide_map
+
+            try:
+                image, self.slide_text = self.slide_input(self.run.spec)
+                self.slide = (self.run, slide_map(self.run.net, image))
+            except (ValueError, OSError) as exc:
+                self.slide = None
+                self.slide_button.setChecked(False)
+                self.caption.setText(f"FC → CONV: {exc}")
+                return
+        self._arrive(keep_position=False)
+
+    def in_slide_view(self) -> bool:
+        return self.slide_button.isChecked() and self.slide is not None and self.slide[0] is self.run
+
     def _field_toggled(self, _on: bool) -> None:
         self.field_volume = 0
         self._render()
@@ -506,7 +543,13 @@ class StepWorkspaceView(ImageChoice, StopDrawing, BlockDrawing, UpdateDrawing, F
         run, stop = self.run, self.current_stop
         if run is None or stop is None:
             return
-        self.field_button.setVisible(run.has_field(stop))
+        self.field_button.setVisible(run.has_field(stop) and not self.in_slide_view())
+        if self.in_slide_view():
+            for widget in (self.check_button, self.check_label, self.bars):
+                widget.setVisible(False)
+            self._draw_slide()
+            self.position_changed.emit(self.position)
+            return
         if self.in_field_view():
             self.explanation = run.field(stop.layer, self.position)
             for widget in (self.check_button, self.check_label, self.bars):

@@ -14,6 +14,7 @@ from convviz.model import (
     Conv,
     Flatten,
     LeakyReLU,
+    MaxPool,
     NetworkSpec,
     ReLU,
     Residual,
@@ -226,3 +227,40 @@ def test_a_picture_of_ones_own_is_fitted_to_the_input_and_stepped(qtbot, make_vi
     np.save(tmp_path / "worse.npy", np.zeros((3, 4, 5)))
     view.set_image_file(str(tmp_path / "worse.npy"))
     assert view.run is None and "expected pixels (H, W, C) with C 1, 3 or 4" in view.caption.text()
+
+
+def test_fc_to_conv_slides_the_network_over_a_mosaic_and_says_whether_it_is_exact(qtbot, make_view):
+    from convviz.engine import Network
+    from convviz.engine.fc_to_conv import fc_to_conv
+
+    view = make_view(tiny_spec())
+    qtbot.mouseClick(view.slide_button, Qt.MouseButton.LeftButton)
+    assert view.in_slide_view()
+    m = view.slide[1]
+    assert m.image.shape == (3, 64, 64) and m.scores.shape == (10, 9, 9) and "2×2 mosaic" in view.canvas.left.title.text()
+    np.testing.assert_array_equal(m.image[:, :32, :32], view.run.x[0])  # the stepped image is the first tile
+    net = Network(view.session.network(), dtype=np.float64)
+    net.set_weights(view.session.current_weights())
+    big = fc_to_conv(net, (64, 64)).network.forward(m.image[None], train=False)
+    np.testing.assert_allclose(m.scores, big[0], rtol=1e-12)  # the engine's converted network, one pass
+    view.set_position((3, 4, 4))
+    e = view.explanation
+    assert e.offset == (16, 16) and not e.matches  # conv1 pads: away from the corner the crop's border differs
+    assert view.ledger.row_text("the conversion is exact") == "no" and "Not exact" in view.caption.text()
+    assert float(view.ledger.row_text("original net on crop (16, 16)")) == pytest.approx(
+        net.forward(m.image[None, :, 16:48, 16:48], train=False)[0, 3], rel=1e-5)
+    press(qtbot, view, Qt.Key.Key_Right, shift=True)
+    assert view.position == (3, 4, 5)
+    press(qtbot, view, Qt.Key.Key_Right)  # a stop of the timeline leaves the view
+    assert not view.in_slide_view() and view.current_stop.layer == "conv1"
+
+
+def test_fc_to_conv_is_exact_without_padding(qtbot, make_view):
+    view = make_view(NetworkSpec(Volume(32, 32, 3), [Conv(filters=4, size=2, stride=2), ReLU(), MaxPool(size=2, stride=2),
+                                                     Flatten(), FC(units=10), Softmax()]))
+    view.show_slide(True)
+    assert view.slide[1].scores.shape == (10, 9, 9)  # (64 − 32)/4 + 1 positions, 2·2 = 4 pixels apart
+    for position in ((0, 0, 0), (7, 2, 3), (9, 8, 8)):
+        view.set_position(position)
+        assert view.explanation.matches and view.ledger.row_text("the conversion is exact") == "yes"
+    assert "Exact: no layer pads" in view.caption.text()
