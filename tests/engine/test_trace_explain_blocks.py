@@ -103,3 +103,28 @@ def test_an_fc_input_gradient_is_dy_back_through_a_column_of_w():
     assert e.weight_grads_match and np.allclose(e.weight_grads, record.param_grads["weight"][:, 37])
     with pytest.raises(ValueError, match=r"i must be an integer in \[0, 72\), got i=72"):
         explain_fc_input_grad(net, trace, fc, 0, (72,))
+
+
+def test_lrn_and_dropout_cells_are_explained_and_the_network_is_left_as_it_was():
+    from convviz.engine.explain_norm import (
+        dropout_mask,
+        explain_dropout,
+        explain_lrn_output,
+    )
+    from convviz.model import LRN, Dropout
+
+    net, trace = traced([Conv(filters=5, size=3, pad=1), ReLU(), LRN(size=3, alpha=0.2, beta=0.75, k=2.0), Dropout(p=0.25)])
+    e = explain_lrn_output(net, trace, "lrn1", 0, (4, 1, 2))
+    a = trace["lrn1"].input[0]
+    assert e.slices == [3, 4] and e.s == pytest.approx(2.0 + 0.2 / 3 * (a[3, 1, 2] ** 2 + a[4, 1, 2] ** 2), rel=1e-12)
+    assert e.matches and e.result == pytest.approx(trace["lrn1"].output[0, 4, 1, 2], rel=1e-12)
+    before = net.trace_forward(trace.input).scores
+    mask, y = dropout_mask(net, trace, "dropout1")
+    np.testing.assert_array_equal(net.trace_forward(trace.input).scores, before)  # the generator is restored
+    x = trace["dropout1"].input[0]
+    np.testing.assert_allclose(y[x != 0], (x * mask / 0.75)[x != 0], rtol=1e-12)
+    cell = tuple(int(i) for i in np.argwhere(x > 0)[0])
+    d = explain_dropout(net, trace, "dropout1", 0, cell, (mask, y))
+    assert d.eval_output == d.x and d.scale == pytest.approx(4 / 3) and d.kept == bool(mask[cell])
+    with pytest.raises(ValueError, match="this explanation is for LRN"):
+        explain_lrn_output(net, trace, "relu1", 0, (0, 0, 0))

@@ -17,6 +17,7 @@ from convviz.engine.explain_layers import (
     BatchNormOutputExplanation,
     FCOutputExplanation,
 )
+from convviz.engine.explain_norm import DropoutExplanation, LRNExplanation
 from convviz.engine.explain_step import ledger_terms
 from convviz.engine.layer_base import as_4d
 from convviz.engine.trace import ConvOutputExplanation
@@ -113,6 +114,8 @@ class StopDrawing:
             self.caption.setText(e.text + ".")
         elif isinstance(layer, W.Pool):
             self._draw_pool_forward(stop, layer, e)
+        elif isinstance(e, (LRNExplanation, DropoutExplanation)):
+            self._draw_norm_forward(stop, layer, e, left, right)
         elif isinstance(e, ActivationExplanation):
             self._draw_activation_forward(stop, layer, e, left, right)
         elif isinstance(e, BlockExplanation):

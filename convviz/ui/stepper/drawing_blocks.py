@@ -9,6 +9,7 @@ import numpy as np
 
 from convviz.engine.explain_blocks import ActivationExplanation, BlockExplanation
 from convviz.engine.explain_fc import FCInputGradExplanation
+from convviz.engine.explain_norm import DropoutExplanation, LRNExplanation
 from convviz.engine.explain_step import ledger_terms
 from convviz.ui.stepper.ledger import Row, index, number
 from convviz.ui.stepper.stepping import Stop
@@ -138,3 +139,41 @@ class BlockDrawing:
                              f"(column {e.i} of W, the transpose of the forward rows); the weights of that column "
                              f"get dW[o, {e.i}] = x[{e.i}] · dY[o] (shown for {unit}, the largest dY)"
                              f"{' (equal to the engine)' if e.weight_grads_match else ' (DIFFERENT)'}.")
+
+    def _draw_norm_forward(self, stop, layer, e, left, right):
+        """LRN: the neighbourhood of slices and the division; dropout: evaluation's y = x and one training draw."""
+        self._select_cell(self.canvas.left, self.position)
+        at = index(self.position)
+        if isinstance(e, LRNExplanation):
+            c, y, x = (tuple(self.position) + (0, 0))[:3]
+            for j in e.slices:
+                self.canvas.left.outline(j, y, x, colour="#ff8c00", width=2.0)
+            rows = [Row(("", f"a[{j},{y},{x}]" + (" (the cell)" if j == c else ""), number(float(v))),
+                         "winner" if j == c else "term") for j, v in zip(e.slices, e.values)]
+            rows += [Row(("", f"Σ a² over the {len(e.slices)} slices", number(e.squares)), "sum"),
+                     Row(("", f"s = k + (α/n)·Σ a²  (k = {e.k:g}, α = {e.alpha:g}, n = {e.size})", number(e.s)), "sum"),
+                     Row(("", f"= output a / s^β  (β = {e.beta:g})", number(e.result)), "total"),
+                     Row(("", "engine", number(e.engine)), "check" if e.matches else "wrong")]
+            self.ledger.show_rows(("", "what", "value"), rows)
+            self.heading.setText(f"<b>{stop.layer}</b> (LRN) forward: b{at} = a / (k + (α/n)·Σ a²)^β over slices "
+                                 f"{e.slices[0]}–{e.slices[-1]} at the same position = <b>{number(e.result)}</b>")
+            self.caption.setText("Local response normalisation divides each cell by the energy of its neighbours in "
+                                 "depth (orange: the same position on the neighbouring slices; missing slices count as 0).")
+            return
+        e: DropoutExplanation
+        if e.mask.ndim == 3:  # the draw's dropped cells on the selected slice of the output
+            c = self.position[0]
+            for y, x in np.argwhere(e.mask[c] == 0)[:4096]:
+                self.canvas.right.outline(c, int(y), int(x), colour="#5f6368", width=1.0)
+        drawn = "x = 0: the draw cannot be seen" if e.kept is None else ("kept: × 1/(1 − p)" if e.kept else "dropped: × 0")
+        self.ledger.show_rows(("", "what", "value"), [
+            Row(("", f"x{at}", number(e.x)), "term"),
+            Row(("", "evaluation (this step): y = x", number(e.eval_output)), "total"),
+            Row(("", f"training, one draw: {drawn}", number(e.train_output)), "sum"),
+            Row(("", f"p = {e.p:g}; kept cells are scaled by", f"{e.scale:.6g}"), "term"),
+            Row(("", "share of this draw's cells kept", f"{e.kept_share:.1%}"), "subtotal")])
+        self.heading.setText(f"<b>{stop.layer}</b> (dropout, p = {e.p:g}) forward: in evaluation y{at} = x = "
+                             f"<b>{number(e.eval_output)}</b>; a training step would have {drawn.split(':')[0]} it")
+        self.caption.setText("Inverted dropout: in training each cell is kept with probability 1 − p and scaled by "
+                             "1/(1 − p), so evaluation needs no change; the step here runs in evaluation mode. Grey outlines on the "
+                             "output's slice: the cells one training draw drops.")

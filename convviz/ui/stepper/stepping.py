@@ -24,6 +24,7 @@ from convviz.engine import (
 from convviz.engine import explain_fc as F
 from convviz.engine import explain_field as R
 from convviz.engine import explain_layers as X
+from convviz.engine import explain_norm as N
 from convviz.engine import explain_pool as P
 from convviz.engine import explain_step as S
 from convviz.engine import layers as L
@@ -118,6 +119,7 @@ class StepRun:
         self._scatter: dict[str, X.ConvScatter] = {}
         self._sharing: dict[str, P.AvgPoolSharing] = {}
         self._fields: dict = {}
+        self._masks: dict = {}  # a dropout layer's mask of one training draw
 
     def field(self, layer: str, position: tuple[int, ...]):
         """The receptive field of ``position`` of top-level layer ``layer`` on every earlier volume
@@ -190,6 +192,12 @@ class StepRun:
                 return explain_conv_output(self.net, self.trace, stop.layer, 0, *cell)
             if isinstance(layer, W.Pool):
                 return P.explain_pool_output(self.net, self.trace, stop.layer, 0, *cell)
+            if isinstance(layer, L.LRN):
+                return N.explain_lrn_output(self.net, self.trace, stop.layer, 0, position)
+            if isinstance(layer, L.Dropout):
+                if stop.layer not in self._masks:
+                    self._masks[stop.layer] = N.dropout_mask(self.net, self.trace, stop.layer)
+                return N.explain_dropout(self.net, self.trace, stop.layer, 0, position, self._masks[stop.layer])
             if stop.type in ACTIVATIONS:
                 return E.explain_activation_output(self.net, self.trace, stop.layer, 0, position)
             if layer.COMPOSITE:

@@ -264,3 +264,34 @@ def test_fc_to_conv_is_exact_without_padding(qtbot, make_view):
         view.set_position(position)
         assert view.explanation.matches and view.ledger.row_text("the conversion is exact") == "yes"
     assert "Exact: no layer pads" in view.caption.text()
+
+
+def test_lrn_shows_its_neighbourhood_and_dropout_its_mask(qtbot, make_view):
+    from convviz.model import LRN, Dropout
+
+    spec = NetworkSpec(Volume(8, 8, 3), [Conv(filters=6, size=3, pad=1), ReLU(), LRN(size=5, alpha=0.5, k=1.0),
+                                         Dropout(p=0.5), Flatten(), FC(units=10), Softmax()])
+    view = make_view(spec)
+    view.go_to_layer("lrn1")
+    view.set_position((1, 2, 3))
+    e = view.explanation
+    a = view.run.trace["lrn1"].input[0]
+    assert e.slices == [0, 1, 2, 3]  # 1 − 2 … 1 + 2 inside the 6 slices
+    s = 1.0 + 0.5 / 5 * float(np.sum(a[0:4, 2, 3] ** 2))  # k = 1
+    assert e.s == pytest.approx(s, rel=1e-12) and e.matches
+    assert float(view.ledger.row_text(f"= output a / s^β  (β = {e.beta:g})")) == pytest.approx(a[1, 2, 3] / s**e.beta, rel=1e-5)
+    view.go_to_layer("dropout1")
+    view.set_position((2, 4, 4))
+    e = view.explanation
+    assert e.eval_output == e.x  # the step runs in evaluation mode
+    x = view.run.trace["dropout1"].input[0]
+    positive = [tuple(int(i) for i in p) for p in np.argwhere(x > 0)]
+    drawn = [e.mask[p] for p in positive]
+    assert 0 < sum(drawn) < len(drawn)  # p = 0.5: some kept, some dropped
+    dropped = next(p for p in positive if e.mask[p] == 0)
+    view.set_position(dropped)
+    assert view.explanation.train_output == 0 and "dropped: × 0" in view.ledger.rows[2].cells[1]
+    kept = next(p for p in positive if e.mask[p] == 1)
+    view.set_position(kept)
+    assert view.explanation.train_output == pytest.approx(2 * x[kept], rel=1e-12)
+    assert "kept: × 1/(1 − p)" in view.ledger.rows[2].cells[1]
