@@ -153,12 +153,20 @@ class StopDrawing:
         nxt = self.run.stops[self.stop_index + 1] if self.stop_index + 1 < len(self.run.stops) else None
         if nxt is not None and nxt.kind == "forward" and nxt.type in ACTIVATIONS:
             activation = (nxt.layer, float(as_4d(self.run.trace[nxt.layer].output)[(0, e.d, e.y, e.x)]))
-        if term is not None:
+        if term is not None:  # its input cell on the left, its weight in the right zoom (filter d, slice c)
             self.canvas.left.outline(*term.left[1], colour="#1a73e8", width=3.0)
+            d, c, i, j = term.right[1]
+            w = self.run.trace[stop.layer].params["weight"][d]
+            zoom = self.canvas.right.zoom
+            zoom.show(w, ((0, 0), (0, 0)), c, 0, 0, w.shape[1], w.shape[2], margin=0)
+            zoom.outline(c, i, j, 1, 1, colour="#1a73e8", width=3.0)
+            zoom.caption.setText(f"filter w[{d}], {zoom.caption.text()}; blue: the term's weight w[{d},{c},{i},{j}] = "
+                                 f"{number(term.right[2])}")
         else:  # a new cell: the ledger again (a click on a term keeps it as it is)
             has_bias = "bias" in self.run.trace[stop.layer].params
             self.ledger.show_rows(CONV_HEADERS, conv_output_rows(terms, e.bias if has_bias else None, e.result,
                                                                  e.engine, e.matches, activation))
+        policy = self._mark_policy(geo, e.window.shape[0])
         pads = int(e.padding.sum()) * e.window.shape[0]
         self.heading.setText(
             f"<b>{stop.layer}</b> forward: output <b>[d={e.d}, y={e.y}, x={e.x}]</b> = Σ x · w<sub>{e.d}</sub> "
@@ -168,7 +176,7 @@ class StopDrawing:
         taps = C * geo.taps_h * geo.taps_w
         self.caption.setText(
             self._formula(geo) + " The orange box is the receptive field on every input slice; hatched cells are "
-            f"zero padding. As im2col computes it: row {e.y * geo.out_w + e.x} of the {geo.out_h * geo.out_w}×{taps} "
+            f"zero padding.{policy} As im2col computes it: row {e.y * geo.out_w + e.x} of the {geo.out_h * geo.out_w}×{taps} "
             f"matrix of input windows times column {e.d} of the {taps}×{K} matrix of filters.")
 
     def _draw_fc_forward(self, stop, e, in_shape):
@@ -202,6 +210,28 @@ class StopDrawing:
             parts.append(f"{axis}: ({n} − {span} + {pad})/{s} + 1 = {out}" + (f" (F′ = {d}·({f} − 1) + 1 = {span})" if d > 1 else ""))
         return "Output size (W − F′ + 2P)/S + 1 — " + "; ".join(parts) + "."
 
+    def _mark_policy(self, geo, channels: int) -> str:
+        """The rows and columns an uneven stride's policy crops (never read: outlined grey on every input
+        slice) or pads (extra zero rows at the bottom/right, hatched); a sentence saying which, or ""."""
+        cropped, padded = [], []
+        for axis, n, out, s, d, f, (before, after) in (
+                ("rows", geo.in_h, geo.out_h, geo.stride[0], geo.dilation[0], geo.taps_h, geo.pad[0]),
+                ("columns", geo.in_w, geo.out_w, geo.stride[1], geo.dilation[1], geo.taps_w, geo.pad[1])):
+            last = (out - 1) * s - before + d * (f - 1)  # the last row (column) any window reads
+            if last < n - 1:
+                first = last + 1
+                for c in range(channels):
+                    if axis == "rows":
+                        self.canvas.left.outline(c, first, 0, n - first, geo.in_w, colour="#9aa0a6", width=2.0)
+                    else:
+                        self.canvas.left.outline(c, 0, first, geo.in_h, n - first, colour="#9aa0a6", width=2.0)
+                cropped.append(f"{axis[:-1]} {first}" if first == n - 1 else f"{axis} {first}–{n - 1}")
+            elif after > before:
+                padded.append(f"{after - before} extra zero {axis} at the {'bottom' if axis == 'rows' else 'right'}")
+        said = ([f"the crop policy leaves {' and '.join(cropped)} unread (grey)"] if cropped else []) + (
+            [f"the policy pads {' and '.join(padded)} so the last window fits"] if padded else [])
+        return (" With this stride " + "; ".join(said) + ".") if said else ""
+
     def _draw_pool_forward(self, stop, layer, e):
         rows, cols = e.rows, e.cols
         self.canvas.left.zoom_to(e.c, int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1))
@@ -212,10 +242,11 @@ class StopDrawing:
         self.ledger.show_rows(("", "input x[c, y, x]", "x", ""), self._window_rows(e) + [
             Row(("", "= output", number(e.result), ""), "total"),
             Row(("", "engine", number(e.engine), ""), "check" if e.matches else "wrong")])
+        policy = self._mark_policy(layer.geometry, np.shape(self.run.volumes(stop)[0])[0])
         how = "the largest value (red)" if e.kind == "max" else "the mean (padding counts as 0)"
         self.heading.setText(f"<b>{stop.layer}</b> forward: output <b>[c={e.c}, y={e.y}, x={e.x}]</b> is {how} "
                              f"of its {e.window.size}-cell window = <b>{number(e.result)}</b>")
-        self.caption.setText(e.text + ".")
+        self.caption.setText(e.text + "." + policy)
 
     def _window_rows(self, e, upstream: float | None = None) -> list[Row]:
         rows = []

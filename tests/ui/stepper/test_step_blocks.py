@@ -295,3 +295,29 @@ def test_lrn_shows_its_neighbourhood_and_dropout_its_mask(qtbot, make_view):
     view.set_position(kept)
     assert view.explanation.train_output == pytest.approx(2 * x[kept], rel=1e-12)
     assert "kept: × 1/(1 − p)" in view.ledger.rows[2].cells[1]
+
+
+def test_the_crop_policy_marks_the_rows_no_window_reads(qtbot, make_view):
+    from test_step_workspace import padded_spec
+
+    view = make_view(padded_spec())  # maxpool1: F = 3, S = 2 on 16 rows crops the 16th
+    view.go_to_layer("maxpool1")
+    assert "the crop policy leaves row 15 and column 15 unread (grey)" in view.caption.text()
+    view.go_to_layer("conv1")  # F = 4, S = 2, P = 1 on 32: every row is read
+    assert "crop policy" not in view.caption.text()
+
+
+def test_a_click_on_a_ledger_term_shows_its_weight_in_the_filter(qtbot, make_view):
+    from test_step_workspace import padded_spec
+
+    view = make_view(padded_spec())
+    view.go_to_layer("conv2")
+    view.set_position((3, 2, 1))
+    terms = [row for row in view.ledger.rows if row.term is not None]
+    row = terms[17]
+    view.ledger.selectRow(view.ledger.rows.index(row))
+    d, c, i, j = (int(v) for v in row.cells[3].strip("[]").split(","))
+    zoom = view.canvas.right.zoom
+    w = view.run.trace["conv2"].params["weight"][d]
+    assert d == 3 and zoom.channel == c and zoom.size == w.shape[1:]
+    assert f"the term's weight w[{d},{c},{i},{j}] = {row.cells[4]}" in zoom.caption.text()
