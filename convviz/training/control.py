@@ -22,6 +22,7 @@ class Control:
         self.checkpoint_requests: list[str] = []
         self.snapshot_every_steps: int | None = None
         self.snapshot_every_seconds: float | None = None
+        self.snapshot_gradients = False  # snapshots carry dL/d activation (a view shows them)
 
     # -- called by the consumer ----------------------------------------------------------------------
     def _set(self, **values) -> None:
@@ -60,6 +61,11 @@ class Control:
         with self._lock:
             self.snapshot_every_steps = every_steps if every_steps and every_steps > 0 else None
             self.snapshot_every_seconds = every_seconds if every_seconds and every_seconds > 0 else None
+
+    def set_snapshot_gradients(self, on: bool) -> None:
+        """Snapshots carry each layer's dL/d activation for the probes (one more backward pass each)."""
+        with self._lock:
+            self.snapshot_gradients = bool(on)
 
     # -- called by the trainer ------------------------------------------------------------------------
     def take(self, name: str):

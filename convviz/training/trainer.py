@@ -383,7 +383,8 @@ class Trainer:
         gradient norms, and the update/weight ratio of the last step (see ``convviz.training.snapshot``)."""
         self._last_snapshot_time = time.perf_counter()
         return take_snapshot(self.net, self.dataset, self.probe_split, self.probe_indices, step=self.step,
-                             epoch=self.epoch + 1, params_before=params_before, grad_norms=grad_norms)
+                             epoch=self.epoch + 1, params_before=params_before, grad_norms=grad_norms,
+                             gradients=self.control.snapshot_gradients)
 
     # -- divergence ----------------------------------------------------------------------------------------
     def _divergence(self, x: np.ndarray, y: np.ndarray, loss: float) -> Event:

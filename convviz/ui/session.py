@@ -92,6 +92,7 @@ class RunSession(QObject):
         super().__init__(parent)
         self._spec_provider = spec_provider
         self.data_folder: str | None = None  # the app's data folder setting (None: the default cache)
+        self.snapshot_gradients = False  # whether snapshots carry gradients (want_gradients)
         self.records = RunRecords()
         self.state = "idle"
         self._run: WorkerThread | None = None
@@ -175,10 +176,19 @@ class RunSession(QObject):
         run.worker.snapshot_ready.connect(self._on_snapshot_ready)
         run.finished.connect(lambda: self._on_finished(run))
         run.control.set_snapshot_schedule(every_seconds=SNAPSHOT_SECONDS)
+        run.control.set_snapshot_gradients(self.snapshot_gradients)
         run.control.request_snapshot()
         self.run_started.emit()
         self._set_state("loading")
         run.start()
+
+    def want_gradients(self, on: bool) -> None:
+        """Snapshots carry dL/d activation from now on (a view that shows gradients asks)."""
+        self.snapshot_gradients = bool(on)
+        if self._run is not None:
+            self._run.control.set_snapshot_gradients(self.snapshot_gradients)
+            if self.snapshot_gradients:
+                self._run.control.request_snapshot()
 
     def adopt_run(self, opened: OpenedRun) -> bool:
         """Make the run read by :func:`read_run` the session's: its records, and its weights for its

@@ -167,6 +167,7 @@ class TrainingPanel(QWidget):
         return TrainConfig(
             epochs=self.epochs.value(), batch_size=self.batch.value(), lr=self.lr.value(),
             optimizer=self.optimizer.currentText(), augment=self.augment.isChecked(),
+            threads=1,  # the app trains on one thread and leaves the other core to the window
         )
 
     def show_opened(self, opened) -> None:

@@ -29,6 +29,10 @@ from convviz.ui.session import ACTIVE_STATES, RunSession
 from convviz.ui.stepper import StepWorkspaceView
 from convviz.ui.training.curves import CurvesView
 from convviz.ui.training.panel import TrainingPanel
+from convviz.ui.training.filters_view import FiltersView
+from convviz.ui.training.health_view import HealthView
+from convviz.ui.training.layers_view import LayersView
+from convviz.ui.training.probes_view import ProbesView
 from convviz.ui.training.snapshot_view import SnapshotView
 from convviz.ui.widgets.dialogs import Dialogs
 from convviz.ui.widgets.layer_style import app_icon
@@ -134,6 +138,13 @@ class MainWindow(QMainWindow):
         self.stepper = StepWorkspaceView(session)
         self.stepper.current_layer_changed.connect(self._show_stepped_layer)
         self.snapshots = SnapshotView(session)
+        self.layer_rows = LayersView(session)
+        self.layer_rows.gradients_wanted.connect(session.want_gradients)
+        self.probes = ProbesView(session)
+        self.probes.probe_selected.connect(self.layer_rows.set_probe)
+        self.health = HealthView(session)
+        self.health.layer_chosen.connect(self.layer_rows.show_layer)
+        self.filters = FiltersView(session)
 
         self.palette_dock = self._dock("Layers", "palette", self.palette)
         self.inspector_dock = self._dock("Inspector", "inspector", self.inspector)
@@ -141,6 +152,10 @@ class MainWindow(QMainWindow):
         self.summary_dock = self._dock("Summary and memory", "summary", self.summary)
         self.training_dock = self._dock("Training", "training", self.training)
         self.snapshot_dock = self._dock("Activations and filters", "activations", self.snapshots)
+        self.layers_dock = self._dock("Every layer", "layers", self.layer_rows)
+        self.probes_dock = self._dock("Probe images", "probes", self.probes)
+        self.health_dock = self._dock("Layer health", "health", self.health)
+        self.filters_dock = self._dock("Filters", "filters", self.filters)
         return build_page
 
     def insert_pattern(self) -> None:
@@ -164,7 +179,8 @@ class MainWindow(QMainWindow):
     def docks(self) -> list[QDockWidget]:
         """Every dock, Build's then Train's (the order of View → Panels)."""
         return [self.palette_dock, self.inspector_dock, self.diagram_dock, self.summary_dock,
-                self.training_dock, self.snapshot_dock]
+                self.training_dock, self.snapshot_dock, self.layers_dock, self.probes_dock, self.health_dock,
+                self.filters_dock]
 
     def _restore_layout(self) -> None:
         geometry = self.settings.value("window/geometry")

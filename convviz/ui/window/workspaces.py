@@ -28,13 +28,14 @@ from PySide6.QtWidgets import (
 Area = Qt.DockWidgetArea
 
 #: Bumped when a default arrangement changes, so states saved by an older version are not restored.
-STATE_VERSION = 2
+STATE_VERSION = 3
 
 
 @dataclass(frozen=True)
 class Workspace:
     """``docks``: (dock object name, default area, default size as a fraction of the window: of its
-    width for a side dock, of its height for a top or bottom one)."""
+    width for a side dock, of its height for a top or bottom one); ``tabs``: (dock, the dock it shares
+    a place with as a tab), the first dock of each group in front."""
 
     key: str
     title: str
@@ -42,6 +43,7 @@ class Workspace:
     tip: str
     docks: tuple[tuple[str, Area, float], ...] = ()
     ready: bool = True
+    tabs: tuple[tuple[str, str], ...] = ()
 
 
 WORKSPACES = (
@@ -51,10 +53,14 @@ WORKSPACES = (
         ("inspector", Area.RightDockWidgetArea, 0.27),
         ("summary", Area.BottomDockWidgetArea, 0.31),
     )),
-    Workspace("train", "Train", "Ctrl+2", "Train the network and watch it learn: curves, activations and filters", (
+    Workspace("train", "Train", "Ctrl+2", "Train the network and watch every layer learn", (
         ("training", Area.LeftDockWidgetArea, 0.24),
-        ("activations", Area.BottomDockWidgetArea, 0.46),
-    )),
+        ("layers", Area.BottomDockWidgetArea, 0.50),
+        ("probes", Area.BottomDockWidgetArea, 0.50),
+        ("health", Area.BottomDockWidgetArea, 0.50),
+        ("filters", Area.BottomDockWidgetArea, 0.50),
+        ("activations", Area.BottomDockWidgetArea, 0.50),
+    ), tabs=(("probes", "layers"), ("health", "layers"), ("filters", "layers"), ("activations", "layers"))),
     Workspace("analyze", "Analyze", "Ctrl+3", "What the network gets right and wrong, and where it looks"),
     Workspace("step", "Step", "Ctrl+4", "Step through one image's forward and backward pass, down to one multiply-add", (
         ("diagram", Area.TopDockWidgetArea, 0.17),
@@ -167,14 +173,22 @@ class Workspaces(QObject):
     def arrange_default(self) -> None:
         window = self.window
         wanted = {name: (area, size) for name, area, size in BY_KEY[self.current].docks}
+        tabbed = {name: first for name, first in BY_KEY[self.current].tabs}
         for name, dock in self.docks.items():
             if name not in wanted:
                 dock.hide()
                 continue
             window.removeDockWidget(dock)
             dock.setFloating(False)
-            window.addDockWidget(wanted[name][0], dock)
-            dock.show()
+            if name not in tabbed:  # a tab joins its group below, never side by side first (that widens the window)
+                window.addDockWidget(wanted[name][0], dock)
+                dock.show()
+        for name, first in tabbed.items():
+            window.tabifyDockWidget(self.docks[first], self.docks[name])
+            self.docks[name].show()
+        for name in dict.fromkeys(tabbed.values()):
+            self.docks[name].raise_()
+        wanted = {name: place for name, place in wanted.items() if name not in tabbed}
         horizontal = (Area.LeftDockWidgetArea, Area.RightDockWidgetArea)
         for orientation, extent, sides in (
             (Qt.Orientation.Horizontal, window.width(), horizontal),

@@ -8,7 +8,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QImage
 
 BUILD_DOCKS = ("palette", "diagram", "inspector", "summary")
-TRAIN_DOCKS = ("training", "activations")
+TRAIN_DOCKS = ("training", "layers", "activations", "probes", "health", "filters")  # the last five share one place as tabs
 
 
 def shown(window) -> set[str]:
@@ -22,6 +22,8 @@ def test_switching_workspaces_changes_the_visible_docks(qtbot, builder):
     train = builder.workspaces.actions["train"]
     bar.widgetForAction(train).click()  # the tab at the top
     assert shown(builder) == set(TRAIN_DOCKS)
+    tabs = {d.objectName() for d in builder.tabifiedDockWidgets(builder.layers_dock)}
+    assert tabs == {"probes", "health", "filters", "activations"}
     assert builder.curves.isVisible() and not builder.stack_view.isVisible()
     assert train.isChecked() and not builder.workspaces.actions["build"].isChecked()
 
@@ -77,7 +79,7 @@ def test_a_rearranged_workspace_is_remembered_across_windows(qtbot, settings_pat
     again.workspaces.switch("train")
     again.workspaces.reset()
     assert again.dockWidgetArea(again.snapshot_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
-    assert again.snapshot_dock.width() > again.training_dock.width()  # under the curves, not squeezed
+    assert again.layers_dock.width() > again.training_dock.width()  # the front tab under the curves, not squeezed
 
 
 def test_screenshot_of_the_train_workspace(qtbot, tmp_path):
