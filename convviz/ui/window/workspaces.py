@@ -55,7 +55,7 @@ WORKSPACES = (
     )),
     Workspace("train", "Train", "Ctrl+2", "Train the network and watch every layer learn", (
         ("training", Area.LeftDockWidgetArea, 0.24),
-        ("layers", Area.BottomDockWidgetArea, 0.50),
+        ("layers", Area.BottomDockWidgetArea, 0.42),
         ("probes", Area.BottomDockWidgetArea, 0.50),
         ("health", Area.BottomDockWidgetArea, 0.50),
         ("filters", Area.BottomDockWidgetArea, 0.50),
