@@ -182,9 +182,16 @@ class StopDrawing:
     def _draw_fc_forward(self, stop, e, in_shape):
         terms = ledger_terms(self.run.net, e)
         term = terms[self._term] if self._term is not None and self._term < len(terms) else None
-        if term is not None:  # the clicked term's input cell (x is flattened in (C, H, W) order)
-            cell = np.unravel_index(term.left[1][0], in_shape)
-            self._select_cell(self.canvas.left, tuple(int(i) for i in cell))
+        if term is not None:  # the clicked term's input cell (x is flattened in (C, H, W) order) and its weight
+            cell = tuple(int(i) for i in np.unravel_index(term.left[1][0], in_shape))
+            self._select_cell(self.canvas.left, cell)
+            row = self.run.trace[stop.layer].params["weight"][e.o]
+            w, at = (row.reshape(in_shape), cell) if len(in_shape) == 3 else (row[None, None, :], (0, 0, cell[0]))
+            zoom = self.canvas.right.zoom
+            zoom.show(w, ((0, 0), (0, 0)), at[0], at[1], at[2], 1, 1, margin=2)
+            zoom.outline(at[0], at[1], at[2], 1, 1, colour="#1a73e8", width=3.0)
+            zoom.caption.setText(f"row W[{e.o}] as the input, {zoom.caption.text()}; blue: the term's weight "
+                                 f"W[{e.o},{term.left[1][0]}] = {number(term.right[2])}")
         else:
             has_bias = "bias" in self.run.trace[stop.layer].params
             self.ledger.show_rows(FC_HEADERS, conv_output_rows(terms, e.bias if has_bias else None, e.result, e.engine,

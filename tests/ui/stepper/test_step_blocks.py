@@ -321,3 +321,14 @@ def test_a_click_on_a_ledger_term_shows_its_weight_in_the_filter(qtbot, make_vie
     w = view.run.trace["conv2"].params["weight"][d]
     assert d == 3 and zoom.channel == c and zoom.size == w.shape[1:]
     assert f"the term's weight w[{d},{c},{i},{j}] = {row.cells[4]}" in zoom.caption.text()
+
+
+def test_a_click_on_an_fc_term_shows_its_weight_in_the_row_of_w(qtbot, make_view):
+    view = make_view(tiny_spec())
+    fc = next(s.layer for s in view.stops if s.type == "fc")
+    view.go_to_layer(fc)
+    view.set_position((4,))
+    terms = [row for row in view.ledger.rows if row.term is not None]
+    view.ledger.selectRow(view.ledger.rows.index(terms[100]))
+    weight = view.run.trace[fc].params["weight"][4, 100]
+    assert f"blue: the term's weight W[4,100] = {weight + 0.0:+.6g}" in view.canvas.right.zoom.caption.text()
