@@ -32,7 +32,7 @@ from convviz.training.trainer import Trainer  # noqa: E402
 
 
 def config(args) -> TrainConfig:
-    return TrainConfig(epochs=1000, batch_size=args.batch, metrics_every=10, augment=True)
+    return TrainConfig(epochs=1000, batch_size=args.batch, metrics_every=10, augment=True, threads=1)  # as the app trains
 
 
 def bare_rate(spec, data, args) -> float:

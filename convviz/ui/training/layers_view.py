@@ -50,7 +50,7 @@ from convviz.ui.training.maps import (
     tile_at,
 )
 
-REDRAW_MS = 250  # rows are redrawn at most four times a second
+REDRAW_MS = 500  # rows are redrawn at most twice a second
 BUDGET_S = 0.006  # the GUI thread makes or draws rows for at most this long, then lets other events in
 MIN_TILE, MAX_TILE = 64, 176  # a tile's edge on screen, in pixels
 MAX_TILES = 64  # depth slices drawn per row (the rest are counted in the heading)
@@ -525,7 +525,9 @@ class LayersView(QWidget):
         return None
 
     def _continue(self) -> None:
-        QTimer.singleShot(0, self, self.redraw)
+        # The rest after a pause twice the work just done: the GUI thread (and the GIL it holds while
+        # drawing) is never busy more than a third of the time, so the trainer's thread keeps its pace.
+        QTimer.singleShot(int(2000 * BUDGET_S), self, self.redraw)
 
     def _show_caption(self, snapshot: Snapshot, probe: int, mode: str, gradients: bool) -> None:
         names = snapshot.class_names
