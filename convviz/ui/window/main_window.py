@@ -137,6 +137,8 @@ class MainWindow(QMainWindow):
         self.analyzer.open_in_step.connect(self._step_image)
         self.stepper = StepWorkspaceView(session)
         self.stepper.current_layer_changed.connect(self._show_stepped_layer)
+        self.stepper.set_learning_rate(self.training.lr.value())  # the update stop steps with the panel's lr
+        self.training.lr.valueChanged.connect(self.stepper.set_learning_rate)
         self.snapshots = SnapshotView(session)
         self.layer_rows = LayersView(session)
         self.layer_rows.gradients_wanted.connect(session.want_gradients)

@@ -127,3 +127,8 @@ def test_an_image_of_the_analyze_workspace_opens_in_the_step_workspace(builder, 
     assert builder.workspaces.current == "step"
     qtbot.waitUntil(lambda: bool(builder.stepper.stops) and not builder.stepper.tracing, timeout=20_000)
     assert "7" in builder.stepper.image_text
+
+
+def test_the_step_update_uses_the_training_panels_learning_rate(builder):
+    builder.training.lr.setValue(0.05)
+    assert builder.stepper.learning_rate == 0.05
