@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -33,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from convviz.training.records import LayerSnapshot, Snapshot
 from convviz.ui.session import RunSession
-from convviz.ui.training.maps import caption_label, number
+from convviz.ui.training.maps import caption_label, number, row_column
 
 REDRAW_MS = 500
 BUDGET_S = 0.006  # the GUI thread draws (or builds) rows for at most this long, then lets other events in
@@ -241,16 +240,7 @@ class HealthView(QWidget):
         self._to_build: list = []
         self.serial = 0
         self.caption = caption_label("The health of each layer with parameters appears with the run's snapshots.")
-        self.column = QWidget()
-        self.column.setStyleSheet("background: white;")
-        self.column_layout = QVBoxLayout(self.column)
-        self.column_layout.setContentsMargins(2, 2, 2, 2)
-        self.column_layout.setSpacing(2)
-        self.column_layout.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setWidget(self.column)
+        self.column, self.column_layout, self.scroll = row_column(spacing=2)
         self.scroll.verticalScrollBar().valueChanged.connect(self._schedule)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QSplitter,
     QVBoxLayout,
@@ -47,6 +46,7 @@ from convviz.ui.training.maps import (
     image_item,
     mosaic,
     number,
+    row_column,
     tile_at,
 )
 
@@ -365,16 +365,7 @@ class LayersView(QWidget):
         top.addWidget(QLabel("Show"))
         top.addWidget(self.mode_choice)
 
-        self.column = QWidget()
-        self.column.setStyleSheet("background: white;")
-        self.column_layout = QVBoxLayout(self.column)
-        self.column_layout.setContentsMargins(2, 2, 2, 2)
-        self.column_layout.setSpacing(4)
-        self.column_layout.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setWidget(self.column)
+        self.column, self.column_layout, self.scroll = row_column(spacing=4)
         self.scroll.verticalScrollBar().valueChanged.connect(self._schedule)
         self.inspector = MapInspector()
         self.inspector.hide()

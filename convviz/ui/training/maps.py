@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 GAP = 1  # pixels of the mosaic between two tiles (drawn in the background colour)
 UNSIGNED_MAP, SIGNED_MAP = "viridis", "CET-D1"
@@ -145,3 +145,19 @@ def fixed_box(view: pg.GraphicsView) -> pg.ViewBox:
     view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return box
+
+
+def row_column(spacing: int) -> tuple[QWidget, QVBoxLayout, QScrollArea]:
+    """A white column of rows (ending in a stretch) inside a vertical scroll area: (column, its
+    layout, the scroll area). The rows views and the health strip are laid out in one."""
+    column = QWidget()
+    column.setStyleSheet("background: white;")
+    layout = QVBoxLayout(column)
+    layout.setContentsMargins(2, 2, 2, 2)
+    layout.setSpacing(spacing)
+    layout.addStretch(1)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(column)
+    return column, layout, scroll
