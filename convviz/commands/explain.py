@@ -93,29 +93,15 @@ def _network(argument: str, seed: int):
 
 
 def _checkpoint(path: Path):
-    """The network and weights a checkpoint holds, read against a fresh trainer state of its network."""
-    from convviz.engine import Network
-    from convviz.training.checkpoint import CheckpointError, load_checkpoint
-    from convviz.training.optimization import make_optimizer
+    """The network and trained weights of a checkpoint, read as ``convviz export`` reads them."""
+    from convviz.export import ExportError, checkpoint_source
 
+    folder = path.parent if path.name == "checkpoint.json" else path
     try:
-        checkpoint = load_checkpoint(path)
-        spec, config = checkpoint.spec, checkpoint.config
-        net = Network(spec, seed=config.seed)
-        buffers = set(net.buffers())
-        weights = net.get_weights()
-        template = {
-            "epoch_order": None,
-            "rng": {"data": np.random.default_rng(0).bit_generator.state, "network": net.get_rng_state()},
-            "weights": {k: v for k, v in weights.items() if k not in buffers},
-            "buffers": {k: v for k, v in weights.items() if k in buffers},
-            "optimizer": make_optimizer(config, net.params()).state_dict(),
-        }
-        train_count = int(checkpoint.index["dataset"]["splits"]["train"])
-        state = checkpoint.trainer_state(template, train_count)
-    except (CheckpointError, ValueError, KeyError, TypeError) as exc:
+        source = checkpoint_source(folder)
+    except ExportError as exc:
         raise UserError(f"cannot read the checkpoint {path}: {exc}") from None
-    return spec, {**state["weights"], **state["buffers"]}, f"checkpoint {path} (step {state['step']})"
+    return source.spec, source.weights, source.origin
 
 
 def _image(argument: str, spec):
