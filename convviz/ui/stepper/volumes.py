@@ -41,6 +41,17 @@ def grid_columns(count: int) -> int:
     return max(1, math.ceil(math.sqrt(count)))
 
 
+def image_and_hatch(box: pg.ViewBox) -> tuple[pg.ImageItem, QGraphicsPathItem]:
+    """An image of cells in ``box`` and, above it, the hatched path that marks zero padding."""
+    image = pg.ImageItem(axisOrder="row-major")
+    box.addItem(image)
+    hatch = QGraphicsPathItem()
+    hatch.setBrush(QBrush(QColor(PAD_COLOUR), Qt.BrushStyle.BDiagPattern))
+    hatch.setPen(QPen(Qt.PenStyle.NoPen))
+    box.addItem(hatch)
+    return image, hatch
+
+
 class ZoomView:
     """A few cells of one slice, large, with their numbers written in: the part of the volume the
     current explanation is about (the receptive field, a pooling window, the selected cell)."""
@@ -50,12 +61,7 @@ class ZoomView:
 
     def __init__(self, box: pg.ViewBox, caption: QLabel):
         self.box, self.caption = box, caption
-        self.image = pg.ImageItem(axisOrder="row-major")
-        box.addItem(self.image)
-        self.hatch = QGraphicsPathItem()
-        self.hatch.setBrush(QBrush(QColor(PAD_COLOUR), Qt.BrushStyle.BDiagPattern))
-        self.hatch.setPen(QPen(Qt.PenStyle.NoPen))
-        box.addItem(self.hatch)
+        self.image, self.hatch = image_and_hatch(box)
         self.items: list = []
         self.channel: int | None = None
         self.origin = (0, 0)  # input (row, col) of the zoom's top-left cell
@@ -129,12 +135,7 @@ class VolumePanel:
 
     def __init__(self, box: pg.ViewBox, title: QLabel):
         self.box, self.title = box, title
-        self.image = pg.ImageItem(axisOrder="row-major")
-        box.addItem(self.image)
-        self.hatch = QGraphicsPathItem()
-        self.hatch.setBrush(QBrush(QColor(PAD_COLOUR), Qt.BrushStyle.BDiagPattern))
-        self.hatch.setPen(QPen(Qt.PenStyle.NoPen))
-        box.addItem(self.hatch)
+        self.image, self.hatch = image_and_hatch(box)
         self.overlays: list = []
         self.shape = (0, 0, 0)  # (C, H, W) of the volume shown
         self.pad = ((0, 0), (0, 0))
