@@ -39,7 +39,7 @@ def _window_error(layer: "WindowLayer", along_h: AxisWindow, along_w: AxisWindow
         fixes = axis.fixes if same else tuple(_axis_fix(layer, fx, axis is along_h) for fx in axis.fixes)
         return ShapeError(prefix + axis.error, fixes, axis.formula)
     message = f"along H: {along_h.error}; along W: {along_w.error}"
-    fixes = _both_axes_fixes(layer, along_h, along_w) or search_fixes(layer, Volume(along_w.n, along_h.n, 1))
+    fixes = _both_axes_fixes(layer, along_h, along_w)  # out_hw searches when none of them works
     return ShapeError(message, fixes, f"{along_h.formula}; {along_w.formula}")
 
 
