@@ -22,11 +22,9 @@ Cancel; the window goes on meanwhile. Then:
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, QSize, Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,7 +32,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -44,30 +41,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from convviz.analysis import (
-    Cancelled,
-    ClassEvaluation,
-    evaluate,
-    grad_cam,
-    saliency,
-    saliency_map,
-)
+from convviz.analysis import ClassEvaluation
 from convviz.ui.analysis.compare import CompareView
 from convviz.ui.analysis.confusion import (
     ClassFiguresModel,
     ConfusionModel,
     ConfusionView,
-    percent,
 )
-from convviz.ui.analysis.filters import PatchGrid, image_pixmap
+from convviz.ui.analysis.drilldown import LIST_LIMIT, THUMB, DrillDownPart
+from convviz.ui.analysis.evaluating import ORIGINS, EvaluatingPart
+from convviz.ui.analysis.explaining import SALIENCY_PERCENTILE, ExplainingPart
+from convviz.ui.analysis.filters import PatchGrid
+from convviz.ui.analysis.jobs import _Float64Net, _Jobs
 from convviz.ui.analysis.looks import LooksPanel
+from convviz.ui.analysis.own_image import OwnImage, OwnImagePart
+from convviz.ui.analysis.patches import PatchesPart
 from convviz.ui.session import RunSession
 
-SALIENCY_PERCENTILE = 99  # a saliency legend tops out here: its largest values are a few pixels
-LIST_LIMIT = 200  # images listed at most (the rest are counted in the heading)
-THUMB = 40
-ORIGINS = {"fresh": "fresh, untrained weights", "trained": "the weights the last run ended with",
-           "training": "weights taken between two steps of the run", "imported": "imported weights"}
+__all__ = ["LIST_LIMIT", "ORIGINS", "SALIENCY_PERCENTILE", "THUMB", "AnalyzeWorkspaceView", "OwnImage",
+           "_Float64Net", "_Jobs", "synthetic_test_set"]
 
 
 def synthetic_test_set():
@@ -77,41 +69,7 @@ def synthetic_test_set():
     return synthetic_images()
 
 
-@dataclass(frozen=True)
-class OwnImage:
-    """The user's picture: as read (H, W, 3), fitted to the input (h, w, C) uint8, normalized x (1, C, h, w)."""
-
-    name: str
-    original: np.ndarray
-    pixels: np.ndarray
-    x: np.ndarray
-    fit: str  # "640×480 fitted to 32×32×3"
-
-
-class _Float64Net:
-    """A result's weights in a float64 network, built once on first use (by one thread at a time)."""
-
-    def __init__(self, spec, weights):
-        self.spec, self.weights, self.lock, self._net = spec, weights, threading.Lock(), None
-
-    def get(self):
-        if self._net is None:
-            from convviz.engine import Network
-
-            self._net = Network(self.spec, seed=0, dtype=np.float64)
-            self._net.set_weights(self.weights)
-        return self._net
-
-
-class _Jobs(QObject):
-    """Carries work done on threads back to the GUI thread (queued signals)."""
-
-    progress = Signal(int, int, int)  # ticket, done, total
-    patch_progress = Signal(int, int, int)  # ticket, done, total
-    done = Signal(str, int, object, object)  # kind, ticket, result, error
-
-
-class AnalyzeWorkspaceView(QWidget):
+class AnalyzeWorkspaceView(EvaluatingPart, DrillDownPart, OwnImagePart, ExplainingPart, PatchesPart, QWidget):
     """The Analyze workspace's page; it reads weights and the network from ``session`` only.
 
     Signals: ``open_in_step(source, index)`` and ``open_as_probe(source, index)`` (source
@@ -328,144 +286,7 @@ class AnalyzeWorkspaceView(QWidget):
         session.evaluation.connect(self._epoch_evaluated)
         self._enable()
 
-    # -- public API --------------------------------------------------------------------------------------------
-    @property
-    def source_name(self) -> str:
-        """``synthetic`` or ``cifar10``: the test set evaluated next."""
-        return self.source.currentData()
-
-    def set_source(self, source: str) -> None:
-        """Evaluate ``synthetic`` or ``cifar10`` next (and now, when shown)."""
-        self.source.setCurrentIndex(max(0, self.source.findData(source)))
-
-    def cifar10_available(self) -> bool:
-        """Whether CIFAR-10 is in the session's data folder; the source choice offers it only then."""
-        from convviz.data import find_cifar10
-
-        found = self._cifar is not None or find_cifar10(self.session.data_folder) is not None
-        item = self.source.model().item(self.source.findData("cifar10"))
-        item.setEnabled(found)
-        item.setToolTip("" if found else "CIFAR-10 is not in the data folder yet: File → Get CIFAR-10")
-        return found
-
-    def evaluate_now(self) -> bool:
-        """Evaluate the session's current weights on the chosen test set, on a thread (cancelling one
-        that is going); ``evaluated`` follows. False when the weights cannot be had (said in the status)."""
-        try:
-            weights = self.session.current_weights()
-            spec = self.session.network()
-        except (ValueError, TimeoutError) as exc:
-            self.status.setText(f"Cannot evaluate: {exc}")
-            return False
-        self._cancel.set()  # an evaluation going on stops at its next batch
-        self._cancel = cancel = threading.Event()
-        self._ticket += 1
-        ticket, source, origin = self._ticket, self.source_name, self.session.weights_origin
-        self.evaluating, self._stale = True, False
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setVisible(True)
-        self.cancel_button.setVisible(True)
-        self.status.setText(f"Evaluating {ORIGINS.get(origin, origin)} on the {source} test set …")
-
-        def work():
-            try:
-                from convviz.engine import Network
-
-                dataset = self._load(source)
-                net = Network(spec, seed=0)
-                net.set_weights(weights)
-                result = evaluate(net, dataset, progress=lambda done, total: self._jobs.progress.emit(ticket, done, total),
-                                  cancelled=cancel.is_set)
-                self._jobs.done.emit("evaluate", ticket, (result, dataset, spec, weights, source, origin), None)
-            except Cancelled as exc:
-                self._jobs.done.emit("evaluate", ticket, None, exc)
-            except Exception as exc:  # a network that does not fit the data, data that do not load …  # noqa: BLE001
-                self._jobs.done.emit("evaluate", ticket, None, exc)
-
-        threading.Thread(target=work, daemon=True, name="analyze-evaluate").start()
-        return True
-
-    def cancel(self) -> None:
-        """Stop the evaluation going on at its next batch (the last result stays shown)."""
-        self._cancel.set()
-
-    def show_cell(self, true: int, predicted: int) -> None:
-        """List the images of class ``true`` predicted as ``predicted``, most confident first."""
-        if self.result is None:
-            return
-        self.listing = ("cell", int(true), int(predicted))
-        names = self.result.class_names
-        indices = self.result.cell(true, predicted)
-        what = f"{names[true]} classified right" if true == predicted else f"{names[true]} predicted as {names[predicted]}"
-        self._fill(indices, f"{what}: {len(indices):,} image{'s' if len(indices) != 1 else ''}, most confident first")
-        self.matrix.setCurrentIndex(self.confusion_model.index(true, predicted))
-
-    def show_mistakes(self) -> None:
-        """List every misclassified image, the most confident mistake first."""
-        if self.result is None:
-            return
-        self.listing = ("mistakes",)
-        indices = self.result.mistakes()
-        self._fill(indices, f"Most confident mistakes: {len(indices):,} misclassified images, most confident first")
-
-    def listed_images(self) -> list[int]:
-        """The test images listed, in order."""
-        return [self.images.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.images.count())]
-
-    def select_image(self, index: int) -> None:
-        """Explain test image ``index`` (listed or not)."""
-        self.own_image = None
-        for row in range(self.images.count()):
-            if self.images.item(row).data(Qt.ItemDataRole.UserRole) == index:
-                if row == self.images.currentRow():
-                    self._explain()  # explained again (with the same scale's legend as it is now)
-                else:
-                    self.images.setCurrentRow(row)
-                return
-        self.selected_image = int(index)
-        self._explain()
-
-    def open_image(self, path: str) -> bool:
-        """Fit the picture at ``path`` to the network's input (the largest centred crop of its shape,
-        resized), classify it with the evaluated weights and explain it; False (said in the status)
-        when it cannot be read or nothing was evaluated yet."""
-        from convviz.data import DataError, fit_image
-        from convviz.ui.widgets.image_file import read_image_file
-
-        if self.result is None or self._net64 is None:
-            self.status.setText("Evaluate first: your image is classified with the evaluated weights.")
-            return False
-        c, h, w = self._net64.spec.input.chw()
-        try:
-            original = read_image_file(path)
-            pixels = fit_image(original, h, w, c)
-        except (DataError, OSError) as exc:
-            self.status.setText(f"Cannot open {path}: {exc}")
-            return False
-        norm = self.dataset.normalization
-        mean, std = (norm.mean, norm.std) if len(norm.mean) == c else ((0.5,) * c, (0.25,) * c)
-        x = (pixels.transpose(2, 0, 1)[None] / 255.0 - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
-        oh, ow = original.shape[:2]
-        fit = f"{ow}×{oh} fitted to {w}×{h}×{c}" if (oh, ow) != (h, w) or c != 3 else f"{w}×{h}"
-        from pathlib import Path
-
-        self.own_image = OwnImage(Path(path).name, original, pixels, x, fit)
-        self.selected_image = None
-        self.images.blockSignals(True)
-        self.images.setCurrentRow(-1)
-        self.images.blockSignals(False)
-        self._enable()
-        self._explain()
-        return True
-
-    def _choose_image(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
-        path, _ = QFileDialog.getOpenFileName(self, "Your image", "", "Pictures (*.png *.jpg *.jpeg *.bmp *.gif *.webp)")
-        if path:
-            self.open_image(path)
-
+    # -- public API (and the parts' in evaluating, drilldown, own_image, explaining, patches) ------------------
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
@@ -488,12 +309,6 @@ class AnalyzeWorkspaceView(QWidget):
         self._cancel.set()
         self._patch_cancel.set()
 
-    def show_filters(self, layer: str | None = None) -> None:
-        """Show the "What each filter responds to" tab (of ``layer``, a conv layer's name)."""
-        if layer is not None:
-            self.patch_layer.setCurrentIndex(max(0, self.patch_layer.findData(layer)))
-        self.tabs.setCurrentIndex(1)
-
     # -- evaluating --------------------------------------------------------------------------------------------
     def _load(self, source: str):
         """The data set ``source`` (on the evaluation thread: CIFAR-10 takes a few seconds to read)."""
@@ -506,11 +321,6 @@ class AnalyzeWorkspaceView(QWidget):
             return self._cifar
         return synthetic_test_set()
 
-    def _on_progress(self, ticket: int, done: int, total: int) -> None:
-        if ticket == self._ticket and self.evaluating:
-            self.progress.setRange(0, max(total, 1))
-            self.progress.setValue(done)
-
     def _on_done(self, kind: str, ticket: int, result, error) -> None:
         if kind == "evaluate":
             self._evaluation_done(ticket, result, error)
@@ -518,48 +328,6 @@ class AnalyzeWorkspaceView(QWidget):
             self._patches_done(ticket, result, error)
         else:
             self._explanation_done(ticket, result, error)
-
-    def _evaluation_done(self, ticket: int, result, error) -> None:
-        if ticket != self._ticket:
-            return  # a newer evaluation was asked for meanwhile
-        self.evaluating = False
-        self.progress.setVisible(False)
-        self.cancel_button.setVisible(False)
-        if error is not None:
-            if isinstance(error, Cancelled):
-                self.status.setText("Evaluation cancelled" + (": the matrix is the previous one." if self.result else "."))
-            else:
-                self.status.setText(f"Cannot evaluate: {error}")
-            self.evaluated.emit(None)
-            return
-        evaluation, dataset, spec, weights, source, origin = result
-        self.result, self.dataset, self.source_of_result = evaluation, dataset, source
-        self._net64 = _Float64Net(spec, weights)
-        self.confusion_model.set_result(evaluation)
-        self.figures_model.set_result(evaluation)
-        self.figures.resizeColumnsToContents()
-        self.accuracy_label.setText(
-            f"Accuracy {percent(evaluation.accuracy, 2)}: {evaluation.correct:,} of {evaluation.count:,} "
-            f"{dataset.name} test images right (mean loss {evaluation.loss:.3f})")
-        self.status.setText(f"{spec.name or 'The network'} with {ORIGINS.get(origin, origin)}.")
-        self._fill_layers(spec)
-        if self.listing and self.listing[0] == "cell":
-            self.show_cell(*self.listing[1:])
-        else:
-            self.show_mistakes()
-        self._enable()
-        self.evaluated.emit(evaluation)
-        self._find_patches()
-
-    def _weights_changed(self) -> None:
-        self._stale = True
-        if self.isVisible():
-            self.evaluate_now()
-
-    def _epoch_evaluated(self, record) -> None:
-        """Each epoch's end of a run (its test evaluation): evaluate again when following the run."""
-        if self.follow.isChecked() and getattr(record, "split", "") == "test" and record.reason != "request":
-            self._weights_changed()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -597,199 +365,3 @@ class AnalyzeWorkspaceView(QWidget):
             self.patch_layer.addItem(f"{name} ({volume.depth} filters)", name)
         self.patch_layer.setCurrentIndex(max(0, self.patch_layer.findData(current)))  # the first conv by default
         self.patch_layer.blockSignals(False)
-
-    # -- drilling down -----------------------------------------------------------------------------------------
-    def _fill(self, indices: np.ndarray, heading: str) -> None:
-        result, data = self.result, self.dataset
-        names = result.class_names
-        shown = indices[:LIST_LIMIT]
-        if len(indices) > LIST_LIMIT:
-            heading += f" (the first {LIST_LIMIT} listed)"
-        self.list_heading.setText(heading)
-        keep = self.selected_image
-        self.images.blockSignals(True)
-        self.images.clear()
-        for i in shown:
-            i = int(i)
-            top = "  ·  ".join(f"{names[k]} {p:.0%}" for k, p in zip(result.top_classes[i], result.top_probs[i]))
-            true, pred = names[result.labels[i]], names[result.predicted[i]]
-            verdict = "right" if true == pred else "wrong"
-            item = QListWidgetItem(QIcon(image_pixmap(data.raw_image("test", i), THUMB)),
-                                   f"test image {i}: true {true}, predicted {pred} ({verdict})\n{top}")
-            item.setData(Qt.ItemDataRole.UserRole, i)
-            item.setToolTip(f"test image {i}\ntrue class: {true}\npredicted: {pred}\ntop 3: {top}")
-            self.images.addItem(item)
-        self.images.blockSignals(False)
-        rows = [r for r in range(self.images.count()) if self.images.item(r).data(Qt.ItemDataRole.UserRole) == keep]
-        if rows:
-            self.images.setCurrentRow(rows[0])
-        elif self.images.count():
-            self.images.setCurrentRow(0)
-        else:
-            self.selected_image = None
-            self.looks.clear("No image in this cell.")
-            self._enable()
-
-    def _image_clicked(self, item, _previous=None) -> None:
-        if item is None:
-            return
-        self.selected_image, self.own_image = int(item.data(Qt.ItemDataRole.UserRole)), None
-        self._enable()
-        self._explain()
-
-    def _open(self, signal) -> None:
-        if self.selected_image is not None and self.result is not None:
-            signal.emit(self.source_of_result, self.selected_image)
-
-    # -- where the network looks ------------------------------------------------------------------------------
-    def _same_scale_toggled(self, on: bool) -> None:
-        self._peaks, self._peak_images = [0.0, 0.0], set()
-        self._explain()
-
-    def _explain(self) -> None:
-        """Saliency and Grad-CAM of the selected test image (or the user's own), on a thread; drawn when
-        done (``explained``)."""
-        if self.result is None or self._net64 is None or (self.selected_image is None and self.own_image is None):
-            return
-        layer = self.layer_choice.currentData()
-        result, data, own = self.result, self.dataset, self.own_image if self.selected_image is None else None
-        wanted = self.class_choice.currentData()
-        if own is None:
-            i = self.selected_image
-            subject = ("test", i)
-            cls = int(result.predicted[i] if wanted == "predicted" else result.labels[i])
-        else:
-            subject, cls = ("own", own), None  # the class it is predicted as: known after the forward pass
-        self._explain_ticket += 1
-        ticket, holder = self._explain_ticket, self._net64
-        self.explaining = True
-
-        def work():
-            try:
-                from convviz.engine.loss import softmax
-
-                with holder.lock:
-                    net = holder.get()
-                    x = (data.batch("test", np.array([subject[1]]))[0] if own is None else own.x).astype(np.float64)
-                    probs = softmax(net.forward(x, train=False))[0]
-                    c = int(np.argmax(probs)) if cls is None else cls
-                    g = saliency_map(saliency(net, x, c))
-                    cam = grad_cam(net, x, c, layer) if layer else None
-                self._jobs.done.emit("explain", ticket, (subject, c, layer, g, cam, probs), None)
-            except Exception as exc:  # noqa: BLE001 (said in the panel)
-                self._jobs.done.emit("explain", ticket, None, exc)
-
-        threading.Thread(target=work, daemon=True, name="analyze-explain").start()
-
-    def _explanation_done(self, ticket: int, result, error) -> None:
-        if ticket != self._explain_ticket:
-            return
-        self.explaining = False
-        if error is not None:
-            self.looks.clear(f"Cannot explain this image: {error}")
-            self.explained.emit()
-            return
-        subject, cls, layer, g, cam, probs = result
-        names = self.result.class_names
-        i = subject[1] if subject[0] == "test" else None
-        heat = cam.upsampled if cam is not None else np.zeros_like(g)
-        peaks = (float(g.max()), float(heat.max()))
-        # A few pixels hold saliency's largest values: its own legend tops out at a high percentile.
-        tops = (float(np.percentile(g, SALIENCY_PERCENTILE)) or peaks[0], peaks[1])
-        if self.same_scale.isChecked():
-            self._peaks = [max(a, b) for a, b in zip(self._peaks, tops)]
-            self._peak_images.add(i if i is not None else subject[1].name)
-            scales = tuple(self._peaks)
-            count = len(self._peak_images)
-            note = f"the same scale over the {count} image{'s' if count > 1 else ''} shown since ticked"
-        else:
-            scales, note = tops, "its own scale"
-        self.saliency_values, self.cam_values = g, heat
-        order = np.argsort(-probs, kind="stable")[:3]
-        top = ", ".join(f"{names[k]} {probs[k]:.1%}" for k in order)
-        if i is not None:
-            r = self.result
-            pixels = self.dataset.raw_image("test", i)
-            heading = f"test image {i}: true {names[r.labels[i]]}, predicted {names[r.predicted[i]]}"
-        else:
-            own = subject[1]
-            pixels = own.pixels
-            heading = f"your image {own.name}: predicted {names[cls]} ({own.fit})"
-        self.own_probabilities = probs if i is None else None
-        if peaks[0] == 0:
-            saliency_caption = "0 everywhere: no path from the input to this score passes every ReLU"
-        else:
-            saliency_caption = (f"max over channels of |dS/dx|, legend 0–{scales[0]:.3g} ({note}; pixels up to "
-                                f"the peak {peaks[0]:.3g} draw at the top)")
-        if cam is None:
-            cam_title, cam_caption = "Grad-CAM: the network has no conv layer", ""
-        else:
-            cam_title = f"Grad-CAM at {layer} for {names[cls]}"
-            cam_caption = (f"ReLU(Σ α_k A_k) at {cam.map.shape[1]}×{cam.map.shape[0]}, upsampled bilinearly; "
-                           f"legend 0–{scales[1]:.3g} ({note})")
-        self.looks.show(
-            pixels, g, heat, scales,
-            (heading, f"Saliency for {names[cls]}", cam_title),
-            (f"top 3: {top}", saliency_caption, cam_caption))
-        self.explained.emit()
-
-    # -- what each filter responds to ------------------------------------------------------------------------
-    def _find_patches(self) -> None:
-        """Every filter's top-9 patches of the chosen layer, on a thread, while their tab is shown
-        and the result or the layer is new."""
-        layer = self.patch_layer.currentData()
-        if self.tabs.currentIndex() != 1 or self.result is None or self._net64 is None or not layer:
-            if self.result is not None and not layer:
-                self.patch_grid.clear_rows("The network has no conv layer.")
-            return
-        if self._patches_for is not None and self._patches_for[0] is self.result and self._patches_for[1] == layer:
-            return
-        self._patch_cancel.set()
-        self._patch_cancel = cancel = threading.Event()
-        self._patch_ticket += 1
-        ticket, holder, data, result = self._patch_ticket, self._net64, self.dataset, self.result
-        self.finding_patches = True
-        self.patch_progress.setRange(0, 1)
-        self.patch_progress.setValue(0)
-        self.patch_progress.setVisible(True)
-        self.patch_note.setText(f"Finding where each filter of {layer} fires most …")
-
-        def work():
-            try:
-                from convviz.analysis import layer_top_patches
-                from convviz.engine import Network
-
-                net = Network(holder.spec, seed=0)
-                net.set_weights(holder.weights)
-                rows = layer_top_patches(net, data, layer, k=9, cancelled=cancel.is_set,
-                                         progress=lambda d, t: self._jobs.patch_progress.emit(ticket, d, t))
-                self._jobs.done.emit("patches", ticket, (result, layer, rows), None)
-            except Exception as exc:  # noqa: BLE001 (said beside the grid)
-                self._jobs.done.emit("patches", ticket, None, exc)
-
-        threading.Thread(target=work, daemon=True, name="analyze-patches").start()
-
-    def _on_patch_progress(self, ticket: int, done: int, total: int) -> None:
-        if ticket == self._patch_ticket and self.finding_patches:
-            self.patch_progress.setRange(0, max(total, 1))
-            self.patch_progress.setValue(done)
-
-    def _patches_done(self, ticket: int, result, error) -> None:
-        if ticket != self._patch_ticket:
-            return
-        self.finding_patches = False
-        self.patch_progress.setVisible(False)
-        if error is not None:
-            self.patch_note.setText("" if isinstance(error, Cancelled) else f"Cannot find the patches: {error}")
-            return
-        evaluation, layer, rows = result
-        from convviz.model import analyze
-        from convviz.model.receptive import receptive_fields
-
-        field = receptive_fields(analyze(self._net64.spec))[layer]
-        self._patches_for, self.patch_rows = (evaluation, layer), rows
-        self.patch_grid.show_rows(rows, max(field.size_h, field.size_w))
-        self.patch_note.setText(
-            f"Each row a filter of {layer}; its 9 test images where it fires most, strongest first, each cropped "
-            f"to the {field.size_w}×{field.size_h} pixels one cell sees (padding black).")
-        self.patches_found.emit()
