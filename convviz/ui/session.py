@@ -33,42 +33,18 @@ States: ``idle`` (no run yet), ``loading`` (the data set and the trainer are bei
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Signal
 
 from convviz.model import NetworkSpec
 from convviz.training.config import TrainConfig
-from convviz.training.records import Evaluation, Event, Metrics, Snapshot
+from convviz.training.records import Evaluation, Event, Metrics
+from convviz.ui.run_records import OpenedRun, RunRecords, read_run, records_from_history  # noqa: F401 (re-exported)
 from convviz.ui.training.worker import WorkerThread, copy_weights
 
 SNAPSHOT_SECONDS = 1.0  # a snapshot of the insides about once a second while training
 MAX_BATCH = 65_536  # the largest batch either view offers
 ACTIVE_STATES = ("loading", "running", "paused")
-
-
-@dataclass(frozen=True)
-class OpenedRun:
-    """A checkpoint read for the window: its network, trained weights, settings and records."""
-
-    folder: str
-    spec: NetworkSpec
-    weights: dict
-    config: TrainConfig
-    dataset: str  # the data set it was trained on: "synthetic", "cifar10" …
-    step: int
-    epoch: int  # epochs completed
-    records: RunRecords
-
-
-@dataclass
-class RunRecords:
-    """Everything the current (or last) run has yielded, oldest first; the newest snapshot only."""
-
-    metrics: list[Metrics] = field(default_factory=list)
-    evaluations: list[Evaluation] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    snapshot: Snapshot | None = None
 
 
 class RunSession(QObject):
@@ -408,40 +384,3 @@ def _load_dataset(source: str, config: TrainConfig, data_folder: str | None):
 
     options = {"cache": data_folder} if data_folder else {}
     return load_dataset(source, validation=config.validation, seed=config.seed, **options)
-
-
-def read_run(folder: str) -> OpenedRun:
-    """Read the checkpoint in ``folder`` (or its ``checkpoint.json``) with every check the CLI makes
-    (index, checksum, each array's name, shape and dtype against the network before it is read).
-
-    Raises ValueError (``ExportError``) saying what is wrong: nothing is changed by a bad one."""
-    from pathlib import Path
-
-    from convviz.export import checkpoint_source
-    from convviz.training.checkpoint import INDEX, load_checkpoint
-
-    path = Path(folder)
-    path = path.parent if path.name == INDEX else path
-    source = checkpoint_source(path)  # the trained weights, every array checked before it is read
-    index = load_checkpoint(path).index
-    return OpenedRun(str(path), source.spec, source.weights, source.config, str(index["dataset"].get("name", "")),
-                     int(index["step"]), int(index["epoch"]), records_from_history(index["history"]))
-
-
-def records_from_history(history: list) -> RunRecords:
-    """The metrics, evaluations and events a checkpoint's ``history`` keeps, as records again."""
-    import dataclasses
-
-    records = RunRecords()
-    kinds = {"metrics": (Metrics, records.metrics), "evaluation": (Evaluation, records.evaluations),
-             "event": (Event, records.events)}
-    for item in history:
-        if not isinstance(item, dict) or item.get("record") not in kinds:
-            continue
-        cls, into = kinds[item["record"]]
-        names = {f.name for f in dataclasses.fields(cls)}
-        try:
-            into.append(cls(**{k: v for k, v in item.items() if k in names}))
-        except TypeError:  # a record this version does not know: the curves go without it
-            continue
-    return records
