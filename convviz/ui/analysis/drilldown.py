@@ -91,6 +91,37 @@ class DrillDownPart:
         self._enable()
         self._explain()
 
-    def _open(self, signal) -> None:
-        if self.selected_image is not None and self.result is not None:
-            signal.emit(self.source_of_result, self.selected_image)
+    def step_selected(self) -> None:
+        """The selected test image (or the user's picture) to the Step workspace (``open_in_step`` or
+        ``open_file_in_step``)."""
+        if self.result is None:
+            return
+        if self.selected_image is not None:
+            self.open_in_step.emit(self.source_of_result, self.selected_image)
+        elif self.own_image is not None:
+            self.open_file_in_step.emit(self.own_image.path)
+
+    def probe_selected(self) -> None:
+        """The selected image as a probe of the Train workspace (``open_as_probe``): a test image as
+        stored with its true class, or the user's picture as fitted to the input, with no label."""
+        if self.result is None:
+            return
+        if self.selected_image is not None:
+            i = self.selected_image
+            self.open_as_probe.emit(self.dataset.raw_image("test", i).copy(), int(self.result.labels[i]),
+                                    f"{self.dataset.name} test image {i}")
+        elif self.own_image is not None:
+            self.open_as_probe.emit(self.own_image.pixels.copy(), None, self.own_image.name)
+
+    def _image_menu(self, pos) -> None:
+        """Right-click on a listed image: step it, or use it as a probe in Train."""
+        from PySide6.QtWidgets import QMenu
+
+        item = self.images.itemAt(pos)
+        if item is None:
+            return
+        self.images.setCurrentItem(item)
+        menu = QMenu(self.images)
+        menu.addAction("Open in Step", self.step_selected)
+        menu.addAction("Use as probe in Train", self.probe_selected)
+        menu.popup(self.images.viewport().mapToGlobal(pos))

@@ -17,6 +17,7 @@ class OwnImage:
     pixels: np.ndarray
     x: np.ndarray
     fit: str  # "640×480 fitted to 32×32×3"
+    path: str = ""  # the file it was read from
 
 
 class OwnImagePart:
@@ -46,7 +47,7 @@ class OwnImagePart:
         fit = f"{ow}×{oh} fitted to {w}×{h}×{c}" if (oh, ow) != (h, w) or c != 3 else f"{w}×{h}"
         from pathlib import Path
 
-        self.own_image = OwnImage(Path(path).name, original, pixels, x, fit)
+        self.own_image = OwnImage(Path(path).name, original, pixels, x, fit, str(path))
         self.selected_image = None
         self.images.blockSignals(True)
         self.images.setCurrentRow(-1)

@@ -72,15 +72,18 @@ def synthetic_test_set():
 class AnalyzeWorkspaceView(EvaluatingPart, DrillDownPart, OwnImagePart, ExplainingPart, PatchesPart, QWidget):
     """The Analyze workspace's page; it reads weights and the network from ``session`` only.
 
-    Signals: ``open_in_step(source, index)`` and ``open_as_probe(source, index)`` (source
-    ``synthetic`` or ``cifar10``, index of the test image), ``evaluated(object)`` (a new
+    Signals: ``open_in_step(source, index)`` (source ``synthetic`` or ``cifar10``, index of the test
+    image), ``open_file_in_step(path)`` (the user's own picture), ``open_as_probe(image, label, name)``
+    (the selected image as shown, (H, W, C) uint8, its true class or None for the user's own picture,
+    and a name for it), ``evaluated(object)`` (a new
     :class:`~convviz.analysis.ClassEvaluation` is shown, or None when evaluating failed or was
     cancelled), ``explained()`` (the selected image's saliency and Grad-CAM are drawn),
     ``patches_found()`` (each filter's top-9 patches are drawn: ``patch_rows``).
     """
 
     open_in_step = Signal(str, int)
-    open_as_probe = Signal(str, int)
+    open_file_in_step = Signal(str)
+    open_as_probe = Signal(object, object, str)
     evaluated = Signal(object)
     explained = Signal()
     patches_found = Signal()
@@ -184,7 +187,10 @@ class AnalyzeWorkspaceView(EvaluatingPart, DrillDownPart, OwnImagePart, Explaini
         self.images = QListWidget()
         self.images.setIconSize(QSize(THUMB, THUMB))
         self.images.setUniformItemSizes(True)
-        self.images.setToolTip("Click an image to see where the network looks; double-click to step it")
+        self.images.setToolTip("Click an image to see where the network looks; double-click to step it; "
+                               "right-click to step it or use it as a probe in Train")
+        self.images.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.images.customContextMenuRequested.connect(self._image_menu)
 
         self.layer_choice = QComboBox()
         self.layer_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -199,7 +205,8 @@ class AnalyzeWorkspaceView(EvaluatingPart, DrillDownPart, OwnImagePart, Explaini
         self.step_button = QPushButton("Open in Step")
         self.step_button.setToolTip("Step this image's training pass in the Step workspace")
         self.probe_button = QPushButton("Use as probe")
-        self.probe_button.setToolTip("Make this image the Train workspace's probe")
+        self.probe_button.setToolTip("Use as probe in Train: add this image to the Train workspace's probe images, "
+                                     "which every snapshot runs through the network")
         controls = QHBoxLayout()
         for w in (QLabel("Explain"), self.class_choice, QLabel("Grad-CAM at"), self.layer_choice, self.same_scale):
             controls.addWidget(w)
@@ -273,14 +280,14 @@ class AnalyzeWorkspaceView(EvaluatingPart, DrillDownPart, OwnImagePart, Explaini
         self.mistakes_button.clicked.connect(self.show_mistakes)
         self.own_button.clicked.connect(self._choose_image)
         self.images.currentItemChanged.connect(self._image_clicked)
-        self.images.itemDoubleClicked.connect(lambda item: self._open(self.open_in_step))
+        self.images.itemDoubleClicked.connect(lambda item: self.step_selected())
         self.layer_choice.currentIndexChanged.connect(lambda _: self._explain())
         self.class_choice.currentIndexChanged.connect(lambda _: self._explain())
         self.same_scale.toggled.connect(self._same_scale_toggled)
         self.tabs.currentChanged.connect(lambda _: self._find_patches())
         self.patch_layer.currentIndexChanged.connect(lambda _: self._find_patches())
-        self.step_button.clicked.connect(lambda: self._open(self.open_in_step))
-        self.probe_button.clicked.connect(lambda: self._open(self.open_as_probe))
+        self.step_button.clicked.connect(self.step_selected)
+        self.probe_button.clicked.connect(self.probe_selected)
         session.run_finished.connect(self._weights_changed)
         session.weights_changed.connect(self._weights_changed)
         session.evaluation.connect(self._epoch_evaluated)
@@ -339,7 +346,7 @@ class AnalyzeWorkspaceView(EvaluatingPart, DrillDownPart, OwnImagePart, Explaini
         has = self.result is not None
         for w in (self.mistakes_button, self.layer_choice, self.class_choice, self.same_scale, self.own_button):
             w.setEnabled(has)
-        chosen = has and self.selected_image is not None
+        chosen = has and (self.selected_image is not None or self.own_image is not None)
         self.step_button.setEnabled(chosen)
         self.probe_button.setEnabled(chosen)
 

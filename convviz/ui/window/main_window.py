@@ -135,6 +135,8 @@ class MainWindow(QMainWindow):
         self.curves = CurvesView(session)
         self.analyzer = AnalyzeWorkspaceView(session)
         self.analyzer.open_in_step.connect(self._step_image)
+        self.analyzer.open_file_in_step.connect(self._step_file)
+        self.analyzer.open_as_probe.connect(self._probe_image)
         self.stepper = StepWorkspaceView(session)
         self.stepper.current_layer_changed.connect(self._show_stepped_layer)
         self.stepper.set_learning_rate(self.training.lr.value())  # the update stop steps with the panel's lr
@@ -171,6 +173,22 @@ class MainWindow(QMainWindow):
         """An image chosen in the Analyze workspace, stepped through in the Step workspace."""
         self.workspaces.switch("step")
         self.stepper.set_image(source, index)
+
+    def _step_file(self, path: str) -> None:
+        """The user's own picture in the Analyze workspace, stepped through in the Step workspace."""
+        self.workspaces.switch("step")
+        self.stepper.set_image_file(path)
+
+    def _probe_image(self, image, label, name: str) -> None:
+        """An image chosen in the Analyze workspace, added to the Train workspace's probe images
+        (shown in front): (H, W, C) uint8, its class or None."""
+        add_probe = getattr(self.session, "add_probe", None)  # RunSession.add_probe is being added alongside
+        if add_probe is None:
+            self.statusBar().showMessage("Probes of your own are not available in this version yet.", 10_000)
+            return
+        add_probe(image, label, name)
+        self.workspaces.show_dock("train", "probes")
+        self.statusBar().showMessage(f"{name} is a probe image of the Train workspace now.", 10_000)
 
     def _show_stepped_layer(self, name: str) -> None:
         """The Step workspace's current layer is selected in the builder (stack, diagram, inspector)."""

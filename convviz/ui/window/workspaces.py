@@ -154,6 +154,14 @@ class Workspaces(QObject):
         self.changed.emit(key)
         return True
 
+    def show_dock(self, key: str, dock: str) -> bool:
+        """Show workspace ``key`` with dock ``dock`` in front of its tab group (e.g. Train's probe images)."""
+        if not self.switch(key):
+            return False
+        self.docks[dock].show()
+        self.docks[dock].raise_()
+        return True
+
     def restore(self) -> None:
         """Show the workspace the user was last in (Build on a first start)."""
         key = str(self.settings.value("workspaces/current", "build"))

@@ -132,17 +132,6 @@ def test_same_scale_keeps_the_legend_over_the_images_shown(qtbot, make_view):
     assert view.looks.scales[1] == pytest.approx(cam_b)  # its own scale again
 
 
-def test_an_image_opens_in_step_or_as_the_probe(qtbot, make_view):
-    view = make_view()
-    i = view.listed_images()[0]
-    with qtbot.waitSignal(view.open_in_step, timeout=2000) as step:
-        qtbot.mouseClick(view.step_button, Qt.MouseButton.LeftButton)
-    assert step.args == ["synthetic", i]
-    with qtbot.waitSignal(view.open_as_probe, timeout=2000) as probe:
-        qtbot.mouseClick(view.probe_button, Qt.MouseButton.LeftButton)
-    assert probe.args == ["synthetic", i]
-
-
 def test_new_weights_are_evaluated_again(qtbot, make_view, analyze_data):
     view = make_view()
     before = view.result
@@ -268,7 +257,7 @@ def test_your_own_picture_is_fitted_classified_and_explained(qtbot, make_view, a
     names = analyze_data.class_names
     assert view.looks.image_box.title.text() == f"your image mine.png: predicted {names[predicted]} (96×64 fitted to 32×32×3)"
     assert np.allclose(view.saliency_values, saliency_map(saliency(net, x, predicted)))
-    assert not view.step_button.isEnabled()  # a picture of one's own is no test image the Step page knows
+    assert view.step_button.isEnabled() and view.probe_button.isEnabled()  # it goes on to Step or Train
     (tmp_path / "not.png").write_text("no picture")
     assert not view.open_image(str(tmp_path / "not.png"))
     assert view.status.text().startswith(f"Cannot open {tmp_path / 'not.png'}: cannot read")

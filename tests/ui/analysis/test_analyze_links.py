@@ -1,0 +1,77 @@
+"""An image of the Analyze workspace goes on: to the Step workspace, or as a probe to the Train workspace."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
+
+def save_png(pixels: np.ndarray, path) -> str:
+    pixels = np.ascontiguousarray(pixels)
+    h, w, _ = pixels.shape
+    QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).save(str(path))
+    return str(path)
+
+
+def test_a_listed_image_opens_in_step_or_becomes_a_probe_with_its_pixels_and_label(qtbot, make_view, analyze_data):
+    view = make_view()
+    i = view.listed_images()[1]
+    view.images.setCurrentRow(1)
+    with qtbot.waitSignal(view.open_in_step, timeout=2000) as step:
+        qtbot.mouseClick(view.step_button, Qt.MouseButton.LeftButton)
+    assert step.args == ["synthetic", i]
+    with qtbot.waitSignal(view.open_as_probe, timeout=2000) as probe:
+        qtbot.mouseClick(view.probe_button, Qt.MouseButton.LeftButton)
+    image, label, name = probe.args
+    assert image.dtype == np.uint8 and (image == analyze_data.raw_image("test", i)).all()
+    assert label == int(analyze_data.split("test").labels[i]) == int(view.result.labels[i])
+    assert name == f"{analyze_data.name} test image {i}"
+
+
+def test_the_right_click_menu_offers_step_and_probe(qtbot, make_view, monkeypatch):
+    from PySide6.QtWidgets import QMenu
+
+    view = make_view()
+    shown = []
+    monkeypatch.setattr(QMenu, "popup", lambda menu, _pos: shown.append([a.text() for a in menu.actions()]))
+    rect = view.images.visualItemRect(view.images.item(2))
+    view._image_menu(rect.center())
+    assert shown == [["Open in Step", "Use as probe in Train"]]
+    assert view.selected_image == view.listed_images()[2]
+
+
+def test_your_own_picture_goes_to_step_and_becomes_an_unlabelled_probe(qtbot, make_view, analyze_data, tmp_path):
+    view = make_view()
+    path = save_png(np.repeat(np.repeat(analyze_data.raw_image("test", 3), 2, axis=0), 2, axis=1), tmp_path / "cat.png")
+    with qtbot.waitSignal(view.explained, timeout=10_000):
+        assert view.open_image(path)
+    assert view.saliency_values.shape == view.cam_values.shape == (32, 32)  # it reaches "where it looks"
+    assert view.step_button.isEnabled() and view.probe_button.isEnabled()
+    with qtbot.waitSignal(view.open_file_in_step, timeout=2000) as step:
+        qtbot.mouseClick(view.step_button, Qt.MouseButton.LeftButton)
+    assert step.args == [path]
+    with qtbot.waitSignal(view.open_as_probe, timeout=2000) as probe:
+        qtbot.mouseClick(view.probe_button, Qt.MouseButton.LeftButton)
+    image, label, name = probe.args
+    assert (image == view.own_image.pixels).all() and image.shape == (32, 32, 3)
+    assert label is None and name == "cat.png"
+
+
+def test_the_window_adds_the_probe_and_shows_the_probe_images_tab(builder, monkeypatch):
+    added = []
+    monkeypatch.setattr(builder.session, "add_probe", lambda image, label, name: added.append((image, label, name)),
+                        raising=False)
+    image = np.full((32, 32, 3), 7, dtype=np.uint8)
+    builder.analyzer.open_as_probe.emit(image, 4, "CIFAR-10 test image 12")
+    assert builder.workspaces.current == "train"
+    assert len(added) == 1 and added[0][0] is image and added[0][1:] == (4, "CIFAR-10 test image 12")
+    assert builder.probes_dock.isVisible() and not builder.probes_dock.visibleRegion().isEmpty()  # in front
+
+
+def test_your_own_picture_is_stepped_in_the_step_workspace(builder, qtbot, tmp_path):
+    path = save_png(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8), tmp_path / "mine.png")
+    builder.analyzer.open_file_in_step.emit(path)
+    assert builder.workspaces.current == "step"
+    assert builder.stepper.image_file == path and builder.stepper.source.currentData() == "file"
+    qtbot.waitUntil(lambda: not builder.stepper.tracing, timeout=20_000)
