@@ -37,7 +37,7 @@ class TrainConfig:
     validation: float = 0.1  # fraction of training images held out (set when the data set is built)
     clip_norm: float = 0.0  # clip the global gradient norm to this (0 = off)
     metrics_every: int = 10  # steps between metric records
-    probe_images: int = 8  # fixed validation images whose activations the snapshots show
+    probe_images: int = 10  # validation images the snapshots show: the first of each class, in class order
     # Python threads that share each step's batch (convviz.engine.parallel). Two measured fastest on
     # the 2-core machine (bench/bench_train.py, batch 64, 2026-12-01: 1.54× one thread on ConvNetJS,
     # 1.82× on the small VGG, 1.57× on ResNet-20); the app passes 1, which leaves a core to the

@@ -23,6 +23,8 @@ class Control:
         self.snapshot_every_steps: int | None = None
         self.snapshot_every_seconds: float | None = None
         self.snapshot_gradients = False  # snapshots carry dL/d activation (a view shows them)
+        self.snapshot_filter_gradients = False  # snapshots carry the conv layers' dL/dW
+        self.user_probes = None  # UserProbes the snapshots show after the data set's (None: none)
 
     # -- called by the consumer ----------------------------------------------------------------------
     def _set(self, **values) -> None:
@@ -66,6 +68,20 @@ class Control:
         """Snapshots carry each layer's dL/d activation for the probes (one more backward pass each)."""
         with self._lock:
             self.snapshot_gradients = bool(on)
+
+    def set_snapshot_filter_gradients(self, on: bool) -> None:
+        """Snapshots carry each conv layer's dL/dW of the last step (a copy of the network's gradients)."""
+        with self._lock:
+            self.snapshot_filter_gradients = bool(on)
+
+    def set_user_probes(self, images, labels, names) -> None:
+        """The user's own probe images, shown after the data set's from the next snapshot on (one is
+        asked for): ``images`` (P, H, W, C) uint8 fitted to the input, ``labels`` (P,) int (−1:
+        unknown class), ``names`` (P,). P = 0 removes them. Raises ValueError for mismatched shapes."""
+        from convviz.training.probes import UserProbes
+
+        probes = UserProbes(images, labels, tuple(names))
+        self._set(user_probes=probes if len(probes) else None, snapshot_requested=True)
 
     # -- called by the trainer ------------------------------------------------------------------------
     def take(self, name: str):

@@ -71,6 +71,8 @@ class LayerSnapshot:
     ``activation_grad``: dL/d activation, shaped as ``activation``, for each probe image's own
     cross-entropy loss (for the softmax layer: dL/d scores, p − onehot); None unless the snapshot was
     taken with gradients (they cost a backward pass over the probes).
+    ``weight_histogram``: (counts (B,), edges (B + 1,)) over every number of the layer's weight tensor
+    (not its bias), so the counts sum to its size; None for a layer without weights.
     """
 
     name: str
@@ -83,14 +85,17 @@ class LayerSnapshot:
     activation_std: float | None = None
     dead_share: float | None = None
     activation_grad: np.ndarray | None = None
+    weight_histogram: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
 class Snapshot:
     """The network's insides at one step: every layer for the fixed probe images, and every conv filter.
 
-    ``probe_images``: (P, H, W, C) uint8 as stored; ``probe_labels``: (P,); ``probe_scores``: (P, K);
-    ``filters``: conv layer name → (K, C, F, F) weights.
+    ``probe_images``: (P, H, W, C) uint8 as stored; ``probe_labels``: (P,), −1 for a user's probe of
+    unknown class; ``probe_scores``: (P, K); ``probe_names``: (P,) what each probe is, for its label
+    (``validation #12 (cat)``, or the file's name); ``filters``: conv layer name → (K, C, F, F)
+    weights; ``filter_gradients``: the same layers' dL/dW of the last step, when asked for (else empty).
     """
 
     step: int
@@ -101,7 +106,18 @@ class Snapshot:
     layers: tuple[LayerSnapshot, ...]
     filters: dict = field(default_factory=dict)
     class_names: tuple[str, ...] = ()
+    probe_names: tuple[str, ...] = ()
+    filter_gradients: dict = field(default_factory=dict)
     kind: str = "snapshot"
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of every array the snapshot holds (what keeping it costs)."""
+        arrays = [self.probe_images, self.probe_labels, self.probe_scores, *self.filters.values(),
+                  *self.filter_gradients.values()]
+        for item in self.layers:
+            arrays += [item.activation, item.activation_grad, *(item.weight_histogram or ())]
+        return sum(a.nbytes for a in arrays if a is not None)
 
     @property
     def has_activation_grads(self) -> bool:

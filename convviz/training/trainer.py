@@ -39,6 +39,7 @@ from convviz.training.config import TrainConfig
 from convviz.training.control import Control
 from convviz.training.divergence import divergence_message, locate_nonfinite
 from convviz.training.optimization import make_optimizer, make_schedule
+from convviz.training.probes import one_per_class
 from convviz.training.records import Evaluation, Event, Metrics, Record, Snapshot, record_to_json
 from convviz.training.snapshot import norms_by_layer, take_snapshot
 
@@ -103,8 +104,7 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * self.config.epochs
         self.schedule = make_schedule(self.config, self.steps_per_epoch, self.total_steps)
         self.probe_split = "validation" if len(dataset.split("validation")) else "test"
-        probe_count = min(self.config.probe_images, len(dataset.split(self.probe_split)))
-        self.probe_indices = np.arange(probe_count)
+        self.probe_indices = one_per_class(dataset.split(self.probe_split).labels, self.config.probe_images)
         # The state a checkpoint keeps:
         self.step = 0
         self.epoch = 0  # epochs completed
@@ -384,7 +384,9 @@ class Trainer:
         self._last_snapshot_time = time.perf_counter()
         return take_snapshot(self.net, self.dataset, self.probe_split, self.probe_indices, step=self.step,
                              epoch=self.epoch + 1, params_before=params_before, grad_norms=grad_norms,
-                             gradients=self.control.snapshot_gradients)
+                             gradients=self.control.snapshot_gradients,
+                             filter_gradients=self.control.snapshot_filter_gradients,
+                             user_probes=self.control.user_probes)
 
     # -- divergence ----------------------------------------------------------------------------------------
     def _divergence(self, x: np.ndarray, y: np.ndarray, loss: float) -> Event:

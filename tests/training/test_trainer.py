@@ -75,12 +75,12 @@ def test_snapshot_holds_copies_of_every_layer(spec, small_data):
     names = [layer.name for layer in snap.layers]
     assert names[:3] == ["conv1", "relu1", "maxpool1"]
     conv1 = snap.layer("conv1")
-    assert conv1.activation.shape == (8, 8, 16, 16)
+    assert conv1.activation.shape == (10, 8, 16, 16)  # one probe per class
     assert not conv1.activation.flags.writeable
     assert 1e-5 < conv1.update_ratio < 1.0 and conv1.weight_norm > 0 and conv1.grad_norm > 0
     assert snap.layer("relu1").update_ratio is None
     assert snap.filters["conv1"].shape == (8, 3, 4, 4)
-    assert snap.probe_images.shape == (8, 32, 32, 3) and snap.probe_images.dtype == np.uint8
+    assert snap.probe_images.shape == (10, 32, 32, 3) and snap.probe_images.dtype == np.uint8
     # a copy: later training does not change it
     assert not np.shares_memory(snap.filters["conv1"], trainer.net.params()["conv1.weight"])
     assert not np.array_equal(snapshots[0].filters["conv1"], snapshots[-1].filters["conv1"])

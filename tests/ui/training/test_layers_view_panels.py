@@ -49,7 +49,7 @@ def test_probe_strip_shows_top_classes_that_change_and_selects_the_rows_probe(qt
     layers = shown(qtbot, LayersView(session))
     probes.probe_selected.connect(layers.set_probe)
     session.start(TrainConfig(epochs=500, batch_size=16, threads=1), "synthetic")
-    qtbot.waitUntil(lambda: len(probes.cards) == 8 and bool(probes.cards[0].classes), timeout=20_000)
+    qtbot.waitUntil(lambda: len(probes.cards) == 10 and bool(probes.cards[0].classes), timeout=20_000)  # one per class
     snapshot = probes._drawn
     card = probes.cards[0]
     assert len(card.classes) == 3
