@@ -104,6 +104,34 @@ def _checkpoint(path: Path):
     return source.spec, source.weights, source.origin
 
 
+def checkpoint_optimizer_state(folder):
+    """The optimizer state a checkpoint folder saved (an ``OptimizerState``, origin ``checkpoint``), read
+    with the checkpoint's own checks against a trainer's state of its network; the lr is the schedule's
+    at the next step (the last step's, once the run has done all its steps). Raises ValueError (``CheckpointError``) saying what is wrong."""
+    from convviz.engine import Network
+    from convviz.engine.explain_update import OptimizerState
+    from convviz.training.checkpoint import load_checkpoint
+    from convviz.training.optimization import make_optimizer, make_schedule
+
+    checkpoint = load_checkpoint(folder)
+    spec, config = checkpoint.spec, checkpoint.config
+    net = Network(spec, seed=config.seed)
+    buffer_names, weights = set(net.buffers()), net.get_weights()
+    template = {  # a trainer's state of this network: every array is checked against it before it is read
+        "weights": {n: a for n, a in weights.items() if n not in buffer_names},
+        "buffers": {n: a for n, a in weights.items() if n in buffer_names},
+        "optimizer": make_optimizer(config, net.params()).state_dict(),
+        "rng": {"data": np.random.default_rng(0).bit_generator.state, "network": net.get_rng_state()},
+        "epoch_order": None,
+    }
+    train_count = int(checkpoint.index["dataset"].get("splits", {}).get("train", 0))
+    state = checkpoint.trainer_state(template, train_count)
+    steps_per_epoch = max(1, -(-train_count // config.batch_size))
+    step, total = int(state["step"]), steps_per_epoch * config.epochs
+    lr = make_schedule(config, steps_per_epoch, total)(step) if step < total else state["optimizer"]["lr"]
+    return OptimizerState(state["optimizer"], config.optimizer, float(lr), step, "checkpoint")
+
+
 def _image(argument: str, spec):
     """(x (1, C, H, W) float64, label or None, class names, what it is)."""
     from convviz.data import DataError, fit_image, load_dataset, synthetic_dataset

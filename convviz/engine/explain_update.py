@@ -6,7 +6,9 @@
     e.result, e.engine, e.matches                                   # the new weight, computed here and by opt.step
     e.ratio         # ‖Δw‖ / ‖w‖ of the whole parameter array, the usual health figure (~1e-3)
 
-The optimizer given is never changed: its step runs on a copy.
+The optimizer given is never changed: its step runs on a copy. A run's optimizer state
+(:class:`OptimizerState`: ``state_dict()`` of the trainer's optimizer between two steps, or a
+checkpoint's) gives the real momentum or Adam moments: ``resume_optimizer(opt, state)`` loads it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,33 @@ from dataclasses import dataclass
 import numpy as np
 
 from convviz.engine.optim import SGD, Adam
+
+
+@dataclass(frozen=True)
+class OptimizerState:
+    """The optimizer of a run between two steps: ``state`` is its ``state_dict()`` (``lr``, ``steps``,
+    ``velocity.conv1.weight`` (K, C, F, F) …), ``optimizer`` the config's name (``sgd``, ``momentum``,
+    ``nesterov``, ``adam``), ``lr`` the learning rate of the run's next step (its schedule's; the last
+    step's once the run ended), ``step`` the steps the run has taken and ``origin`` where it is from
+    (``running``, ``ended``, ``checkpoint``)."""
+
+    state: dict
+    optimizer: str
+    lr: float
+    step: int
+    origin: str
+
+    @property
+    def steps(self) -> int:
+        """The optimizer's own step count (its bias corrections use it)."""
+        return int(self.state.get("steps", 0))
+
+
+def resume_optimizer(opt, saved: OptimizerState) -> None:
+    """Load ``saved`` into ``opt`` (built over copies of the same parameters) and set the next step's lr.
+    Raises ValueError (from ``load_state_dict``), changing nothing, if it does not fit."""
+    opt.load_state_dict(saved.state)
+    opt.lr = float(saved.lr)
 
 
 @dataclass

@@ -80,6 +80,7 @@ class RunSession(QObject):
         self._trained_origin = "trained"  # or "imported": where those weights came from
         self._saved_step: int | None = None  # the step of the run's newest checkpoint
         self.opened: OpenedRun | None = None  # the run opened from a checkpoint, resumable
+        self._trained_optimizer = None  # the OptimizerState of ``_trained`` (None: read an opened run's checkpoint)
         self.batch_size = TrainConfig().batch_size
         self.optimizer = TrainConfig().optimizer
 
@@ -145,6 +146,7 @@ class RunSession(QObject):
         self.records = records
         self._network, self._weights, self._origin = spec, None, "training"
         self._ended, self._trained, self._saved_step = None, None, None
+        self._trained_optimizer = None
         run = self._run = WorkerThread(make_trainer, self)
         run.worker.metrics.connect(self._on_metrics)
         run.worker.evaluation.connect(self._on_evaluation)
@@ -179,6 +181,7 @@ class RunSession(QObject):
         self._network, self._weights, self._origin = opened.spec.copy(), copy_weights(opened.weights), "trained"
         self._trained, self._trained_origin = (self._network, self._weights), "trained"
         self._ended, self._saved_step = None, opened.step  # the checkpoint holds every step: nothing to save
+        self._trained_optimizer = None  # read from the checkpoint when asked for
         self.run_started.emit()
         self._set_state("finished")
         self.run_opened.emit(opened.folder)
@@ -312,6 +315,24 @@ class RunSession(QObject):
             self._weights = Network(self._network, seed=TrainConfig().seed).get_weights()
         return copy_weights(self._weights)
 
+    def current_optimizer_state(self, timeout: float = 30.0):
+        """The ``OptimizerState`` (velocity or Adam moments, the next lr, the step) the current weights go with:
+        the running trainer's (copied between two steps, as :meth:`current_weights`), an ended run's, or an
+        opened run's checkpoint's (read once; ValueError if it cannot be); None for fresh or imported weights."""
+        if self.running:
+            request = self._run.worker.request_weights()
+            if not request.wait(timeout):
+                raise TimeoutError(f"the trainer did not finish its step within {timeout:g} s")
+            return request.optimizer
+        self._settle_network()
+        if self._origin != "trained" or self._trained is None or self._weights is not self._trained[1]:
+            return None
+        if self._trained_optimizer is None and self.opened is not None:
+            from convviz.commands.explain import checkpoint_optimizer_state
+
+            self._trained_optimizer = checkpoint_optimizer_state(self.opened.folder)
+        return self._trained_optimizer
+
     def _settle_network(self) -> None:
         """Idle: the last run's weights while the builder shows its network; else fresh weights."""
         spec = self._spec_provider()
@@ -360,6 +381,7 @@ class RunSession(QObject):
         if run.worker.final_weights is not None:
             self._weights, self._origin = run.worker.final_weights, "trained"
             self._trained, self._trained_origin = (self._network, self._weights), "trained"
+            self._trained_optimizer = run.worker.final_optimizer
             last = self.records.events[-1].kind if self.records.events else None
             if last in ("finished", "stopped"):  # not one an error broke off mid-step
                 self._ended = run.worker.trainer

@@ -12,6 +12,14 @@ from convviz.ui.stepper.ledger import Row, index, number
 HEALTHY = 1e-3  # the usual update/weight ratio (CS231n): much larger learns erratically, much smaller hardly learns
 
 
+def state_note(state) -> str:
+    """Where the update stop's optimizer state is from: ``momentum from step 1,234 of the run`` …"""
+    terms = {"adam": "Adam's moments", "sgd": "plain SGD (no state)"}.get(state.optimizer, "momentum")
+    where = {"running": "of the run (paused while you step)", "ended": "of the run, where it ended",
+             "checkpoint": "of the opened run (its checkpoint)"}.get(state.origin, "of the run")
+    return f"The run's optimizer ({state.optimizer}): {terms} from step {state.step:,} {where}, lr = {state.lr:g}."
+
+
 def ratio_text(ratio: float) -> str:
     if not np.isfinite(ratio):
         return "— (W = 0)"
@@ -27,21 +35,35 @@ class UpdateDrawing:
         self.learning_rate, self._lr_given = float(lr), True
         self._config_changed()
 
+    def _optimizer_state(self):
+        """(the session's OptimizerState for the current weights or None, a note when it could not be read)."""
+        try:
+            return self.session.current_optimizer_state(), ""
+        except (ValueError, OSError, TimeoutError) as exc:
+            return None, f" (the run's optimizer state could not be read: {exc})"
+
     def train_config(self) -> TrainConfig:
-        """The optimizer the update stop steps with: the session's choice (``session.optimizer``); the lr of
-        the run going on (its newest record, the schedule included), else ``learning_rate``; momentum and
-        weight decay of an opened run, else the defaults. ``config_note`` says which."""
+        """The optimizer the update stop steps with. With the run's ``optimizer_state``: the run's optimizer,
+        its velocity or moments and the lr of its next step; else the session's choice for the next run
+        (``session.optimizer``) from zero velocity or moments, with ``learning_rate`` (the Training panel's)
+        and the momentum and weight decay of an opened run, else the defaults. ``config_note`` says which."""
         opened = self.session.opened
         base = opened.config if opened is not None else TrainConfig()
-        lr, where = self.learning_rate, ("the Training panel's learning rate" if self._lr_given else
-                                         "the default learning rate (the Training panel's is not passed to this view)")
-        metrics = self.session.records.metrics
-        if self.session.running and metrics:
-            lr, where = metrics[-1].lr, f"the run's learning rate at step {metrics[-1].step} (its schedule)"
-        self.config_note = (f"The optimizer chosen for the run ({self.session.optimizer}) with {where}. "
-                            "Its velocity or moments start at 0 (a first step): the running trainer's optimizer state "
-                            "is not reachable from here.")
-        return base.replace(optimizer=self.session.optimizer, lr=lr)
+        state = self.optimizer_state
+        if state is not None:
+            self.config_note = state_note(state)
+            return base.replace(optimizer=state.optimizer, lr=state.lr)
+        where = "the Training panel's learning rate" if self._lr_given else "the default learning rate"
+        first = "plain SGD keeps no state" if self.session.optimizer == "sgd" else "first step: no momentum yet"
+        self.config_note = (f"The optimizer chosen for the next run ({self.session.optimizer}) with {where}; "
+                            f"{first}{self._state_note}.")
+        return base.replace(optimizer=self.session.optimizer, lr=self.learning_rate)
+
+    def _state_words(self) -> str:
+        state = self.run.optimizer_state
+        if state is None or self.run.state_error:
+            return "a first step from zero velocity or moments"
+        return f"optimizer step {self.run.optimizer()[0].steps + 1:,}, the run's state from step {state.step:,}"
 
     def _config_changed(self) -> None:
         if self.run is not None:
@@ -70,6 +92,7 @@ class UpdateDrawing:
                             "winner" if name == e.name else "term"))
         self.ledger.show_rows(("", "what", "value", "‖ΔW‖/‖W‖"), rows)
         self.heading.setText(
-            f"<b>Update</b> ({e.method}, lr = {e.lr:g}): {at} {number(e.weight)} − {number(e.step)} = "
+            f"<b>Update</b> ({e.method}, lr = {e.lr:g}, {self._state_words()}): {at} {number(e.weight)} − {number(e.step)} = "
             f"<b>{number(e.result)}</b>; the update/weight ratio of {e.name} is {e.ratio:.1e} (about {HEALTHY:g} is healthy)")
-        self.caption.setText(f"{self.config_note} Shift+→ picks the next parameter.")
+        problem = f" Its saved state does not fit: {self.run.state_error}; starting from 0." if self.run.state_error else ""
+        self.caption.setText(f"{self.config_note}{problem} Shift+→ picks the next parameter.")

@@ -29,7 +29,7 @@ from convviz.engine import explain_pool as P
 from convviz.engine import explain_step as S
 from convviz.engine import layers as L
 from convviz.engine import windowed as W
-from convviz.engine.explain_update import UpdateExplanation, explain_update, step_copy
+from convviz.engine.explain_update import OptimizerState, UpdateExplanation, explain_update, resume_optimizer, step_copy
 from convviz.engine.layer_base import as_4d
 from convviz.training.config import TrainConfig
 from convviz.training.optimization import make_optimizer
@@ -105,13 +105,16 @@ class ConvBackward:
 class StepRun:
     """A float64 copy of the network traced on one image: forward, softmax cross-entropy, backward."""
 
-    def __init__(self, spec, weights: dict, x: np.ndarray, label: int, class_names=(), config: TrainConfig | None = None):
+    def __init__(self, spec, weights: dict, x: np.ndarray, label: int, class_names=(), config: TrainConfig | None = None,
+                 optimizer_state: OptimizerState | None = None):
         self.spec = spec
         self.net = S.float64_network(spec, weights)
         self.x = np.asarray(x, dtype=np.float64)
         self.label = int(label)
         self.class_names = tuple(class_names)
         self.config = config or TrainConfig()  # the optimizer and lr of the update stop
+        self.optimizer_state = optimizer_state  # the run's velocity or moments (None: a first step from 0)
+        self.state_error = ""  # why ``optimizer_state`` did not fit the optimizer (then it starts from 0)
         self._optimizer = None
         self.trace, self.loss, self.dscores = S.trace_step(self.net, self.x, [self.label])
         self.stops = timeline(self.trace)
@@ -246,14 +249,21 @@ class StepRun:
             self.config, self._optimizer = config, None
 
     def optimizer(self):
-        """(the engine optimizer ``config`` asks for, over copies of the parameters, fresh: its velocity
-        or moments at 0; the gradients; the parameters after its step)."""
+        """(the engine optimizer ``config`` asks for, over copies of the parameters, with the run's
+        ``optimizer_state`` loaded, else fresh: its velocity or moments at 0; the gradients; the
+        parameters after its step)."""
         if self._optimizer is None:
             params = {name: self.trace[name.rsplit(".", 1)[0]].params[name.rsplit(".", 1)[1]].copy()
                       for name in self.update_names()}
             grads = {name: self.trace[name.rsplit(".", 1)[0]].param_grads[name.rsplit(".", 1)[1]]
                      for name in self.update_names()}
             opt = make_optimizer(self.config, params)
+            self.state_error = ""
+            if self.optimizer_state is not None:
+                try:
+                    resume_optimizer(opt, self.optimizer_state)
+                except ValueError as exc:  # another optimizer than the run's: it starts from 0
+                    self.state_error = str(exc)
             self._optimizer = (opt, grads, step_copy(opt, grads))
         return self._optimizer
 

@@ -111,6 +111,8 @@ class StepWorkspaceView(StepControls, ImageChoice, StopDrawing, BlockDrawing, Up
         self.learning_rate = TrainConfig().lr  # the next run's (set_learning_rate), when no run goes on
         self.config_note = ""
         self._lr_given = False
+        self.optimizer_state = None  # the run's OptimizerState the update stop steps from (None: a first step)
+        self._state_note = ""  # why there is none, when reading it failed
 
         self.source = QComboBox()
         self.source.addItem("Synthetic test image", "synthetic")
@@ -262,6 +264,7 @@ class StepWorkspaceView(StepControls, ImageChoice, StopDrawing, BlockDrawing, Up
             self.session.pause()
         try:
             weights = self.session.current_weights()
+            self.optimizer_state, self._state_note = self._optimizer_state()
             spec = self.session.network()
             x, label, classes, image_text = self._image(spec)
             macs = analyze(spec).total_macs
@@ -269,7 +272,8 @@ class StepWorkspaceView(StepControls, ImageChoice, StopDrawing, BlockDrawing, Up
             self._failed(exc)
             return
         self._ticket += 1
-        job = (self._ticket, spec, (image_text, self._pixels), (spec, weights, x, label, classes, self.train_config()))
+        job = (self._ticket, spec, (image_text, self._pixels), (spec, weights, x, label, classes, self.train_config(),
+                                                                self.optimizer_state))
         if wait or (wait is None and macs <= SYNC_MACS):
             self._on_traced(job, *_trace(job[3]))
             return

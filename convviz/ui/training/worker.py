@@ -10,7 +10,8 @@ GUI takes it with :meth:`TrainingWorker.take_snapshot`, so a slow view never bac
 
 Weights are copied between steps: while the generator is suspended at a ``yield`` it runs no code,
 so after each record the worker answers any :class:`WeightsRequest` with a copy of the network's
-parameters and buffers. Only this module and :class:`~convviz.ui.session.RunSession` touch the worker.
+parameters and buffers, and of the optimizer's state (velocity or Adam moments) with the next
+step's learning rate. Only this module and :class:`~convviz.ui.session.RunSession` touch the worker.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from convviz.engine.explain_update import OptimizerState
 from convviz.training.control import Control
 from convviz.training.records import Evaluation, Event, Metrics, Snapshot
 
@@ -31,9 +33,10 @@ class WeightsRequest:
     def __init__(self) -> None:
         self._answered = threading.Event()
         self.weights: dict | None = None  # None: the run ended before a network was built
+        self.optimizer: OptimizerState | None = None  # the trainer's optimizer at that moment
 
-    def answer(self, weights: dict | None) -> None:
-        self.weights = weights
+    def answer(self, weights: dict | None, optimizer: OptimizerState | None = None) -> None:
+        self.weights, self.optimizer = weights, optimizer
         self._answered.set()
 
     def wait(self, timeout: float) -> bool:
@@ -43,6 +46,13 @@ class WeightsRequest:
 
 def copy_weights(weights: dict | None) -> dict | None:
     return None if weights is None else {name: array.copy() for name, array in weights.items()}
+
+
+def optimizer_state(trainer, origin: str) -> OptimizerState:
+    """A copy of ``trainer``'s optimizer state (``state_dict()`` copies its arrays) and the lr of its next
+    step (of its last, once the run has ended)."""
+    lr = trainer.optimizer.lr if origin == "ended" else trainer.current_lr()
+    return OptimizerState(trainer.optimizer.state_dict(), trainer.config.optimizer, float(lr), int(trainer.step), origin)
 
 
 class TrainingWorker(QObject):
@@ -66,6 +76,7 @@ class TrainingWorker(QObject):
         self._requests: list[WeightsRequest] = []
         self._ended = False
         self.final_weights: dict | None = None  # the network's weights when the run ended
+        self.final_optimizer: OptimizerState | None = None  # and its optimizer's state
 
     @Slot()
     def run(self) -> None:
@@ -79,12 +90,13 @@ class TrainingWorker(QObject):
                                                            "traceback": traceback.format_exc()}))
         finally:
             final = self.trainer.net.get_weights() if self.trainer is not None else None
+            final_optimizer = optimizer_state(self.trainer, "ended") if self.trainer is not None else None
             with self._lock:
-                self.final_weights = final
+                self.final_weights, self.final_optimizer = final, final_optimizer
                 self._ended = True
                 waiting, self._requests = self._requests, []
             for request in waiting:
-                request.answer(copy_weights(final))
+                request.answer(copy_weights(final), final_optimizer)
             self.finished.emit()
 
     def _dispatch(self, record) -> None:
@@ -108,18 +120,20 @@ class TrainingWorker(QObject):
             waiting, self._requests = self._requests, []
         if waiting:
             weights = self.trainer.net.get_weights()  # copies
+            optimizer = optimizer_state(self.trainer, "running")  # its arrays are only read, never changed
             for i, request in enumerate(waiting):
-                request.answer(weights if i == 0 else copy_weights(weights))
+                request.answer(weights if i == 0 else copy_weights(weights), optimizer)
 
     def request_weights(self) -> WeightsRequest:
-        """Ask for a copy of the weights at the trainer's next pause between steps (from any thread)."""
+        """Ask for a copy of the weights (and the optimizer's state) at the trainer's next pause between
+        steps (from any thread)."""
         request = WeightsRequest()
         with self._lock:
             ended = self._ended
             if not ended:
                 self._requests.append(request)
         if ended:
-            request.answer(copy_weights(self.final_weights))
+            request.answer(copy_weights(self.final_weights), self.final_optimizer)
         else:
             self.control.request_snapshot()  # a paused trainer yields one, and with it the moment to answer
         return request

@@ -143,7 +143,7 @@ def test_the_update_steps_with_the_sessions_optimizer_and_learning_rate(qtbot, m
     opt.step({"w": dw})
     ratio = np.linalg.norm(opt.params["w"] - w) / np.linalg.norm(w)
     assert next(r for r in view.ledger.rows if r.cells[1].startswith("conv1.weight:")).cells[3].startswith(f"{ratio:.2e}")
-    assert "not reachable" in view.caption.text()
+    assert "first step: no momentum yet" in view.caption.text()
     view.session.set_choices(optimizer="adam")  # the session's choice for the next run
     view.set_learning_rate(0.002)
     e = view.explanation
