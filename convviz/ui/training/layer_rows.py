@@ -34,6 +34,7 @@ from convviz.ui.training.maps import (
     number,
     tile_at,
 )
+from convviz.ui.training.paths import PathMargin, PlanItem, join_text
 
 MIN_TILE, MAX_TILE = 64, 176  # a tile's edge on screen, in pixels
 MAX_TILES = 64  # depth slices drawn per row (the rest are counted in the heading)
@@ -52,27 +53,30 @@ def volume_text(shape: tuple[int, ...]) -> str:
     return f"{w}×{h}×{c}"
 
 
-def path_name(name: str) -> tuple[str, int]:
-    """How a row names its layer, and how deep it is in blocks: ``res1.body.conv1`` → (``body › conv1``, 1)."""
+def path_name(name: str) -> str:
+    """How a row names its layer: its path inside its blocks, ``res1.body.conv1`` → ``body › conv1``."""
     parts = name.split(".")
-    if len(parts) == 1:
-        return name, 0
-    return " › ".join(parts[1:]), len(parts) - 1 if len(parts) > 2 else 1
-
+    return name if len(parts) == 1 else " › ".join(parts[1:])
 
 
 class LayerRow(QFrame):
-    """One layer's heading (name, type, volume, range and legend) over what it draws."""
+    """One layer's heading (name, type, volume, range and legend) over what it draws, the bars of
+    the paths it lies in on its left; a block's own row is where its paths join (``join``)."""
 
-    def __init__(self, layer: LayerSnapshot, parent: QWidget | None = None) -> None:
+    def __init__(self, layer: LayerSnapshot, parent: QWidget | None = None, bars: tuple[str, ...] = (),
+                 join: PlanItem | None = None) -> None:
         super().__init__(parent)
         self.name, self.type = layer.name, layer.type
         self.shape = tuple(layer.activation.shape[1:])
         self.drawn = None  # what was drawn last: (snapshot serial, probe, mode, columns)
+        self.join = join
         self.setFrameShape(QFrame.Shape.NoFrame)
-        shown, depth = path_name(layer.name)
-        self.title = QLabel(f"<b>{shown}</b>&nbsp;&nbsp;<span style='color:#666'>{layer.type} · "
-                            f"{volume_text(self.shape)}</span>")
+        volume = f"<span style='color:#666'>{layer.type} · {volume_text(self.shape)}</span>"
+        if join is not None:
+            self.title = QLabel(f"<b>{path_name(layer.name)}</b>&nbsp;&nbsp;{join_text(join)}&nbsp;&nbsp;{volume}")
+            self.setStyleSheet("LayerRow { background: #f4f6fa; }")
+        else:
+            self.title = QLabel(f"<b>{path_name(layer.name)}</b>&nbsp;&nbsp;{volume}")
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.details = QLabel()
         self.details.setStyleSheet("color: #555;")
@@ -83,12 +87,21 @@ class LayerRow(QFrame):
         heading.addSpacing(12)
         heading.addWidget(self.details, 1)
         heading.addWidget(self.legend)
-        self.body = QVBoxLayout(self)
-        self.body.setContentsMargins(6 + 22 * depth, 6, 6, 2)
+        self.margin = PathMargin(bars)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self.margin)
+        self.body = QVBoxLayout()
+        self.body.setContentsMargins(6, 6, 6, 2)
         self.body.setSpacing(2)
         self.body.addLayout(heading)
-        if depth:
-            self.setStyleSheet("LayerRow { border-left: 3px solid #c9d3e0; }")
+        outer.addLayout(self.body, 1)
+
+    @property
+    def indent(self) -> int:
+        """Pixels left of the row's drawing: the path bars and the margin."""
+        return self.margin.width() + self.body.contentsMargins().left() + self.body.contentsMargins().right()
 
     def on_screen(self) -> bool:
         return self.isVisible() and not self.visibleRegion().isEmpty()
@@ -102,8 +115,8 @@ class MapRow(LayerRow):
 
     tile_clicked = Signal(str, int)  # layer name, depth slice
 
-    def __init__(self, layer: LayerSnapshot, parent: QWidget | None = None) -> None:
-        super().__init__(layer, parent)
+    def __init__(self, layer: LayerSnapshot, parent: QWidget | None = None, **path) -> None:
+        super().__init__(layer, parent, **path)
         self.count = min(self.shape[0], MAX_TILES)
         self.view = pg.GraphicsView()
         self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -172,8 +185,8 @@ class MapRow(LayerRow):
 class BarRow(LayerRow):
     """A flat output as one bar per unit, by class name where there is one unit per class."""
 
-    def __init__(self, layer: LayerSnapshot, parent: QWidget | None = None) -> None:
-        super().__init__(layer, parent)
+    def __init__(self, layer: LayerSnapshot, parent: QWidget | None = None, **path) -> None:
+        super().__init__(layer, parent, **path)
         self.legend.hide()
         self.units = self.shape[0]
         self.count = min(self.units, MAX_BARS)

@@ -4,8 +4,9 @@ A row names its layer and volume and draws what the newest snapshot holds for it
 of a volume as a tile (tiles grow with the space, a few to a line), all of a row's tiles on one
 colour scale with its legend (blue–white–red about 0 where the values are signed, viridis where not),
 and a flat output (an FC layer's scores, the softmax layer's probabilities) as labelled bars, by
-class where there is one unit per class. The inner layers of residual and branch blocks follow
-their block, indented, named by their path (``body › conv1``).
+class where there is one unit per class. A residual or branch block shows its paths (:mod:`convviz.ui.training.paths`): a line where
+the input splits, each path's layers named by their path (``body › conv1``) with a coloured bar per
+path in the left margin, and the block's own row where they join (``+`` for the sum, ``concat``).
 
 Click a tile to see it large beside the rows, with the value under the cursor. A toggle shows the
 gradients dL/d activation of the probe's own loss instead, when the snapshot carries them
@@ -44,6 +45,7 @@ from convviz.ui.training.layer_rows import (
     MapRow,
 )
 from convviz.ui.training.maps import caption_label, row_column
+from convviz.ui.training.paths import JOIN, LAYER, PathNote, PlanItem, row_plan
 
 REDRAW_MS = 500  # rows are redrawn at most twice a second
 BUDGET_S = 0.006  # the GUI thread makes or draws rows for at most this long, then lets other events in
@@ -77,9 +79,10 @@ class LayersView(QWidget):
         self.snapshot: Snapshot | None = None
         self.serial = 0
         self.probe = 0
-        self.rows: list[LayerRow] = []
+        self.rows: list[LayerRow] = []  # in the order shown (a block's row after its paths)
+        self.notes: list[PathNote] = []  # where blocks' paths split, and identity paths
         self.row_keys: list[tuple] = []  # (name, type, shape) of each row there is or is being made
-        self._to_build: list[LayerSnapshot] = []
+        self._to_build: list[tuple[PlanItem, LayerSnapshot | None]] = []
         self.mode_choice = QComboBox()
         self.mode_choice.addItem("Activations", ACTIVATIONS)
         self.mode_choice.addItem("Gradients dL/d activation", GRADIENTS)
@@ -168,25 +171,35 @@ class LayersView(QWidget):
         self._schedule()
 
     def _build_rows(self, snapshot: Snapshot) -> None:
-        """Rows for this snapshot's layers, made a few at a time by :meth:`redraw` (a deep network's
-        many rows never hold the GUI thread at once)."""
-        for row in self.rows:
-            self.column_layout.removeWidget(row)
-            row.deleteLater()
-        self.rows = []
+        """Rows for this snapshot's layers (and the notes where blocks' paths split), made a few at a
+        time by :meth:`redraw` (a deep network's many rows never hold the GUI thread at once)."""
+        for widget in self.rows + self.notes:
+            self.column_layout.removeWidget(widget)
+            widget.deleteLater()
+        self.rows, self.notes = [], []
         self.row_keys = [row_key(layer) for layer in snapshot.layers]
-        self._to_build = list(snapshot.layers)
+        by_name = {layer.name: layer for layer in snapshot.layers}
+        plan = row_plan([(layer.name, layer.type, layer.activation.shape[1]) for layer in snapshot.layers])
+        self._to_build = [(item, by_name.get(item.name) if item.kind in (LAYER, JOIN) else None) for item in plan]
         self._width = 0  # lay them out at the next redraw
-        if self.inspector.layer is not None and self.inspector.layer not in {key[0] for key in self.row_keys}:
+        if self.inspector.layer is not None and self.inspector.layer not in by_name:
             self.inspector.close_inspector()
 
-    def _make_row(self, layer: LayerSnapshot) -> None:
-        row = BarRow(layer) if is_flat(tuple(layer.activation.shape[1:])) else MapRow(layer)
+    def _make_row(self, item: PlanItem, layer: LayerSnapshot | None) -> None:
+        at = len(self.rows) + len(self.notes)
+        if layer is None:
+            note = PathNote(item)
+            self.column_layout.insertWidget(at, note)
+            self.notes.append(note)
+            return
+        path = {"bars": item.bars, "join": item if item.kind == JOIN else None}
+        flat = is_flat(tuple(layer.activation.shape[1:]))
+        row = BarRow(layer, **path) if flat else MapRow(layer, **path)
         if isinstance(row, MapRow):
             row.tile_clicked.connect(self.inspect)
             if self._width:
-                row.fit(self._width - row.body.contentsMargins().left())
-        self.column_layout.insertWidget(len(self.rows), row)
+                row.fit(self._width - row.indent)
+        self.column_layout.insertWidget(at, row)
         self.rows.append(row)
 
     # -- drawing -------------------------------------------------------------------------------------------
@@ -220,19 +233,20 @@ class LayersView(QWidget):
         if width != self._width:
             for row in self.rows:
                 if isinstance(row, MapRow):
-                    row.fit(width - row.body.contentsMargins().left())
+                    row.fit(width - row.indent)
             self._width = width
         while self._to_build:
-            self._make_row(self._to_build.pop(0))
+            self._make_row(*self._to_build.pop(0))
             if time.perf_counter() - start > BUDGET_S:
                 return self._continue()
         label = int(snapshot.probe_labels[probe])
         context = {"class_names": snapshot.class_names, "label": label}
-        for row, layer in zip(self.rows, snapshot.layers, strict=False):
+        layers = {layer.name: layer for layer in snapshot.layers}
+        for row in self.rows:
             key = (self.serial, probe, mode, getattr(row, "cols", 0))
-            if row.drawn == key or not row.on_screen():
+            if row.drawn == key or not row.on_screen() or row.name not in layers:
                 continue
-            row.draw(shown_values(layer, probe, mode), mode, context)
+            row.draw(shown_values(layers[row.name], probe, mode), mode, context)
             row.drawn = key
             if time.perf_counter() - start > BUDGET_S:
                 return self._continue()
