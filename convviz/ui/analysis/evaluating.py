@@ -3,14 +3,16 @@ Cancel, and the result shown in the matrix and the figures (part of :class:`Anal
 
 from __future__ import annotations
 
-import threading
-
 from convviz.analysis import Cancelled, evaluate
 from convviz.ui.analysis.confusion import percent
 from convviz.ui.analysis.jobs import _Float64Net
 
 ORIGINS = {"fresh": "fresh, untrained weights", "trained": "the weights the last run ended with",
            "training": "weights taken between two steps of the run", "imported": "imported weights"}
+
+
+NOT_EVALUATED = "Not evaluated yet: press Evaluate."
+CLICK_A_CELL = "Click a cell of the matrix to list its images."
 
 
 class EvaluatingPart:
@@ -44,18 +46,19 @@ class EvaluatingPart:
         except (ValueError, TimeoutError) as exc:
             self.status.setText(f"Cannot evaluate: {exc}")
             return False
-        self._cancel.set()  # an evaluation going on stops at its next batch
-        self._cancel = cancel = threading.Event()
         self._ticket += 1
         ticket, source, origin = self._ticket, self.source_name, self.session.weights_origin
         self.evaluating, self._stale = True, False
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        self.progress.setRange(0, 0)  # busy until the first batch says how many images there are
         self.progress.setVisible(True)
         self.cancel_button.setVisible(True)
-        self.status.setText(f"Evaluating {ORIGINS.get(origin, origin)} on the {source} test set …")
+        what = f"{ORIGINS.get(origin, origin)} on the {self.source.currentText()}"
+        self.status.setText(f"Evaluating {what} …")
+        if self.result is None:  # the first evaluation: one state, said once
+            self.accuracy_label.setText("Evaluating …: the matrix and the figures appear when it is done.")
+            self.list_heading.setText("")
 
-        def work():
+        def work(cancelled):
             try:
                 from convviz.engine import Network
 
@@ -63,19 +66,19 @@ class EvaluatingPart:
                 net = Network(spec, seed=0)
                 net.set_weights(weights)
                 result = evaluate(net, dataset, progress=lambda done, total: self._jobs.progress.emit(ticket, done, total),
-                                  cancelled=cancel.is_set)
+                                  cancelled=cancelled)
                 self._jobs.done.emit("evaluate", ticket, (result, dataset, spec, weights, source, origin), None)
             except Cancelled as exc:
                 self._jobs.done.emit("evaluate", ticket, None, exc)
             except Exception as exc:  # a network that does not fit the data, data that do not load …  # noqa: BLE001
                 self._jobs.done.emit("evaluate", ticket, None, exc)
 
-        threading.Thread(target=work, daemon=True, name="analyze-evaluate").start()
+        self._evaluations.submit(work)  # one going on stops at its next batch; it replaces one waiting
         return True
 
     def cancel(self) -> None:
         """Stop the evaluation going on at its next batch (the last result stays shown)."""
-        self._cancel.set()
+        self._evaluations.cancel()
 
     def _on_progress(self, ticket: int, done: int, total: int) -> None:
         if ticket == self._ticket and self.evaluating:
@@ -89,6 +92,9 @@ class EvaluatingPart:
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
         if error is not None:
+            if self.result is None:
+                self.accuracy_label.setText(NOT_EVALUATED)
+                self.list_heading.setText(CLICK_A_CELL)
             if isinstance(error, Cancelled):
                 self.status.setText("Evaluation cancelled" + (": the matrix is the previous one." if self.result else "."))
             else:

@@ -3,8 +3,6 @@ with their legends (part of :class:`AnalyzeWorkspaceView`)."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from convviz.analysis import grad_cam, saliency, saliency_map
@@ -37,7 +35,7 @@ class ExplainingPart:
         ticket, holder = self._explain_ticket, self._net64
         self.explaining = True
 
-        def work():
+        def work(_cancelled):
             try:
                 from convviz.engine.loss import softmax
 
@@ -52,7 +50,7 @@ class ExplainingPart:
             except Exception as exc:  # noqa: BLE001 (said in the panel)
                 self._jobs.done.emit("explain", ticket, None, exc)
 
-        threading.Thread(target=work, daemon=True, name="analyze-explain").start()
+        self._explanations.submit(work)  # the newest image asked for replaces one waiting
 
     def _explanation_done(self, ticket: int, result, error) -> None:
         if ticket != self._explain_ticket:

@@ -1,5 +1,6 @@
-"""Work done off the GUI thread: the result's weights in a float64 network, and the queued signals that
-carry threads' progress and results back to the GUI thread."""
+"""Work done off the GUI thread: the result's weights in a float64 network, the queued signals that
+carry threads' progress and results back to the GUI thread, and :class:`LatestJob`, which runs one
+job at a time and lets a newer request replace a pending one."""
 
 from __future__ import annotations
 
@@ -30,3 +31,53 @@ class _Jobs(QObject):
     progress = Signal(int, int, int)  # ticket, done, total
     patch_progress = Signal(int, int, int)  # ticket, done, total
     done = Signal(str, int, object, object)  # kind, ticket, result, error
+
+
+class LatestJob:
+    """One job at a time on a thread of its own; a newer request replaces a pending one (and asks the one
+    running to stop at its next check), so requests never pile up: at most one runs and one waits.
+
+    ``submit(work)``: ``work(cancelled)`` runs on the job's thread, ``cancelled()`` true once a newer
+    request came or :meth:`cancel` was called; ``work`` reports its own results (queued signals)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._pending = None
+        self._running = False
+        self._cancel = threading.Event()
+        self.started = 0  # jobs begun, for the curious (and the tests)
+
+    def submit(self, work) -> None:
+        with self._lock:
+            self._cancel.set()
+            self._pending = work
+            if self._running:
+                return
+            self._running = True
+        threading.Thread(target=self._loop, daemon=True, name=self.name).start()
+
+    def cancel(self) -> None:
+        """Drop the pending job and ask the running one to stop."""
+        with self._lock:
+            self._pending = None
+            self._cancel.set()
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._running
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                work, self._pending = self._pending, None
+                if work is None:
+                    self._running = False
+                    return
+                self._cancel = cancel = threading.Event()
+                self.started += 1
+            try:
+                work(cancel.is_set)
+            except Exception:  # noqa: BLE001 (a job reports its own errors; this keeps the loop alive)
+                pass

@@ -3,8 +3,6 @@ thread and drawn as rows (part of :class:`AnalyzeWorkspaceView`)."""
 
 from __future__ import annotations
 
-import threading
-
 from convviz.analysis import Cancelled
 
 
@@ -27,8 +25,6 @@ class PatchesPart:
             return
         if self._patches_for is not None and self._patches_for[0] is self.result and self._patches_for[1] == layer:
             return
-        self._patch_cancel.set()
-        self._patch_cancel = cancel = threading.Event()
         self._patch_ticket += 1
         ticket, holder, data, result = self._patch_ticket, self._net64, self.dataset, self.result
         self.finding_patches = True
@@ -37,20 +33,20 @@ class PatchesPart:
         self.patch_progress.setVisible(True)
         self.patch_note.setText(f"Finding where each filter of {layer} fires most …")
 
-        def work():
+        def work(cancelled):
             try:
                 from convviz.analysis import layer_top_patches
                 from convviz.engine import Network
 
                 net = Network(holder.spec, seed=0)
                 net.set_weights(holder.weights)
-                rows = layer_top_patches(net, data, layer, k=9, cancelled=cancel.is_set,
+                rows = layer_top_patches(net, data, layer, k=9, cancelled=cancelled,
                                          progress=lambda d, t: self._jobs.patch_progress.emit(ticket, d, t))
                 self._jobs.done.emit("patches", ticket, (result, layer, rows), None)
             except Exception as exc:  # noqa: BLE001 (said beside the grid)
                 self._jobs.done.emit("patches", ticket, None, exc)
 
-        threading.Thread(target=work, daemon=True, name="analyze-patches").start()
+        self._patch_jobs.submit(work)  # one going on stops at its next batch; it replaces one waiting
 
     def _on_patch_progress(self, ticket: int, done: int, total: int) -> None:
         if ticket == self._patch_ticket and self.finding_patches:

@@ -21,8 +21,6 @@ Cancel; the window goes on meanwhile. Then:
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
@@ -49,10 +47,10 @@ from convviz.ui.analysis.confusion import (
     ConfusionView,
 )
 from convviz.ui.analysis.drilldown import LIST_LIMIT, THUMB, DrillDownPart
-from convviz.ui.analysis.evaluating import ORIGINS, EvaluatingPart
+from convviz.ui.analysis.evaluating import CLICK_A_CELL, NOT_EVALUATED, ORIGINS, EvaluatingPart
 from convviz.ui.analysis.explaining import SALIENCY_PERCENTILE, ExplainingPart
 from convviz.ui.analysis.filters import PatchGrid
-from convviz.ui.analysis.jobs import _Float64Net, _Jobs
+from convviz.ui.analysis.jobs import LatestJob, _Float64Net, _Jobs
 from convviz.ui.analysis.looks import LooksPanel
 from convviz.ui.analysis.own_image import OwnImage, OwnImagePart
 from convviz.ui.analysis.patches import PatchesPart
@@ -106,7 +104,8 @@ class AnalyzeWorkspaceView(EvaluatingPart, DrillDownPart, OwnImagePart, Explaini
         self._cifar = None
         self._ticket = 0
         self._explain_ticket = 0
-        self._cancel = threading.Event()
+        self._evaluations = LatestJob("analyze-evaluate")
+        self._explanations = LatestJob("analyze-explain")
         self._net64: _Float64Net | None = None  # the result's weights, for saliency and Grad-CAM
         self._peaks = [0.0, 0.0]  # the largest saliency and Grad-CAM values since "same scale" was ticked
         self._peak_images: set[int] = set()
@@ -116,7 +115,7 @@ class AnalyzeWorkspaceView(EvaluatingPart, DrillDownPart, OwnImagePart, Explaini
         self.patch_rows: list[list] = []  # each filter's top patches, as shown
         self.finding_patches = False
         self._patch_ticket = 0
-        self._patch_cancel = threading.Event()
+        self._patch_jobs = LatestJob("analyze-patches")
         self._patches_for = None  # (result, layer) the patches shown belong to
         self._jobs.done.connect(self._on_done)
 
@@ -151,7 +150,7 @@ class AnalyzeWorkspaceView(EvaluatingPart, DrillDownPart, OwnImagePart, Explaini
         self.confusion_model = ConfusionModel(self)
         self.matrix = ConfusionView(self.confusion_model)
         self.matrix.setToolTip("")
-        self.accuracy_label = QLabel("Not evaluated yet: press Evaluate.")
+        self.accuracy_label = QLabel(NOT_EVALUATED)
         self.accuracy_label.setStyleSheet("font-weight: bold;")
         self.accuracy_label.setWordWrap(True)
         axes = QLabel("Rows: true class · columns: predicted class · the diagonal is right")
@@ -172,7 +171,7 @@ class AnalyzeWorkspaceView(EvaluatingPart, DrillDownPart, OwnImagePart, Explaini
         left_layout.addWidget(self.figures, 1)
 
         # -- drilling down -------------------------------------------------------------------------------------
-        self.list_heading = QLabel("Click a cell of the matrix to list its images.")
+        self.list_heading = QLabel(CLICK_A_CELL)
         self.list_heading.setWordWrap(True)
         self.mistakes_button = QPushButton("Most confident mistakes")
         self.mistakes_button.setToolTip("Every misclassified image, the most confident mistake first")
@@ -304,6 +303,11 @@ class AnalyzeWorkspaceView(EvaluatingPart, DrillDownPart, OwnImagePart, Explaini
             self.open_image(files[0])
             event.acceptProposedAction()
 
+    def heightForWidth(self, width: int) -> int:
+        """No height for a width: the holder's scroll area would ask the wrapped labels for their
+        preferred heights and scroll a page that fits (its minimum height is what counts)."""
+        return -1
+
     def conv_layers(self) -> list[str]:
         """The layers Grad-CAM can be taken at (every conv layer, inner ones too)."""
         return [self.layer_choice.itemData(i) for i in range(self.layer_choice.count())]
@@ -313,8 +317,8 @@ class AnalyzeWorkspaceView(EvaluatingPart, DrillDownPart, OwnImagePart, Explaini
 
     def shutdown(self) -> None:
         """Cancel an evaluation or a search for patches going on (their threads end at the next batch)."""
-        self._cancel.set()
-        self._patch_cancel.set()
+        self._evaluations.cancel()
+        self._patch_jobs.cancel()
 
     # -- evaluating --------------------------------------------------------------------------------------------
     def _load(self, source: str):
