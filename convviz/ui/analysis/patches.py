@@ -6,6 +6,22 @@ from __future__ import annotations
 from convviz.analysis import Cancelled
 
 
+def patch_describer(evaluation, layer: str, rows: list[list]):
+    """``describe(filter, k)``: the hover text of crop k of a filter: its test image and class, the
+    output cell (y, x) where the filter's map peaks in that image, the input pixels it sees, the value."""
+    names, labels = evaluation.class_names, evaluation.labels
+
+    def describe(f: int, k: int) -> str:
+        p = rows[f][k]
+        top, left, bottom, right = p.box
+        return (f"{layer} filter {f}, crop {k + 1} of {len(rows[f])}\n"
+                f"test image {p.image} ({names[labels[p.image]]})\n"
+                f"output cell y {p.row}, x {p.col} (it sees input rows {top}–{bottom - 1}, columns {left}–{right - 1})\n"
+                f"activation {p.value:.4g}")
+
+    return describe
+
+
 class PatchesPart:
     """The Analyze page's "What each filter responds to" tab."""
 
@@ -67,8 +83,9 @@ class PatchesPart:
 
         field = receptive_fields(analyze(self._net64.spec))[layer]
         self._patches_for, self.patch_rows = (evaluation, layer), rows
-        self.patch_grid.show_rows(rows, max(field.size_h, field.size_w))
+        self.patch_grid.show_rows(rows, max(field.size_h, field.size_w), patch_describer(evaluation, layer, rows))
         self.patch_note.setText(
             f"Each row a filter of {layer}; its 9 test images where it fires most, strongest first, each cropped "
-            f"to the {field.size_w}×{field.size_h} pixels one cell sees (padding black).")
+            f"to the {field.size_w}×{field.size_h} pixels one cell sees (padding black). Hover a crop for its "
+            f"image and activation.")
         self.patches_found.emit()

@@ -14,7 +14,9 @@ Cancel; the window goes on meanwhile. Then:
   workspace's probe (``open_in_step``, ``open_as_probe``);
 - "Your image…" (or a picture dropped on the page): fitted to the input, classified and explained
   the same way;
-- "What each filter responds to": every filter's top-9 test patches of a chosen conv layer;
+- "What each filter responds to": every filter's top-9 test patches of a chosen conv layer, found
+  on a thread with progress for each new evaluation (new weights, an epoch's end), hover a crop
+  for its image, class, cell and activation;
 - "Compare architectures" (a page of its own, :mod:`convviz.ui.analysis.compare`): the case studies
   and the session's network by parameters, multiply-adds and training memory.
 """
