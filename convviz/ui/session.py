@@ -40,6 +40,7 @@ from convviz.model import NetworkSpec
 from convviz.training.config import TrainConfig
 from convviz.training.records import Evaluation, Event, Metrics
 from convviz.ui.run_records import OpenedRun, RunRecords, read_run, records_from_history  # noqa: F401 (re-exported)
+from convviz.ui.session_probes import SessionProbes
 from convviz.ui.training.worker import WorkerThread, copy_weights
 
 SNAPSHOT_SECONDS = 1.0  # a snapshot of the insides about once a second while training
@@ -47,15 +48,17 @@ MAX_BATCH = 65_536  # the largest batch either view offers
 ACTIVE_STATES = ("loading", "running", "paused")
 
 
-class RunSession(QObject):
-    """Runs of the builder's network and their weights and records, for every view to subscribe to."""
+class RunSession(QObject, SessionProbes):
+    """Runs of the builder's network and their weights and records, for every view to subscribe to.
+
+    The user's own probe images and the filter-gradient request are :class:`SessionProbes`'."""
 
     state_changed = Signal(str)  # idle, loading, running, paused, finished
     run_started = Signal()  # a new run: ``records`` were cleared
     metrics = Signal(object)  # Metrics
     evaluation = Signal(object)  # Evaluation
     event = Signal(object)  # Event
-    snapshot = Signal(object)  # Snapshot (the newest; slow views never back up the trainer)
+    snapshot = Signal(object)  # Snapshot (the newest; slow views never back up the trainer; records.snapshots keeps a ring)
     run_finished = Signal()
     saved = Signal(str)  # a checkpoint of the run was written to this folder
     save_failed = Signal(str, str)  # the folder, and what went wrong
@@ -83,6 +86,7 @@ class RunSession(QObject):
         self._trained_optimizer = None  # the OptimizerState of ``_trained`` (None: read an opened run's checkpoint)
         self.batch_size = TrainConfig().batch_size
         self.optimizer = TrainConfig().optimizer
+        self._init_probes()
 
     def set_choices(self, *, batch_size: int | None = None, optimizer: str | None = None) -> None:
         """Change the next run's batch size and/or optimizer (every view showing them follows)."""
@@ -155,6 +159,7 @@ class RunSession(QObject):
         run.finished.connect(lambda: self._on_finished(run))
         run.control.set_snapshot_schedule(every_seconds=SNAPSHOT_SECONDS)
         run.control.set_snapshot_gradients(self.snapshot_gradients)
+        self._launching(run.control)  # the user's probes, and the filter gradients if asked for
         run.control.request_snapshot()
         self.run_started.emit()
         self._set_state("loading")
@@ -372,7 +377,7 @@ class RunSession(QObject):
     def _on_snapshot_ready(self) -> None:
         snapshot = self._run.worker.take_snapshot() if self._run is not None else None
         if snapshot is not None:
-            self.records.snapshot = snapshot
+            self.records.keep_snapshot(snapshot)  # the newest, and into the ring of the run's snapshots
             self.snapshot.emit(snapshot)
 
     def _on_finished(self, run: WorkerThread) -> None:
