@@ -1,7 +1,13 @@
 """``convviz train SPEC --data PATH|cifar10|synthetic [--epochs N] [--batch B] [--lr LR] [--threads N] …``
 
 Headless training with a text progress bar; ``--json-log FILE`` writes one JSON record per line;
-``--checkpoint DIR`` saves at each epoch end and when stopped (Ctrl+C); ``--resume DIR`` continues a run.
+``--checkpoint DIR`` saves at each epoch end and when stopped (Ctrl+C); ``--resume DIR`` continues a run
+(``--threads`` may change its thread count).
+
+Fine-tuning: ``--init WEIGHTS`` starts a new run from a checkpoint folder (``convviz import-weights``
+writes one; SPEC may then be left out) or a ``.safetensors``/``.pth`` file imported into SPEC;
+``--replace-head [N]`` replaces the last FC layer by a fresh one of N units (default: the data set's
+classes); ``--freeze LAYER`` freezes every parameter layer up to and including LAYER.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import json
 import signal
 import sys
 import time
+from pathlib import Path
 
 from convviz.cli import UserError
 from convviz.training.config import OPTIMIZERS, SCHEDULES
@@ -40,6 +47,13 @@ def register(subparsers) -> None:
                              "keeps its own count)")
     parser.add_argument("--checkpoint", metavar="DIR", help="save a checkpoint here at each epoch end and when stopped")
     parser.add_argument("--resume", metavar="DIR", help="continue the run saved in this checkpoint folder")
+    parser.add_argument("--init", metavar="WEIGHTS",
+                        help="start from these weights: a checkpoint folder (e.g. from convviz import-weights; "
+                             "SPEC optional) or a .safetensors/.pth file for SPEC")
+    parser.add_argument("--replace-head", nargs="?", type=int, const=0, metavar="N",
+                        help="replace the last FC layer by a fresh one of N units (default: the data set's classes)")
+    parser.add_argument("--freeze", metavar="LAYER",
+                        help="freeze every layer with parameters up to and including LAYER (e.g. conv3)")
     parser.add_argument("--json-log", metavar="FILE", help="write every record as one line of JSON")
     parser.set_defaults(func=run_train)
 
@@ -61,8 +75,10 @@ def _config(args, base=None):
 
 
 def run_train(args) -> int:
-    if args.spec is None and args.resume is None:
-        raise UserError("give a network (a .json file or preset:NAME), or --resume DIR")
+    if args.spec is None and args.resume is None and args.init is None:
+        raise UserError("give a network (a .json file or preset:NAME), --init CHECKPOINT or --resume DIR")
+    if args.resume and (args.init or args.freeze or args.replace_head is not None):
+        raise UserError("--resume goes on with the run as it was: --init, --freeze and --replace-head start a new one")
     trainer, resuming = _set_up(args)
     try:
         log = open(args.json_log, "a" if resuming else "w", encoding="utf-8") if args.json_log else None
@@ -80,31 +96,80 @@ def _set_up(args):
     from convviz.data import DataError, load_dataset
     from convviz.model import SpecFormatError
     from convviz.training.checkpoint import CheckpointError, load_checkpoint, resume_trainer
+    from convviz.training.fine_tune import start_from
     from convviz.training.trainer import Trainer, TrainingError
+
+    from convviz.export import ExportError
 
     try:
         checkpoint = load_checkpoint(args.resume) if args.resume else None
-        spec = checkpoint.spec if checkpoint else _spec(args.spec)
-        if checkpoint and args.spec and _spec(args.spec) != spec:
+        if checkpoint and args.spec and _spec(args.spec) != checkpoint.spec:
             raise UserError(f"{args.spec} is not the network saved in {args.resume}: leave SPEC out to resume")
         config = _config(args, checkpoint.config if checkpoint else None)
-        if checkpoint and config.threads != checkpoint.config.threads:
-            raise UserError(f"a resumed run goes on with its own {checkpoint.config.threads} thread(s): leave --threads out")
+        spec, weights = (None, None) if checkpoint else _starting_point(args, config.seed)
         print(f"loading the {args.data} data set …", file=sys.stderr, flush=True)
         dataset = load_dataset(args.data, validation=config.validation, seed=config.seed)
         if checkpoint:
-            trainer = resume_trainer(args.resume, dataset, checkpoint_dir=args.checkpoint or args.resume, epochs=config.epochs)
+            trainer = resume_trainer(args.resume, dataset, checkpoint_dir=args.checkpoint or args.resume,
+                                     epochs=config.epochs, threads=args.threads)
         else:
+            spec, weights = _fine_tuned(args, spec, weights, len(dataset.class_names), config.seed)
             trainer = Trainer(spec, dataset, config, checkpoint_dir=args.checkpoint)
+            if weights is not None:
+                start_from(trainer, weights)
     except UserError:
         raise
-    except (SpecFormatError, DataError, CheckpointError, TrainingError) as exc:
+    except (SpecFormatError, DataError, CheckpointError, TrainingError, ExportError) as exc:
         raise UserError(str(exc)) from None
     except MemoryError:
         raise UserError("there is not enough memory to set up the run: try a smaller batch (--batch) or network") from None
     except Exception as exc:  # whatever else goes wrong before the first step, say it in one line
         raise UserError(f"cannot set up the run: {type(exc).__name__}: {exc}") from None
     return trainer, checkpoint is not None
+
+
+def _starting_point(args, seed: int):
+    """(network, weights to start from or None) of a new run: SPEC, or ``--init``'s network and weights."""
+    from convviz.export import checkpoint_source
+    from convviz.export.importing import import_weights
+    from convviz.model.fine_tune import same_but_switches
+
+    spec = _spec(args.spec) if args.spec else None
+    if not args.init:
+        return spec, None
+    if Path(args.init).is_dir() or Path(args.init).name == "checkpoint.json":
+        source = checkpoint_source(args.init)
+        if spec is not None and not same_but_switches(spec, source.spec):
+            raise UserError(f"{args.spec} is not the network of {args.init}: leave SPEC out to train that network")
+        print(f"starting from the weights of {source.origin}", file=sys.stderr, flush=True)
+        return spec or source.spec, source.weights
+    if spec is None:
+        raise UserError(f"--init {args.init} is a weights file: give the network it belongs to (SPEC)")
+    imported = import_weights(spec, args.init)
+    print(f"starting from {args.init} ({imported.layout} layout)", file=sys.stderr, flush=True)
+    return spec, imported.weights
+
+
+def _fine_tuned(args, spec, weights, classes: int, seed: int):
+    """``spec`` and ``weights`` after ``--replace-head`` and ``--freeze``; says what trains and what is frozen."""
+    from convviz.model.fine_tune import freeze_up_to, replace_head, trainable_counts
+    from convviz.training.fine_tune import carry_weights
+
+    try:
+        if args.replace_head is not None:
+            new = replace_head(spec, args.replace_head or classes)
+            weights = carry_weights(spec, weights, new, seed) if weights is not None else None
+            spec = new
+        if args.freeze:
+            spec = freeze_up_to(spec, args.freeze)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    trainable, frozen = trainable_counts(spec)
+    if not trainable:
+        raise UserError(f"every layer with parameters is frozen (up to {args.freeze}): there is nothing to train")
+    if frozen:
+        print(f"training {trainable:,} parameters, {frozen:,} frozen", file=sys.stderr, flush=True)
+    return spec, weights
 
 
 def _spec(argument: str):

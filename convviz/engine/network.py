@@ -132,6 +132,12 @@ class Network:
         """Stable name → live parameter array, in layer order (weight, bias, then others)."""
         return dict(self._params)
 
+    def trainable_params(self) -> dict[str, np.ndarray]:
+        """The parameters training updates: ``params()`` (same names, same order) without those of the
+        layers the specification freezes (``trainable`` False, for fine-tuning)."""
+        frozen = {r.name for top in self.report.layers for r in top.walk() if r.layer.FREEZABLE and not r.layer.trainable}
+        return {name: a for name, a in self._params.items() if name.rpartition(".")[0] not in frozen}
+
     def grads(self) -> dict[str, np.ndarray]:
         """Stable name → live gradient array (same names and order as ``params``), filled by backward."""
         return dict(self._grads)

@@ -49,11 +49,11 @@ class Optimizer:
         self.state = {slot: {name: np.zeros_like(a) for name, a in self.params.items()} for slot in self.SLOTS}
 
     def _gradients(self, grads: dict):
-        """(name, parameter, gradient with weight decay added) for every parameter."""
-        if grads.keys() != self.params.keys():
-            missing = [n for n in self.params if n not in grads]
-            unknown = [n for n in grads if n not in self.params]
-            raise ValueError(f"gradients do not match the parameters: missing {missing}, unknown {unknown}")
+        """(name, parameter, gradient with weight decay added) for every parameter; ``grads`` may hold
+        more (a frozen layer's gradients, say): those are not this optimizer's to apply."""
+        missing = [n for n in self.params if n not in grads]
+        if missing:
+            raise ValueError(f"gradients do not match the parameters: missing {missing}")
         for name, p in self.params.items():
             g = grads[name]
             if g.shape != p.shape:

@@ -181,7 +181,7 @@ class _ImportedRun:
         self.spec, self.config = imported.spec, TrainConfig()
         self.net = Network(imported.spec, seed=self.config.seed)
         self.net.set_weights(imported.weights)
-        self.optimizer = make_optimizer(self.config, self.net.params())
+        self.optimizer = make_optimizer(self.config, self.net.trainable_params())
         self.dataset = _NoData(self.net.output_volume.depth)
 
     def state_dict(self) -> dict:

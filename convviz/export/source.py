@@ -72,7 +72,7 @@ def checkpoint_source(folder: str | os.PathLike) -> Source:
         template = {
             "weights": {n: a for n, a in weights.items() if n not in buffer_names},
             "buffers": {n: a for n, a in weights.items() if n in buffer_names},
-            "optimizer": make_optimizer(config, net.params()).state_dict(),
+            "optimizer": make_optimizer(config, net.trainable_params()).state_dict(),
             "rng": {"data": np.random.default_rng(0).bit_generator.state, "network": net.get_rng_state()},
             "epoch_order": None,
         }

@@ -3,7 +3,8 @@
 A layer type is declared once, as a subclass of :class:`Layer` with a ``TYPE``: its fields
 (:func:`hp`, with limits and whether a file must state them), its arithmetic (``output_shape``,
 ``params``, ``macs``, ``saved``, ``buffers``), its text (``brief``) and the class attributes that
-callers branch on (``ELEMENTWISE``, ``INIT_TRANSPARENT``, ``FOLDED_IN_DIAGRAM``, ``init_rule``).
+callers branch on (``ELEMENTWISE``, ``INIT_TRANSPARENT``, ``FOLDED_IN_DIAGRAM``, ``FREEZABLE``, ``init_rule``).
+A type with parameters also derives from :class:`Trainable`, which adds the ``trainable`` switch.
 Defining the class registers it in :data:`LAYER_TYPES`; the engine registers its implementation
 for it (``convviz.engine.registry``).
 """
@@ -102,6 +103,8 @@ class Layer:
     KEEPS_FIELD: ClassVar[bool] = False
     #: For a block: how its stacks' outputs are merged, in words.
     MERGE: ClassVar[str] = ""
+    #: Has parameters that fine-tuning may freeze: the type derives from :class:`Trainable`.
+    FREEZABLE: ClassVar[bool] = False
 
     name: str = field(default="", kw_only=True, metadata=dict(kind="str", doc="optional name", label="Name"))
 
@@ -151,9 +154,10 @@ class Layer:
     # -- fields ----------------------------------------------------------------------------------------
     @classmethod
     def hyperparameters(cls) -> list[dataclasses.Field]:
-        """The editable fields, in display order (``name`` last)."""
-        fields = [f for f in dataclasses.fields(cls) if f.name != "name"]
-        return fields + [f for f in dataclasses.fields(cls) if f.name == "name"]
+        """The editable fields, in display order (``trainable``, then ``name`` last)."""
+        last = ("trainable", "name")
+        fields = [f for f in dataclasses.fields(cls) if f.name not in last]
+        return fields + [f for name in last for f in dataclasses.fields(cls) if f.name == name]
 
     def values(self) -> tuple:
         """Every field's value, in order: what the layer's arithmetic depends on (hashable for plain layers)."""
@@ -195,6 +199,21 @@ class Layer:
     def field_messages(self) -> list[str]:
         """``filters must be a positive whole number, got filters=0`` for each out-of-range value."""
         return [f"{name} {requirement}, got {name}={_show(getattr(self, name))}" for name, requirement in self.field_problems()]
+
+
+@dataclass
+class Trainable(Layer):
+    """A layer type with parameters: ``trainable`` False freezes them (fine-tuning keeps them as they
+    are while the other layers train; batch norm's running statistics still follow the data)."""
+
+    FREEZABLE: ClassVar[bool] = True
+
+    trainable: bool = field(default=True, kw_only=True, metadata=dict(
+        kind="bool", doc="train this layer's parameters (off: frozen, as when fine-tuning)", label="Train this layer"))
+
+    @property
+    def frozen(self) -> bool:
+        return not self.trainable
 
 
 def _show(value) -> str:

@@ -22,14 +22,16 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from convviz.model.geometry import Fix
-from convviz.model.layer_base import LAYER_TYPES, LIMITS, Layer, Pair, ShapeError, fmt_int, fmt_pair, fmt_size, hp, pair
+from convviz.model.layer_base import (
+    LAYER_TYPES, LIMITS, Layer, Pair, ShapeError, Trainable, fmt_int, fmt_pair, fmt_size, hp, pair,
+)
 from convviz.model.volume import Volume
 from convviz.model.windows import (
     POLICY_DOC, AvgPool, Conv, GlobalAvgPool, LocallyConnected, MaxPool, Pool, WindowLayer, search_fixes, slide_volume,
 )
 
 __all__ = [
-    "LAYER_TYPES", "LIMITS", "CATEGORIES", "Layer", "Pair", "ShapeError", "hp", "pair", "fmt_int", "fmt_pair", "fmt_size",
+    "LAYER_TYPES", "LIMITS", "CATEGORIES", "Layer", "Pair", "ShapeError", "Trainable", "hp", "pair", "fmt_int", "fmt_pair", "fmt_size",
     "POLICY_DOC", "WindowLayer", "Conv", "LocallyConnected", "Pool", "MaxPool", "AvgPool", "GlobalAvgPool",
     "search_fixes", "slide_volume", "Activation", "ReLU", "LeakyReLU", "ELU", "Tanh", "Sigmoid",
     "BatchNorm", "LRN", "Dropout", "Flatten", "FC", "Softmax", "Residual", "Branch",
@@ -118,7 +120,7 @@ class Sigmoid(Activation):
 
 
 @dataclass
-class BatchNorm(Layer):
+class BatchNorm(Trainable):
     TYPE: ClassVar[str] = "batchnorm"
     SHORT: ClassVar[str] = "bn"
     TITLE: ClassVar[str] = "Batch norm"
@@ -213,7 +215,7 @@ class Flatten(Layer):
 
 
 @dataclass
-class FC(Layer):
+class FC(Trainable):
     TYPE: ClassVar[str] = "fc"
     SHORT: ClassVar[str] = "fc"
     TITLE: ClassVar[str] = "Fully connected"

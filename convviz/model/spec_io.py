@@ -65,7 +65,8 @@ def layer_to_dict(layer: Layer) -> dict:
     """The layer's type, its required fields and every field that differs from its default."""
     data = {"type": layer.TYPE}
     required = layer.required_fields()
-    for f in dataclasses.fields(layer):
+    fields = dataclasses.fields(layer)
+    for f in sorted(fields, key=lambda f: f.name == "trainable"):  # the train switch last
         value = getattr(layer, f.name)
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         if f.name not in required and value == default:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from convviz.model.geometry import POLICIES, AxisWindow, Fix, Window2d, pool_padding_problem, slide, span, window_of
-from convviz.model.layer_base import LIMITS, Layer, Pair, ShapeError, fmt_int, fmt_pair, fmt_size, hp, pair
+from convviz.model.layer_base import LIMITS, Layer, Pair, ShapeError, Trainable, fmt_int, fmt_pair, fmt_size, hp, pair
 from convviz.model.volume import Volume
 
 
@@ -171,7 +171,7 @@ POLICY_DOC = "what to do when (W − F + 2P)/S + 1 is not whole: error, pad (zer
 
 
 @dataclass
-class Conv(WindowLayer):
+class Conv(Trainable, WindowLayer):
     TYPE: ClassVar[str] = "conv"
     SHORT: ClassVar[str] = "conv"
     TITLE: ClassVar[str] = "Convolution"

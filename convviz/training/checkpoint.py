@@ -30,17 +30,28 @@ __all__ = [
 
 
 def resume_trainer(folder: str | os.PathLike, dataset, *, checkpoint_dir: str | os.PathLike | None = None,
-                   memory_limit: int | None = None, epochs: int | None = None, control=None) -> Trainer:
+                   memory_limit: int | None = None, epochs: int | None = None, threads: int | None = None,
+                   control=None) -> Trainer:
     """A Trainer that continues the checkpointed run on ``dataset`` exactly where it stopped.
 
-    ``epochs`` may extend the run beyond its configured number of epochs. Raises CheckpointError for
-    a damaged checkpoint, one that does not fit its own network, or other data than it was trained on.
+    ``epochs`` may extend the run beyond its configured number of epochs; ``threads`` (default: the
+    run's own) is how many threads share each step from now on (the numbers agree up to rounding).
+    Raises CheckpointError for a damaged checkpoint, one that does not fit its own network, other data
+    than it was trained on, or imported weights that no run here has trained yet (start one from them
+    with ``convviz train --init FOLDER``).
     """
     checkpoint = load_checkpoint(folder)
     config = checkpoint.config
     if epochs is not None:
         config = config.replace(epochs=epochs)
+    if threads is not None:
+        config = config.replace(threads=threads)
     saved = checkpoint.index["dataset"]
+    if not any((saved.get("splits") or {}).values()):  # written by import-weights: no data set, step 0
+        raise CheckpointError(
+            f"{folder} holds imported weights, not a run to resume: start a run from them with "
+            f"convviz train --init {folder} --data …"
+        )
     splits = {split: len(dataset.split(split)) for split in ("train", "validation", "test")}
     if saved.get("splits") != splits or saved.get("classes") != list(dataset.class_names):
         raise CheckpointError(

@@ -96,7 +96,7 @@ class Trainer:
         check_compatible(spec, dataset)
         check_memory(spec, self.config, memory_limit)
         self.net = Network(spec, seed=self.config.seed, threads=self.config.threads)
-        self.optimizer = make_optimizer(self.config, self.net.params())
+        self.optimizer = make_optimizer(self.config, self.net.trainable_params())  # frozen layers stay as they are
         self.augmentation = Augmentation(flip=True, crop_padding=4) if self.config.augment else None
         self.rng = np.random.default_rng([self.config.seed, 1])  # data order and augmentation
         self.train_count = len(dataset.split("train"))

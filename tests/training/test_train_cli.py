@@ -136,9 +136,11 @@ def test_threads_option(tmp_path, capsys, monkeypatch, spec):
     assert [trainer.net.threads for trainer in built] == [1, 2]  # two threads unless told otherwise
     assert main(["train", str(tmp_path / "net.json"), "--threads", "0"]) == 2
     one_line_error(capsys, "threads must be between 1 and 64, got 0")
-    folder = saved_run(tmp_path, spec)  # a two-thread run
-    assert main(["train", "--resume", str(folder), "--data", "synthetic", "--threads", "1"]) == 2
-    one_line_error(capsys, "a resumed run goes on with its own 2 thread(s): leave --threads out")
+    folder = saved_run(tmp_path, spec)  # a two-thread run, resumed on one thread
+    monkeypatch.setattr(sources, "synthetic_dataset", lambda validation, seed: synthetic_dataset(
+        train=600, test=200, validation=validation, seed=seed))
+    assert main(["train", "--resume", str(folder), "--data", "synthetic", "--threads", "1"]) == 0
+    assert built[-1].net.threads == 1 and built[-1].step == built[-1].steps_per_epoch * built[-1].config.epochs
 
 
 def _recording(init, built):
