@@ -13,8 +13,9 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPointF, Qt
 from PySide6.QtWidgets import (
+    QGraphicsLineItem,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -31,6 +32,7 @@ from convviz.analysis.architectures import (
     compare,
     figures,
 )
+from convviz.ui.analysis.label_layout import place_labels
 
 KIND_COLOURS = {"conv": "#4285f4", "fc": "#f29900", "other": "#bdc1c6"}
 MINE = "#d93025"
@@ -95,6 +97,10 @@ class CompareView(QWidget):
         super().__init__(parent)
         self.session = session
         self.rows: list[ArchitectureFigures] = []
+        self.labels: list[pg.TextItem] = []  # the scatter's labels, placed clear of each other in pixels
+        self.label_rects: list[tuple[float, float, float, float]] = []
+        self.leaders: list[QGraphicsLineItem] = []
+        self.marker_sizes: list[float] = []
         self.batch = QSpinBox(minimum=1, maximum=65_536)
         self.batch.setValue(session.batch_size)
         self.batch.setToolTip("The batch size the training memory is counted at")
@@ -118,6 +124,7 @@ class CompareView(QWidget):
         self.scatter.setMouseEnabled(False, False)
         for axis in ("left", "bottom"):
             self.scatter.getAxis(axis).enableAutoSIPrefix(False)
+        self.scatter.getViewBox().sigResized.connect(lambda _box: self._place_labels())
         self.bars = pg.PlotWidget(background="w")
         self.bars.setMouseEnabled(False, False)
         self.bars.setLabel("bottom", "share of the network's parameters (upper bar) and activation memory (lower bar)")
@@ -154,6 +161,9 @@ class CompareView(QWidget):
             self.note.setText(f"with the {optimizer} optimizer's state; your network is the builder's, in red")
         self.rows = rows
         self.model.set_rows(rows)
+        height = (self.table.horizontalHeader().height() + sum(self.table.rowHeight(i) for i in range(len(rows)))
+                  + 2 * self.table.frameWidth())
+        self.table.setFixedHeight(height)  # every row, no scrolling; the plots take the rest
         self._draw_scatter()
         self._draw_bars()
 
@@ -166,11 +176,45 @@ class CompareView(QWidget):
         colours = [MINE if r.name == "your network" else KIND_COLOURS["conv"] for r in rows]
         plot.plot([r.params for r in rows], [max(r.macs, 1) for r in rows], pen=None, symbol="o", symbolSize=list(sizes),
                   symbolBrush=[pg.mkBrush(c + "99") for c in colours], symbolPen=[pg.mkPen(c) for c in colours])
-        right = max(r.params for r in rows) / 10
-        for i, (r, colour) in enumerate(zip(rows, colours)):  # labels alternately above and below their marker
-            label = pg.TextItem(r.name, color=colour, anchor=(1 if r.params > right else 0, 1 if i % 2 == 0 else 0))
-            label.setPos(math.log10(max(r.params, 1)), math.log10(max(r.macs, 1)))
+        xs = np.log10([max(r.params, 1) for r in rows])
+        ys = np.log10([max(r.macs, 1) for r in rows])
+        plot.enableAutoRange(False)
+        plot.setXRange(xs.min() - 0.35, xs.max() + 0.35, padding=0)
+        plot.setYRange(ys.min() - 0.45, ys.max() + 0.45, padding=0)
+        self.marker_sizes = list(sizes)
+        self.labels = [pg.TextItem(r.name, color=colour, anchor=(0, 0)) for r, colour in zip(rows, colours)]
+        self.leaders = []
+        for label in self.labels:
             plot.addItem(label)
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        """Labels beside their markers, none over another or a marker (:func:`place_labels`, in pixels),
+        a leader line to a label pushed further out; again whenever the plot is resized."""
+        box = self.scatter.getViewBox()
+        if not self.labels or box.width() <= 1:
+            return
+        for line in self.leaders:
+            box.removeItem(line)
+        self.leaders = []
+        points = [box.mapViewToScene(QPointF(math.log10(max(r.params, 1)), math.log10(max(r.macs, 1))))
+                  for r in self.rows]
+        sizes = [(label.textItem.boundingRect().width(), label.textItem.boundingRect().height()) for label in self.labels]
+        bounds = box.sceneBoundingRect()
+        rects, far = place_labels([(p.x(), p.y()) for p in points], [s / 2 for s in self.marker_sizes], sizes,
+                                  (bounds.left(), bounds.top(), bounds.width(), bounds.height()))
+        self.label_rects = rects
+        for label, point, (left, top, w, h), moved, r in zip(self.labels, points, rects, far, self.rows):
+            label.setPos(box.mapSceneToView(QPointF(left, top)))
+            if moved:  # from the marker to the nearest point of its label
+                nearest = QPointF(min(max(point.x(), left), left + w), min(max(point.y(), top), top + h))
+                a, b = box.mapSceneToView(point), box.mapSceneToView(nearest)
+                line = QGraphicsLineItem(a.x(), a.y(), b.x(), b.y())
+                pen = pg.mkPen(MINE if r.name == "your network" else "#9aa0a6", width=1)
+                pen.setCosmetic(True)
+                line.setPen(pen)
+                box.addItem(line)
+                self.leaders.append(line)
 
     def _draw_bars(self) -> None:
         plot = self.bars
