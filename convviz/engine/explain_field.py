@@ -3,14 +3,18 @@
     f = receptive_field(net, trace, "conv3", (d, y, x))
     f.boxes[0]                  # the input: rows (lo, hi) and cols (lo, hi) the cell can see, and
     f.boxes[0].gradient         # d cell / d input from one backward pass started at that cell
-    f.boxes[1:]                 # the output of every earlier top-level layer, in forward order
+    f.boxes[1:]                 # the output of every earlier layer of its path, in forward order
+
+A layer inside a residual or branch block is followed back along its own path: the layers of its
+stack before it, then the top-level layers before the block.
 
 The analytic box follows each layer's window back: output rows y₀…y₁ of a window layer (stride S,
 dilation d, F taps, P padding rows above) read input rows y₀·S − P … y₁·S − P + d·(F − 1), clipped to
 the volume; an element-wise layer keeps the box; a residual or branch block takes the union of its
 paths; FC, flatten and global pooling see the whole input. The actual gradient comes from the
 network cut after the cell's layer (same weights), run forward and backward from a one-hot at the
-cell: where it is not zero is where the cell really depends on, always inside the box.
+cell: where it is not zero is where the cell really depends on, always inside the box. (Inside a
+block the cut network is the block's path as a plain stack: the cell depends on nothing else.)
 """
 
 from __future__ import annotations
@@ -113,32 +117,60 @@ def _support(gradient: np.ndarray) -> tuple[Span, Span] | None:
     return (int(ys.min()), int(ys.max())), (int(xs.min()), int(xs.max()))
 
 
+def layer_path(stack, name: str) -> list | None:
+    """The engine layers a value goes through from the stack's input to layer ``name``'s output: the
+    top-level layers before it, and inside a block the layers of its path up to ``name`` (None: not here)."""
+    for i, layer in enumerate(stack.layers):
+        if layer.name == name:
+            return stack.layers[:i + 1]
+        if layer.COMPOSITE:
+            for inner in layer.stacks:
+                path = layer_path(inner, name)
+                if path is not None:
+                    return stack.layers[:i] + path
+    return None
+
+
 def cut_network(net, layer_name: str):
-    """A network of the same input and weights ending after top-level layer ``layer_name``."""
+    """(a network of the same input and weights ending with layer ``layer_name``'s output, the original
+    names of its layers by its own): the layers of :func:`layer_path`, a block's path as a plain stack."""
     from convviz.engine.network import Network
+    from convviz.engine.stack import walk_layers
     from convviz.model import NetworkSpec
 
-    names = [layer.name for layer in net.stack.layers]
-    if layer_name not in names:
-        raise ValueError(f"{layer_name!r} is not a layer of the network's top level; these are: {', '.join(names)}")
-    k = names.index(layer_name)
-    spec = NetworkSpec(net.spec.input, [layer.spec for layer in net.stack.layers[:k + 1]], name=net.spec.name)
+    path = layer_path(net.stack, layer_name)
+    if path is None:
+        raise ValueError(f"no layer named {layer_name!r}; layers: {', '.join(net.layers)}")
+    spec = NetworkSpec(net.spec.input, [layer.spec for layer in path], name=net.spec.name)
     cut = Network(spec, dtype=net.dtype)
+    originals = [layer.name for top in path for layer in _walk(top)]
+    names = dict(zip((layer.name for layer in walk_layers(cut.stack)), originals))
     weights = net.get_weights()
-    cut.set_weights({key: weights[key] for key in cut.get_weights()})
-    return cut
+    cut.set_weights({key: weights[f"{names[key.rsplit('.', 1)[0]]}.{key.rsplit('.', 1)[1]}"] for key in cut.get_weights()})
+    return cut, names
+
+
+def _walk(layer):
+    """``layer`` and, for a block, every layer inside it, depth first (as ``walk_layers`` walks a stack)."""
+    from convviz.engine.stack import walk_layers
+
+    yield layer
+    if layer.COMPOSITE:
+        for inner in layer.stacks:
+            yield from walk_layers(inner)
 
 
 def receptive_field(net, trace: Trace, layer_name: str, cell) -> ReceptiveFieldExplanation:
-    """The receptive field of output ``cell`` (d, y, x) or (d,) of top-level layer ``layer_name`` of
-    image 0 of ``trace``, on the input and on the output of every earlier top-level layer."""
-    layers = list(net.stack.layers)
-    cut = cut_network(net, layer_name)
-    k = [layer.name for layer in layers].index(layer_name)
-    out = layers[k].output
+    """The receptive field of output ``cell`` (d, y, x) or (d,) of layer ``layer_name`` (top-level or inside
+    a block) of image 0 of ``trace``, on the input and on the output of every earlier layer of its path:
+    the top-level ones before it and, inside a block, the ones of its path before it."""
+    path = layer_path(net.stack, layer_name)
+    cut, names = cut_network(net, layer_name)
+    cut_names = {original: own for own, original in names.items()}
+    out = path[-1].output
     cell = tuple(int(i) for i in cell)
     full = cell + (0,) * (3 - len(cell))
-    if not all(0 <= i < s for i, s in zip(full, _chw(out))):
+    if len(full) != 3 or not all(0 <= i < s for i, s in zip(full, _chw(out))):
         raise ValueError(f"{layer_name}: cell {cell} is outside its output {out}")
     sub = cut.trace_forward(trace.input[:1])
     onehot = np.zeros_like(sub.scores)
@@ -148,13 +180,13 @@ def receptive_field(net, trace: Trace, layer_name: str, cell) -> ReceptiveFieldE
     engine = float(as_4d(sub.scores)[(0, *full)])
     rows, cols, whole = (full[1], full[1]), (full[2], full[2]), False
     boxes = []
-    for j in range(k, -1, -1):
-        rows, cols, w, c = box_back(layers[j], rows, cols)
+    for j in range(len(path) - 1, -1, -1):
+        rows, cols, w, c = box_back(path[j], rows, cols)
         whole = whole or w
-        below = "input" if j == 0 else layers[j - 1].name
-        volume = sub.input_grad[0] if j == 0 else sub[below].upstream[0]
+        below = "input" if j == 0 else path[j - 1].name
+        volume = sub.input_grad[0] if j == 0 else sub[cut_names[below]].upstream[0]
         gradient = as_4d(np.asarray(volume)[None])[0]
-        boxes.append(FieldBox(below, _chw(layers[j].input), rows, cols, whole, c, gradient, _support(gradient)))
+        boxes.append(FieldBox(below, _chw(path[j].input), rows, cols, whole, c, gradient, _support(gradient)))
     boxes.reverse()
     first = boxes[0]
     size = "the whole input" if first.whole else f"{first.size[1]}×{first.size[0]} input pixels"

@@ -64,10 +64,33 @@ def test_a_corner_cell_is_clipped_and_an_fc_unit_sees_everything():
     assert all(b.whole for b in g.boxes) and g.boxes[0].rows == (0, 23)
 
 
-def test_an_inner_layer_is_refused_with_the_top_level_names():
+def test_a_cell_inside_a_resnet20_block_is_followed_back_along_its_path():
+    from convviz.model import preset
+
+    spec = preset("resnet20")
+    net, trace = traced(spec)
+    name = "res2.body.conv2"  # the second conv of the second block: its path is the body, not the shortcut
+    f = receptive_field(net, trace, name, (3, 10, 12))
+    assert [b.layer for b in f.boxes] == ["input", "conv1", "bn1", "relu1", "res1", "relu2",
+                                          "res2.body.conv1", "res2.body.bn1", "res2.body.relu1"]
+    model = receptive_fields(analyze(spec))[name]
+    assert f.boxes[0].size == (model.size_h, model.size_w) == (11, 11)  # 1 + 5 convs of 3×3
+    assert f.boxes[-1].rows == (9, 11) and f.boxes[-1].cols == (11, 13)  # its own 3×3 on res2.body.relu1
+    assert f.engine == pytest.approx(f.value, rel=1e-12)  # the cut path computes the traced cell
+    assert all(box.inside and box.support is not None for box in f.boxes)
+    # the gradient on the input is the cell's own: a centred difference of the full network agrees
+    x, h = trace.input.copy(), 1e-5
+    x[0, 1, 9, 11] += h
+    up = net.trace_forward(x)[name].output[0, 3, 10, 12]
+    x[0, 1, 9, 11] -= 2 * h
+    down = net.trace_forward(x)[name].output[0, 3, 10, 12]
+    assert f.boxes[0].gradient[1, 9, 11] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-10)
+
+
+def test_an_unknown_layer_is_refused_with_the_layers_names():
     net, trace = traced(SPEC)
-    with pytest.raises(ValueError, match="not a layer of the network's top level; these are: conv1, relu1"):
-        receptive_field(net, trace, "res1.body.conv1", (0, 0, 0))
+    with pytest.raises(ValueError, match="no layer named 'conv9'; layers: conv1, relu1"):
+        receptive_field(net, trace, "conv9", (0, 0, 0))
 
 
 def test_the_converted_network_slides_over_a_mosaic_and_each_position_is_its_crop():

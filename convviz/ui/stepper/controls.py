@@ -1,10 +1,8 @@
-"""The Step workspace's controls beside the timeline: the gradient check, playing, clicking a cell,
-and the two views a button opens at a stop (the receptive field across layers, FC → CONV) — a mixin of
+"""The Step workspace's controls beside the timeline: the gradient check (on a thread), playing,
+clicking a cell, and the receptive-field view a button opens at a forward stop — a mixin of
 :class:`~convviz.ui.stepper.workspace.StepWorkspaceView`, which owns the widgets they use."""
 
 from __future__ import annotations
-
-import threading
 
 from convviz.ui.stepper.ledger import index
 from convviz.ui.stepper.stepping import AvgPoolBackward, MaxPoolBackward
@@ -41,15 +39,10 @@ class StepControls:
         run = self.run
         self.check_button.setEnabled(False)
         self.check_label.setText("checking …")
-
-        def work():
-            try:
-                result = gradient_check(run.net, run.trace, [run.label], *target)
-            except (ValueError, KeyError) as exc:
-                result = exc
-            self._tracer.checked.emit(run, result)
-
-        threading.Thread(target=work, daemon=True).start()
+        self.jobs.run("check", "Checking the gradient by centred differences …",
+                      lambda: gradient_check(run.net, run.trace, [run.label], *target),
+                      lambda result, error: self._on_checked(run, result if error is None else error),
+                      on_cancel=lambda: self._on_checked(run, ValueError("cancelled")))
 
     def _on_checked(self, run, result) -> None:
         self.check_button.setEnabled(self.check_target() is not None)
@@ -115,27 +108,6 @@ class StepControls:
         self.field_button.blockSignals(False)
         self.field_volume = volume
         self._render()
-
-    def show_slide(self, on: bool = True) -> None:
-        """The FC → CONV view (``on``) or the timeline's stop again."""
-        self.slide_button.blockSignals(True)
-        self.slide_button.setChecked(on)
-        self.slide_button.blockSignals(False)
-        if on and self.run is not None and (self.slide is None or self.slide[0] is not self.run):
-            from convviz.engine.explain_slide import slide_map
-
-            try:
-                image, self.slide_text = self.slide_input(self.run.spec)
-                self.slide = (self.run, slide_map(self.run.net, image))
-            except (ValueError, OSError) as exc:
-                self.slide = None
-                self.slide_button.setChecked(False)
-                self.caption.setText(f"FC → CONV: {exc}")
-                return
-        self._arrive(keep_position=False)
-
-    def in_slide_view(self) -> bool:
-        return self.slide_button.isChecked() and self.slide is not None and self.slide[0] is self.run
 
     def _field_toggled(self, _on: bool) -> None:
         self.field_volume = 0

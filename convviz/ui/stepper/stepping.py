@@ -29,7 +29,13 @@ from convviz.engine import explain_pool as P
 from convviz.engine import explain_step as S
 from convviz.engine import layers as L
 from convviz.engine import windowed as W
-from convviz.engine.explain_update import OptimizerState, UpdateExplanation, explain_update, resume_optimizer, step_copy
+from convviz.engine.explain_update import (
+    OptimizerState,
+    UpdateExplanation,
+    explain_update,
+    resume_optimizer,
+    step_copy,
+)
 from convviz.engine.layer_base import as_4d
 from convviz.training.config import TrainConfig
 from convviz.training.optimization import make_optimizer
@@ -125,16 +131,25 @@ class StepRun:
         self._masks: dict = {}  # a dropout layer's mask of one training draw
 
     def field(self, layer: str, position: tuple[int, ...]):
-        """The receptive field of ``position`` of top-level layer ``layer`` on every earlier volume
-        (the analytic box, and the gradient of one backward pass from that cell)."""
-        key = (layer, tuple(position))
-        if key not in self._fields:
-            self._fields = {key: R.receptive_field(self.net, self.trace, layer, position)}  # the newest only
-        return self._fields[key]
+        """The receptive field of ``position`` of layer ``layer`` (top-level or inside a block) on every
+        earlier volume of its path (the analytic box, and the gradient of one backward pass from that cell)."""
+        found = self.known_field(layer, position)
+        if found is None:
+            found = self.keep_field(layer, position, R.receptive_field(self.net, self.trace, layer, position))
+        return found
+
+    def known_field(self, layer: str, position: tuple[int, ...]):
+        """The field of ``field(layer, position)`` if made already (the newest one is kept), else None."""
+        return self._fields.get((layer, tuple(position)))
+
+    def keep_field(self, layer: str, position: tuple[int, ...], field):
+        """Keep ``field`` (made on a thread with ``R.receptive_field``) as the newest; returns it."""
+        self._fields = {(layer, tuple(position)): field}
+        return field
 
     def has_field(self, stop: Stop) -> bool:
-        """Whether a forward stop's layer is one the receptive-field view follows back (a top-level one)."""
-        return stop.kind == "forward" and stop.layer in {layer.name for layer in self.net.stack.layers}
+        """Whether the receptive-field view follows a stop's cells back: every forward stop's."""
+        return stop.kind == "forward"
 
     def layer(self, stop: Stop):
         return self.net.layer(stop.layer)

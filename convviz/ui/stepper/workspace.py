@@ -11,17 +11,14 @@ the gather with rotated filters), the softmax and loss, and the update of each p
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -29,51 +26,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from convviz.model import analyze
 from convviz.training.config import TrainConfig
 from convviz.ui.session import RunSession
 from convviz.ui.stepper.bars import ProbabilityBars
 from convviz.ui.stepper.controls import StepControls
 from convviz.ui.stepper.drawing import StopDrawing
+from convviz.ui.stepper.drawing_backward import BackwardDrawing
 from convviz.ui.stepper.drawing_blocks import BlockDrawing
 from convviz.ui.stepper.drawing_field import FieldDrawing
 from convviz.ui.stepper.drawing_slide import SlideDrawing
 from convviz.ui.stepper.drawing_update import UpdateDrawing
 from convviz.ui.stepper.images import ImageChoice, synthetic_images  # noqa: F401 (the Analyze workspace imports it from here)
-from convviz.ui.stepper.ledger import (
-    LedgerTable,
-)
-from convviz.ui.stepper.stepping import (
-    StepRun,
-    Stop,
-)
+from convviz.ui.stepper.jobs import BusyBar, Jobs
+from convviz.ui.stepper.ledger import LedgerTable
+from convviz.ui.stepper.stepping import StepRun, Stop
+from convviz.ui.stepper.tracing import SYNC_MACS, StepTracing
 from convviz.ui.stepper.volumes import VolumeCanvas
 
-SYNC_MACS = 200_000_000  # a network with more multiply-adds than this is traced on a thread
-KIND_COLOURS = {"input": "#e8eaed", "forward": "#e8f0fe", "loss": "#fce8b2", "backward": "#fce8e6", "update": "#e6f4ea"}
-ORIGIN_NOTES = {
-    "fresh": "Weights: fresh, seeded and untrained (train the network, or open a checkpoint, to step a trained one).",
-    "trained": "Weights: what the last run ended with.",
-    "training": "Weights: taken between two steps of the run, which is paused while you step.",
-    "imported": "Weights: imported from a weights file (File → Import Weights…).",
-}
 
-
-class _Tracer(QObject):
-    """Carries a trace or a gradient check made on a thread back to the GUI thread (queued signals)."""
-
-    done = Signal(object, object, object)  # the job, the StepRun (or None), the error (or None)
-    checked = Signal(object, object)  # the StepRun checked, the GradientCheck (or the error)
-
-
-def _trace(args) -> tuple[StepRun | None, Exception | None]:
-    try:
-        return StepRun(*args), None
-    except (ValueError, MemoryError) as exc:
-        return None, exc
-
-
-class StepWorkspaceView(StepControls, ImageChoice, StopDrawing, BlockDrawing, UpdateDrawing, FieldDrawing, SlideDrawing, QWidget):
+class StepWorkspaceView(StepTracing, StepControls, ImageChoice, StopDrawing, BackwardDrawing, BlockDrawing, UpdateDrawing,
+                        FieldDrawing, SlideDrawing, QWidget):
     """The Step workspace's page; it reads weights and the network from ``session`` only.
 
     Signals: ``current_layer_changed(str)`` (the layer of the current stop, "" at input, loss and
@@ -103,10 +75,9 @@ class StepWorkspaceView(StepControls, ImageChoice, StopDrawing, BlockDrawing, Up
         self._network_key = None
         self._term: int | None = None  # the ledger term clicked, while it is drawn
         self._ticket = 0  # the newest trace asked for; older ones are dropped when they arrive
-        self.tracing = False  # a big network is being traced on a thread
-        self._tracer = _Tracer(self)
-        self._tracer.done.connect(self._on_traced)
-        self._tracer.checked.connect(self._on_checked)
+        self.jobs = Jobs(self)  # the trace, field, FC → CONV and gradient check of a big network, on threads
+        self.sync_macs = SYNC_MACS  # more multiply-adds than this: slow work goes on a thread
+        self._macs = 0  # the traced network's
         self.last_check = None  # the newest GradientCheck shown
         self.learning_rate = TrainConfig().lr  # the next run's (set_learning_rate), when no run goes on
         self.config_note = ""
@@ -174,6 +145,8 @@ class StepWorkspaceView(StepControls, ImageChoice, StopDrawing, BlockDrawing, Up
         bar.addWidget(self.speed)
         bar.addWidget(self.field_button)
         bar.addWidget(self.slide_button)
+        self.busy = BusyBar(self.jobs)
+        bar.addWidget(self.busy)
 
         self.canvas = VolumeCanvas()
         self.heading = QLabel()
@@ -253,63 +226,6 @@ class StepWorkspaceView(StepControls, ImageChoice, StopDrawing, BlockDrawing, Up
     def current_stop(self) -> Stop | None:
         stops = self.stops
         return stops[self.stop_index] if stops else None
-
-    def reload(self, wait: bool | None = None) -> None:
-        """Trace the chosen image again with the session's current weights (pausing a training run).
-
-        A small network is traced at once; a big one (``wait`` None and more than SYNC_MACS
-        multiply-adds, or ``wait`` False) on a thread of its own while the window goes on, and the
-        stops appear when it is done (``traced`` is emitted either way)."""
-        if self.session.running:
-            self.session.pause()
-        try:
-            weights = self.session.current_weights()
-            self.optimizer_state, self._state_note = self._optimizer_state()
-            spec = self.session.network()
-            x, label, classes, image_text = self._image(spec)
-            macs = analyze(spec).total_macs
-        except (ValueError, TimeoutError) as exc:
-            self._failed(exc)
-            return
-        self._ticket += 1
-        job = (self._ticket, spec, (image_text, self._pixels), (spec, weights, x, label, classes, self.train_config(),
-                                                                self.optimizer_state))
-        if wait or (wait is None and macs <= SYNC_MACS):
-            self._on_traced(job, *_trace(job[3]))
-            return
-        self.tracing = True
-        self.caption.setText(f"Tracing {spec.name or 'the network'} on one image in float64, forward and backward "
-                             f"({macs / 1e9:.1f} G multiply-adds each way) …")
-        threading.Thread(target=lambda: self._tracer.done.emit(job, *_trace(job[3])), daemon=True).start()
-
-    def _on_traced(self, job, run, error) -> None:
-        ticket, spec, (image_text, pixels), _ = job
-        if ticket != self._ticket:
-            return  # a newer image or newer weights were asked for meanwhile
-        self.tracing = False
-        if error is not None:
-            self._failed(error)
-            return
-        previous = self.current_stop if self.run else None
-        self.run, self.image_text, self.pixels, self._network_key = run, image_text, pixels, spec
-        self.origin_note.setText(ORIGIN_NOTES.get(self.session.weights_origin, ""))
-        self.timeline.blockSignals(True)
-        self.timeline.clear()
-        for stop in run.stops:
-            item = QListWidgetItem(stop.title)
-            item.setBackground(QBrush(QColor(KIND_COLOURS[stop.kind])))
-            item.setToolTip(f"{stop.kind} {stop.layer}".strip())
-            self.timeline.addItem(item)
-        self.timeline.blockSignals(False)
-        self.stop_index = run.stops.index(previous) if previous in run.stops else 0
-        self._arrive(keep_position=True)
-        self.traced.emit()
-
-    def _failed(self, error: Exception) -> None:
-        self.run, self.tracing = None, False
-        self.timeline.clear()
-        self.caption.setText(f"Cannot step this network: {error}")
-        self.traced.emit()
 
     def go_to(self, index: int) -> None:
         self._ensure()
@@ -416,7 +332,10 @@ class StepWorkspaceView(StepControls, ImageChoice, StopDrawing, BlockDrawing, Up
             self.position_changed.emit(self.position)
             return
         if self.in_field_view():
-            self.explanation = run.field(stop.layer, self.position)
+            field = self._field_of(stop)
+            if field is None:
+                return  # made on a thread: drawn when it arrives
+            self.explanation = field
             for widget in (self.check_button, self.check_label, self.bars):
                 widget.setVisible(False)
             self._draw_field(stop, *self.field_volumes(stop))

@@ -332,3 +332,63 @@ def test_a_click_on_an_fc_term_shows_its_weight_in_the_row_of_w(qtbot, make_view
     view.ledger.selectRow(view.ledger.rows.index(terms[100]))
     weight = view.run.trace[fc].params["weight"][4, 100]
     assert f"blue: the term's weight W[4,100] = {weight + 0.0:+.6g}" in view.canvas.right.zoom.caption.text()
+
+
+def test_a_cell_inside_a_resnet20_block_shows_its_field_on_every_earlier_layer_of_its_path(qtbot, make_view):
+    from convviz.model import analyze, preset
+    from convviz.model.receptive import receptive_fields
+
+    spec = preset("resnet20")
+    view = make_view(spec)
+    view.go_to_layer("res2.body.conv2")  # inside the second residual block
+    assert view.field_button.isVisible()
+    view.set_position((3, 10, 12))
+    qtbot.mouseClick(view.field_button, Qt.MouseButton.LeftButton)
+    f = view.explanation
+    names = [row.cells[1] for row in view.ledger.rows if row.term is not None]
+    assert names == ["input", "conv1", "bn1", "relu1", "res1", "relu2", "res2.body.conv1", "res2.body.bn1",
+                     "res2.body.relu1"]
+    model = receptive_fields(analyze(spec))["res2.body.conv2"]
+    assert view.ledger.rows[0].cells[2] == f"{model.size_w}×{model.size_h}" == "11×11"
+    assert view.ledger.row_text("the model's field (size, jump)") == model.short()
+    assert view.ledger.row_text("gradient inside every box") == "yes"
+    net, trace = engine_trace(view)
+    x, h = trace.input.copy(), 1e-5
+    x[0, 0, 10, 12] += h
+    moved = net.trace_forward(x)["res2.body.conv2"].output[0, 3, 10, 12]
+    assert f.boxes[0].gradient[0, 10, 12] == pytest.approx((moved - trace["res2.body.conv2"].output[0, 3, 10, 12]) / h,
+                                                           rel=1e-4, abs=1e-8)
+    assert np.array_equal(view.canvas.left.values, f.boxes[0].gradient)
+    view.ledger.selectRow(5)  # relu2's output, the block's input: the 5×5 the block's two 3×3 convs see
+    assert "output of relu2" in view.heading.text() and view.explanation.boxes[5].size == (5, 5)
+    assert view.explanation.boxes[6].size == (3, 3)  # res2.body.conv1's output: conv2's own 3×3
+
+
+def test_the_field_and_fc_to_conv_of_a_big_network_are_made_on_a_thread_the_newest_winning(qtbot, make_view):
+    from convviz.engine.explain_field import ReceptiveFieldExplanation
+
+    view = make_view(tiny_spec())
+    view.sync_macs = 0  # as for VGG-16: every slow view on a thread
+    view.go_to_layer("conv1")
+    view.set_position((0, 3, 3))
+    view.show_field(True, 0)
+    assert view.jobs.busy("field") and view.busy.isVisible()  # the call returned at once
+    assert "Receptive field of conv1[0, 3, 3]" in view.caption.text()
+    view.set_position((1, 4, 4))  # a newer cell replaces the one asked for
+    qtbot.waitUntil(lambda: not view.jobs.busy(), timeout=20_000)
+    assert isinstance(view.explanation, ReceptiveFieldExplanation) and view.explanation.cell == (1, 4, 4)
+    assert not view.busy.isVisible() and "<b>conv1</b> receptive field of cell [1, 4, 4]" in view.heading.text()
+
+    view.show_slide(True)
+    assert view.jobs.busy("slide") and not view.in_slide_view()
+    qtbot.waitUntil(view.in_slide_view, timeout=20_000)
+    assert view.slide[1].scores.shape == (10, 9, 9) and "class-score map" in view.canvas.right.title.text()
+
+    view.show_slide(False)
+    view.reload(wait=True)  # new run: the map is made again
+    view.show_slide(True)
+    assert view.busy.isVisible()
+    qtbot.mouseClick(view.busy.cancel_button, Qt.MouseButton.LeftButton)  # the user stops waiting
+    assert not view.slide_button.isChecked() and not view.jobs.busy()
+    qtbot.wait(300)  # the dropped result, arriving late, changes nothing
+    assert not view.in_slide_view() and view.current_stop.layer == "conv1"
