@@ -72,6 +72,28 @@ def alexnet() -> NetworkSpec:
     )
 
 
+def alexnet_torchvision() -> NetworkSpec:
+    return NetworkSpec(
+        Volume(224, 224, 3),
+        [
+            Conv(filters=64, size=11, stride=4, pad=2, policy="crop"), ReLU(), MaxPool(size=3, stride=2),
+            Conv(filters=192, size=5, pad=2), ReLU(), MaxPool(size=3, stride=2),
+            Conv(filters=384, size=3, pad=1), ReLU(),
+            Conv(filters=256, size=3, pad=1), ReLU(),
+            Conv(filters=256, size=3, pad=1), ReLU(), MaxPool(size=3, stride=2),
+            Flatten(), Dropout(), FC(units=4096), ReLU(), Dropout(), FC(units=4096), ReLU(),
+            FC(units=1000), Softmax(),
+        ],
+        name="AlexNet (torchvision)",
+        description=(
+            "torchvision's alexnet, the layer shapes its published ImageNet weights have: the 'one weird trick' "
+            "variant (Krizhevsky 2014) with 64-192-384-256-256 filters and no LRN; 224×224 input (conv1 rounds "
+            "down, PyTorch's floor, shown as crop to fit); 61,100,840 parameters. Its adaptive average pool to "
+            "6×6 leaves a 224×224 image's 6×6×256 volume as it is, so it is left out."
+        ),
+    )
+
+
 def zfnet() -> NetworkSpec:
     return NetworkSpec(
         Volume(224, 224, 3),
@@ -270,6 +292,7 @@ def resnet20() -> NetworkSpec:
 PRESETS = {
     "lenet5": lenet5,
     "alexnet": alexnet,
+    "alexnet_torchvision": alexnet_torchvision,
     "zfnet": zfnet,
     "vgg16": vgg16,
     "googlenet": googlenet,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convviz.export.layouts import LAYOUTS, ignored
+from convviz.export.layouts import LAYOUTS, RELATED_PRESETS, ignored
 from convviz.export.source import ExportError
 from convviz.model import analyze
 from convviz.model.network import NetworkSpec
@@ -126,6 +126,9 @@ def import_weights(spec: NetworkSpec, path: str | os.PathLike, expected: dict | 
     problems = _differences(header, keys, mapping, expected)
     if problems:
         shown = problems[:MAX_LISTED] + ([f"and {len(problems) - MAX_LISTED} more"] if len(problems) > MAX_LISTED else [])
+        hint = _fitting_preset(header, keys, label, spec)
+        if hint:
+            shown.append(hint)
         raise ExportError(f"{path.name} does not fit {spec.name or 'the network'} in {label} layout: " + "; ".join(shown))
     tensors = read()
     weights = {name: np.ascontiguousarray(tensors[key], dtype=np.float32) for name, key in mapping.items()}
@@ -133,6 +136,25 @@ def import_weights(spec: NetworkSpec, path: str | os.PathLike, expected: dict | 
         if not np.isfinite(array).all():
             raise ExportError(f"{path.name}: {mapping[name]} contains NaN or infinity")
     return Imported(spec, weights, label, str(path), skipped)
+
+
+def _fitting_preset(header, keys, label: str, spec: NetworkSpec) -> str:
+    """For a file in a layout with a preset of its own (``RELATED_PRESETS``) that did not fit ``spec``:
+    the sentence naming that preset when the file fits it exactly, else ""."""
+    from convviz.model import preset
+
+    name = RELATED_PRESETS.get(label)
+    if name is None:
+        return ""
+    other = preset(name)
+    if (other.input, other.layers) == (spec.input, spec.layers):
+        return ""
+    expected = _expected(other)
+    mapping = _mapping(analyze(other), LAYOUTS[label], expected)
+    if mapping is None or _differences(header, keys, mapping, expected):
+        return ""
+    return (f"the file fits preset:{name} ({other.name}) exactly: import it into that network "
+            f"(Case Studies → {other.name}, or convviz import-weights preset:{name} …)")
 
 
 def _differences(header, keys, mapping, expected) -> list[str]:

@@ -15,8 +15,10 @@ torchvision's layouts of the case studies (``torchvision.models``' ``state_dict(
   block ``branch1.conv``, ``branch2.0.conv``, ``branch2.1.conv`` …, ``branch4.1.conv`` (after its
   max pool); ``fc``. The auxiliary heads (``aux1.*``, ``aux2.*``) are not part of the preset.
 
-torchvision's AlexNet has 64/192/384/256/256 filters where ConvViz's (the paper's single tower) has
-96/256/384/384/256: its weights are refused, shape by shape, rather than loaded wrongly.
+torchvision's AlexNet has 64/192/384/256/256 filters where the ``alexnet`` preset (the paper's single
+tower) has 96/256/384/384/256: its weights load into the ``alexnet_torchvision`` preset, made with
+torchvision's shapes, and are refused by the paper's, shape by shape, with a pointer to that preset
+(``RELATED_PRESETS``) rather than loaded wrongly.
 """
 
 from __future__ import annotations
@@ -54,7 +56,13 @@ def vgg16_layout(report):
 
 
 def alexnet_layout(report):
-    return _sequential_halves(report, skip=(spec_layers.LRN,))
+    """The features/classifier layout of an AlexNet: five convolutions and three FC layers (so that a
+    VGG-style network is called VGG in messages)."""
+    mapping = _sequential_halves(report, skip=(spec_layers.LRN,))
+    kinds = [type(r.layer) for r in report.layers]
+    if mapping is None or kinds.count(spec_layers.Conv) != 5 or kinds.count(spec_layers.FC) != 3:
+        return None
+    return mapping
 
 
 def _last_fc(report) -> str | None:
@@ -109,13 +117,16 @@ def googlenet_layout(report):
 
 
 #: The layouts an imported file may have, by the name messages use.
-LAYOUTS: dict[str, Layout] = {
+LAYOUTS: dict[str, Layout] = {  # on a tie, the first one names the layout
     "ConvViz's": convviz_layout,
-    "torchvision's vgg16": vgg16_layout,
     "torchvision's alexnet": alexnet_layout,
+    "torchvision's vgg16": vgg16_layout,
     "torchvision's resnet18": resnet18_layout,
     "torchvision's googlenet": googlenet_layout,
 }
+
+#: The preset whose layer shapes a layout's published weights have, named when they fit another network.
+RELATED_PRESETS = {"torchvision's alexnet": "alexnet_torchvision"}
 
 #: Tensors of a file that no ConvViz network holds, left out on import: PyTorch's batch-norm
 #: counters, GoogLeNet's auxiliary heads.

@@ -17,7 +17,7 @@ from export_helpers import EVERYTHING, calibrated
 
 onnx = pytest.importorskip("onnx", reason="onnx is not installed: pip install 'convviz[export]'")
 
-BIG = {"alexnet", "zfnet", "vgg16", "googlenet", "resnet18"}
+BIG = {"alexnet", "alexnet_torchvision", "zfnet", "vgg16", "googlenet", "resnet18"}
 big = pytest.mark.skipif(not os.environ.get("CONVVIZ_BIG_TESTS"), reason="builds 6–140 M parameters; set CONVVIZ_BIG_TESTS=1")
 #: EVERYTHING with its locally connected layer (which ONNX cannot hold) made a convolution.
 EVERYTHING_ONNX = dataclasses.replace(EVERYTHING, layers=[

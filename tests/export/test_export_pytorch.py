@@ -22,7 +22,7 @@ from export_helpers import EVERYTHING, calibrated, import_model, parameter_names
 
 pytest.importorskip("safetensors", reason="safetensors is not installed: pip install 'convviz[export]'")
 
-BIG = {"alexnet", "zfnet", "vgg16", "googlenet", "resnet18"}
+BIG = {"alexnet", "alexnet_torchvision", "zfnet", "vgg16", "googlenet", "resnet18"}
 big = pytest.mark.skipif(not os.environ.get("CONVVIZ_BIG_TESTS"), reason="builds 6–140 M parameters; set CONVVIZ_BIG_TESTS=1")
 CASES = [pytest.param(name, marks=big) if name in BIG else name for name in preset_names()] + ["every layer type"]
 

@@ -16,6 +16,7 @@ PARAMS = {
     "tinyvgg": 5_520,
     "smallvgg": 551_466,
     "resnet20": 272_474,
+    "alexnet_torchvision": 61_100_840,
 }
 
 

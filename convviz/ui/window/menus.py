@@ -20,7 +20,7 @@ from convviz.ui.window.files import NetworkFiles
 from convviz.ui.window.run_files import RunFiles
 from convviz.ui.window.workspaces import Workspaces
 
-CASE_STUDIES = ("lenet5", "alexnet", "zfnet", "vgg16", "googlenet", "resnet18")
+CASE_STUDIES = ("lenet5", "alexnet", "alexnet_torchvision", "zfnet", "vgg16", "googlenet", "resnet18")  # menu order
 
 
 class WindowMenus:
@@ -127,7 +127,7 @@ class WindowMenus:
         self.preset_actions: dict[str, QAction] = {}
         self.case_menu.addSection("Case studies (CS231n)")
         names = preset_names()
-        for name in [n for n in names if n in CASE_STUDIES] + [None] + [n for n in names if n not in CASE_STUDIES]:
+        for name in [n for n in CASE_STUDIES if n in names] + [None] + [n for n in names if n not in CASE_STUDIES]:
             if name is None:
                 self.case_menu.addSection("Small networks that train on CIFAR-10")
                 continue
