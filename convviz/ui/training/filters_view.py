@@ -4,10 +4,15 @@ The first conv layer's filters look at the RGB image, so each is drawn as one co
 three input slices as red, green and blue. ``normalised per filter`` stretches each filter over the
 whole range on its own, so faint filters show their pattern too; ``one scale for all`` draws every
 filter on one scale about 0 (grey is 0), so their strengths compare. A deeper layer's filters look
-at many channels: a layer chosen there is drawn as a grid, one line per filter and one column per
-input channel, on one blue–white–red scale about 0 with its legend.
+at many channels: each is drawn as a strip of its input channels side by side, as many strips to a
+line as make the tiles largest, on one blue–white–red scale about 0 with its legend.
 
-Redrawn from the newest snapshot only, at most every ``REDRAW_MS``, and not while hidden.
+**Gradients** shows each filter's dL/dW of the last step instead (signed: the same strips on a
+scale about 0 with its legend, conv1's as its R, G and B channels); the view asks the session for
+them (``want_filter_gradients``) only while it is shown with the toggle on.
+
+Redrawn from the snapshot shown (the newest, or the time slider's) at most every ``REDRAW_MS``, and
+not while hidden.
 """
 
 from __future__ import annotations
@@ -15,7 +20,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
 from convviz.training.records import Snapshot
 from convviz.ui.session import RunSession
@@ -27,11 +39,13 @@ from convviz.ui.training.maps import (
     grid_shape,
     image_item,
     mosaic,
+    tile_at,
 )
 
 REDRAW_MS = 500
 MAX_FILTERS = 64  # filters drawn (the rest are counted)
 MAX_CHANNELS = 32  # input channels drawn of a deeper layer's filters
+GROUP_GAP = 3  # pixels of the grid between two filters (one between two input channels of a filter)
 PER_FILTER, ONE_SCALE = "per filter", "one scale"
 
 
@@ -52,24 +66,43 @@ def rgb_mosaic(colours: np.ndarray, cols: int, gap: int = 1) -> np.ndarray:
     return np.stack([mosaic(colours[..., c], cols, gap, fill=1.0) for c in range(3)], axis=-1)
 
 
-def channel_grid(weights: np.ndarray, gap: int = 1) -> np.ndarray:
-    """(K, C, F, F) filters → one image: a line per filter, a column per input channel, NaN between."""
+def channel_strips(weights: np.ndarray, gap: int = 1) -> np.ndarray:
+    """(K, C, F1, F2) filters → (K, F1, C·(F2+gap)−gap): each filter's input channels side by side, NaN between."""
     k, c, f1, f2 = weights.shape
-    out = np.full((k, f1 + gap, c, f2 + gap), np.nan, dtype=np.float32)
-    out[:, :f1, :, :f2] = np.asarray(weights).transpose(0, 2, 1, 3)
-    return out.reshape(k * (f1 + gap), c * (f2 + gap))[:-gap, :-gap]
+    out = np.full((k, f1, c, f2 + gap), np.nan, dtype=np.float32)
+    out[..., :f2] = np.asarray(weights).transpose(0, 2, 1, 3)
+    return out.reshape(k, f1, c * (f2 + gap))[:, :, :-gap]
+
+
+def filter_grid(weights: np.ndarray, cols: int) -> np.ndarray:
+    """(K, C, F1, F2) filters → one image: each filter a strip of its C input channels, ``cols``
+    filters to a line, GROUP_GAP pixels (NaN) between two filters."""
+    return mosaic(channel_strips(weights), cols, gap=GROUP_GAP)
+
+
+def filter_cell(x: float, y: float, shape: tuple[int, ...], cols: int) -> tuple[int, int, int, int] | None:
+    """Which (filter, input channel, row, column) of :func:`filter_grid`'s image lies under (x, y)."""
+    k, c, f1, f2 = shape
+    cell = tile_at(x, y, (f1, c * (f2 + 1) - 1), k, cols, gap=GROUP_GAP)
+    if cell is None:
+        return None
+    filter_, fy, strip_x = cell
+    channel, fx = divmod(strip_x, f2 + 1)
+    return None if fx >= f2 else (filter_, channel, fy, fx)
 
 
 class FiltersView(QWidget):
-    """Conv filters: the first layer's as colour tiles, a deeper one's per input channel."""
+    """Conv filters (or their gradients): the first layer's as colour tiles, a deeper one's per input channel."""
 
     def __init__(self, session: RunSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         pg.setConfigOptions(imageAxisOrder="row-major")
         self.session = session
         self.snapshot: Snapshot | None = None
+        self.live = True  # follows the session's newest snapshot (False: the time slider holds one)
         self.serial = 0  # which snapshot was drawn (an id() may come again once the old one is freed)
         self._drawn = None
+        self._wanted = False  # what was last asked of the session
         self.layer_choice = QComboBox()
         self.layer_choice.setToolTip("The conv layer whose filters are drawn")
         self.layer_choice.currentIndexChanged.connect(self._schedule)
@@ -79,6 +112,10 @@ class FiltersView(QWidget):
         self.scale_choice.setToolTip("Per filter: each filter's own range, so faint ones show their pattern. "
                                      "One scale: strengths compare (0 is grey)")
         self.scale_choice.currentIndexChanged.connect(self._schedule)
+        self.gradients = QCheckBox("Gradients dL/dW")
+        self.gradients.setToolTip("Show each filter's gradient of the last step's loss instead of its weights "
+                                  "(signed, on a scale about 0)")
+        self.gradients.toggled.connect(self._gradients_toggled)
         self.caption = caption_label("The conv filters appear with the run's first snapshot.")
         self.legend = Legend(width=160)
         self.legend.hide()
@@ -87,6 +124,7 @@ class FiltersView(QWidget):
         controls.addWidget(self.layer_choice, 1)
         controls.addWidget(QLabel("Colours"))
         controls.addWidget(self.scale_choice)
+        controls.addWidget(self.gradients)
         controls.addStretch(1)
         controls.addWidget(self.legend)
         self.view = pg.GraphicsView()
@@ -97,6 +135,8 @@ class FiltersView(QWidget):
         self.box.addItem(self.grid_item)
         self.view.scene().sigMouseMoved.connect(self._hovered)
         self.grid = np.zeros((1, 1), np.float32)
+        self.shown: np.ndarray | None = None  # the (K, C, F, F) arrays drawn (weights or gradients)
+        self.drawn_gradients = False  # whether they are gradients
         self.shape: tuple[int, ...] = ()
         self.cols = 1
         layout = QVBoxLayout(self)
@@ -106,11 +146,16 @@ class FiltersView(QWidget):
         layout.addWidget(self.caption)
         self._timer = QTimer(self, interval=REDRAW_MS, singleShot=True)
         self._timer.timeout.connect(self.redraw)
-        session.snapshot.connect(self.show_snapshot)
+        session.snapshot.connect(self._newest)
         if session.records.snapshot is not None:
             self.show_snapshot(session.records.snapshot)
 
+    def _newest(self, snapshot: Snapshot) -> None:
+        if self.live:
+            self.show_snapshot(snapshot)
+
     def show_snapshot(self, snapshot: Snapshot) -> None:
+        """Draw ``snapshot``'s filters (at the next redraw)."""
         self.snapshot = snapshot
         self.serial += 1
         names = list(snapshot.filters)
@@ -134,13 +179,33 @@ class FiltersView(QWidget):
     def scale(self) -> str:
         return self.scale_choice.currentData()
 
+    @property
+    def showing_gradients(self) -> bool:
+        return self.gradients.isChecked()
+
+    def _gradients_toggled(self) -> None:
+        self._ask_for_gradients()
+        self._schedule()
+
+    def _ask_for_gradients(self) -> None:
+        """The session's snapshots carry dL/dW while this view is shown with Gradients on, and only then."""
+        wanted = self.showing_gradients and self.isVisible()
+        if wanted != self._wanted:
+            self._wanted = wanted
+            self.session.want_filter_gradients(wanted)
+
     def _schedule(self, *_args) -> None:
         if not self._timer.isActive():
             self._timer.start()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self._ask_for_gradients()
         self._schedule()
+
+    def hideEvent(self, event) -> None:
+        super().hideEvent(event)
+        self._ask_for_gradients()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -150,14 +215,20 @@ class FiltersView(QWidget):
     def redraw(self) -> None:
         snapshot = self.snapshot
         name = self.layer_choice.currentText()
-        key = (self.serial, name, self.scale, self.view.width(), self.view.height())
+        gradients = self.showing_gradients
+        key = (self.serial, name, self.scale, gradients, self.view.width(), self.view.height())
         if snapshot is None or not self.isVisible() or name not in snapshot.filters or key == self._drawn:
             return
-        weights = np.asarray(snapshot.filters[name])
+        if gradients and name not in snapshot.filter_gradients:
+            self.caption.setText(f"Step {snapshot.step}: this snapshot has no gradients of the filters yet; the next "
+                                 f"one will have them (weights shown).")
+            gradients = False
+        arrays = snapshot.filter_gradients if gradients else snapshot.filters
+        weights = np.asarray(arrays[name])
         shown = weights[:MAX_FILTERS]
         k, c, f1, f2 = weights.shape
         more = f"; the first {len(shown)} of {k} drawn" if k > len(shown) else ""
-        if c == 3:
+        if c == 3 and not gradients:
             self.cols = self._columns(len(shown), f1, f2)
             self.rgb_item.setImage(rgb_mosaic(rgb_filters(shown, self.scale), self.cols), autoLevels=False, levels=(0, 1))
             self.rgb_item.show()
@@ -170,7 +241,8 @@ class FiltersView(QWidget):
                                  f"each one colour tile (its red, green and blue slices), {how}{more}.")
         else:
             shown = shown[:, :MAX_CHANNELS]
-            self.grid = channel_grid(shown)
+            self.cols = self._columns(len(shown), f1, shown.shape[1] * (f2 + 1) - 1, GROUP_GAP)
+            self.grid = filter_grid(shown, self.cols)
             low, high, _ = color_scale(shown, signed=True)
             self.grid_item.setImage(self.grid, autoLevels=False, levels=(low, high))
             self.grid_item.show()
@@ -178,20 +250,23 @@ class FiltersView(QWidget):
             self.legend.set_scale(low, high, True)
             self.legend.show()
             self.scale_choice.setEnabled(False)
-            channels = f"the first {shown.shape[1]} of {c}" if c > shown.shape[1] else f"all {c}"
-            self.caption.setText(f"Step {snapshot.step}: the {k} filters of {name} ({f2}×{f1}×{c}), a line each, "
-                                 f"{channels} input channels across, on one scale about 0{more}.")
-        self.shape = shown.shape
+            channels = ("its R, G and B input channels" if c == 3 else
+                        f"the first {shown.shape[1]} of its {c} input channels" if c > shown.shape[1]
+                        else f"its {c} input channels")
+            what = f"the gradients dL/dW of the {k} filters" if gradients else f"the {k} filters"
+            self.caption.setText(f"Step {snapshot.step}: {what} of {name} ({f2}×{f1}×{c}), each a strip of "
+                                 f"{channels} side by side, on one scale about 0{more}.")
+        self.shown, self.shape, self.drawn_gradients = shown, shown.shape, gradients
         self.box.autoRange(padding=0.01)
         self._drawn = key
 
-    def _columns(self, count: int, h: int, w: int) -> int:
-        """Columns that make the tiles largest in the view's space."""
+    def _columns(self, count: int, h: int, w: int, gap: int = 1) -> int:
+        """Columns of ``count`` h×w tiles (``gap`` apart) that make them largest in the view's space."""
         width, height = max(self.view.width(), 1), max(self.view.height(), 1)
         best, best_edge = 1, 0.0
         for cols in range(1, count + 1):
             rows, cols = grid_shape(count, cols)
-            edge = min(width / (cols * (w + 1)), height / (rows * (h + 1)))
+            edge = min(width / (cols * (w + gap)), height / (rows * (h + gap)))
             if edge > best_edge:
                 best, best_edge = cols, edge
         return best
@@ -199,11 +274,11 @@ class FiltersView(QWidget):
     def _hovered(self, scene_pos) -> None:
         if self.grid_item.isVisible() and len(self.shape) == 4:
             point = self.box.mapSceneToView(scene_pos)
-            k, c, f1, f2 = self.shape
-            line, y = divmod(int(np.floor(point.y())), f1 + 1)
-            column, x = divmod(int(np.floor(point.x())), f2 + 1)
-            if 0 <= line < k and 0 <= column < c and y < f1 and x < f2 and point.x() >= 0 and point.y() >= 0:
-                value = self.grid[line * (f1 + 1) + y, column * (f2 + 1) + x]
-                self.view.setToolTip(f"filter {line + 1}, input channel {column + 1}, x {x}, y {y}: {value:.3g}")
+            cell = filter_cell(point.x(), point.y(), self.shape, self.cols)
+            if cell is not None:
+                k, c, y, x = cell
+                what = "dL/dW" if self.drawn_gradients else "weight"
+                self.view.setToolTip(f"filter {k + 1}, input channel {c + 1}, x {x}, y {y}: "
+                                     f"{what} {self.shown[k, c, y, x]:.3g}")
                 return
         self.view.setToolTip("")

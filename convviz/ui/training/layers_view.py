@@ -12,7 +12,7 @@ Click a tile to see it large beside the rows, with the value under the cursor. A
 gradients dL/d activation of the probe's own loss instead, when the snapshot carries them
 (``gradients_wanted`` tells the window to ask the trainer for them).
 
-Drawing is bounded: the newest snapshot only, at most every ``REDRAW_MS``, and only rows that are on
+Drawing is bounded: the newest snapshot only (or the one the time slider holds), at most every ``REDRAW_MS``, and only rows that are on
 screen; a row scrolled into view draws then. pyqtgraph items are made once per row and updated.
 
 The rows themselves and the tile inspector are in :mod:`convviz.ui.training.layer_rows`.
@@ -77,6 +77,7 @@ class LayersView(QWidget):
         pg.setConfigOptions(imageAxisOrder="row-major")
         self.session = session
         self.snapshot: Snapshot | None = None
+        self.live = True  # follows the session's newest snapshot (False: the time slider holds one)
         self.serial = 0
         self.probe = 0
         self.rows: list[LayerRow] = []  # in the order shown (a block's row after its paths)
@@ -112,7 +113,7 @@ class LayersView(QWidget):
         self._timer = QTimer(self, interval=REDRAW_MS, singleShot=True)
         self._timer.timeout.connect(self.redraw)
         self._width = 0
-        session.snapshot.connect(self.show_snapshot)
+        session.snapshot.connect(self._newest)
         session.run_started.connect(self._run_started)
         if session.records.snapshot is not None:
             self.show_snapshot(session.records.snapshot)
@@ -156,7 +157,12 @@ class LayersView(QWidget):
         if isinstance(row, MapRow) and row.values is not None:
             self.inspector.draw(row)
 
+    def _newest(self, snapshot: Snapshot) -> None:
+        if self.live:
+            self.show_snapshot(snapshot)
+
     def show_snapshot(self, snapshot: Snapshot) -> None:
+        """Draw ``snapshot`` (the newest, or the one the time slider holds) from the next redraw on."""
         self.snapshot = snapshot
         self.serial += 1  # which snapshot a row drew (an id() may come again once the old one is freed)
         if [row_key(layer) for layer in snapshot.layers] != self.row_keys:
@@ -265,8 +271,13 @@ class LayersView(QWidget):
         names = snapshot.class_names
         label = int(snapshot.probe_labels[probe])
         predicted = int(np.argmax(snapshot.probe_scores[probe]))
-        name = (lambda i: names[i] if i < len(names) else str(i))
+        name = (lambda i: names[i] if 0 <= i < len(names) else f"class {i + 1}")
         what = "gradients dL/d activation of its loss" if mode == GRADIENTS else "activations"
         missing = "" if gradients or self.mode != GRADIENTS else " (this snapshot has no gradients: activations shown)"
-        self.caption.setText(f"Step {snapshot.step}, epoch {snapshot.epoch}: probe {probe + 1} "
-                             f"(a {name(label)}, predicted {name(predicted)}), {what}{missing}.")
+        held = "" if self.live else " (held by the time slider)"
+        if probe < len(snapshot.probe_names):
+            shown = snapshot.probe_names[probe] + ("" if label >= 0 else ", class unknown")
+        else:
+            shown = f"a {name(label)}" if label >= 0 else "class unknown"
+        self.caption.setText(f"Step {snapshot.step}, epoch {snapshot.epoch}{held}: probe {probe + 1} "
+                             f"({shown}, predicted {name(predicted)}), {what}{missing}.")

@@ -57,7 +57,8 @@ def test_probe_strip_shows_top_classes_that_change_and_selects_the_rows_probe(qt
     assert [k for k, _, _ in card.classes] == list(np.argsort(-expected)[:3])
     assert card.classes[0][2] == pytest.approx(expected.max())
     assert f"{card.classes[0][2]:.1%}" in card.top.text()
-    assert card.label.text() == f"<b>{snapshot.class_names[snapshot.probe_labels[0]]}</b>"
+    assert card.label.toolTip() == snapshot.probe_names[0]  # validation #23 (horizontal stripes)
+    assert card.label.text().replace("\u200b", "") == f"<b>{snapshot.probe_names[0]}</b>"
     assert not card.image.pixmap().isNull() and card.image.pixmap().width() == 96
     first = [c.classes for c in probes.cards]
     qtbot.waitUntil(lambda: probes._drawn is not None and probes._drawn.step > snapshot.step + 5, timeout=20_000)
@@ -115,7 +116,7 @@ def test_health_strip_gains_points_and_a_click_chooses_the_layer(qtbot, session,
 
 
 def test_filters_as_colour_tiles_and_per_input_channel(qtbot, session, network):
-    from convviz.ui.training.filters_view import ONE_SCALE, FiltersView, rgb_filters
+    from convviz.ui.training.filters_view import ONE_SCALE, FiltersView, filter_cell, rgb_filters
 
     network["spec"] = two_convs()
     view = shown(qtbot, FiltersView(session))
@@ -137,8 +138,13 @@ def test_filters_as_colour_tiles_and_per_input_channel(qtbot, session, network):
     view.set_layer("conv2")
     qtbot.waitUntil(lambda: view._drawn[1] == "conv2", timeout=20_000)
     assert view.grid_item.isVisible() and not view.rgb_item.isVisible()
-    assert view.grid.shape == (5 * 4 - 1, 6 * 4 - 1)  # a line per filter, a column per input channel, 3×3 each
     conv2 = view.snapshot.filters["conv2"]
-    np.testing.assert_array_equal(view.grid[4:7, 8:11], conv2[1, 2])  # filter 2, input channel 3
+    # each filter a strip of its 6 input channels (3×3 each, 1 apart), strips 3 apart, view.cols to a line
+    lines = -(-5 // view.cols)
+    assert view.grid.shape == (lines * 6 - 3, min(5, view.cols) * (6 * 4 - 1 + 3) - 3)
+    line, column = divmod(1, view.cols)  # filter 2
+    y0, x0 = line * 6, column * (6 * 4 - 1 + 3) + 2 * 4  # its input channel 3
+    np.testing.assert_array_equal(view.grid[y0:y0 + 3, x0:x0 + 3], conv2[1, 2])
+    assert filter_cell(x0 + 1.5, y0 + 2.5, view.shape, view.cols) == (1, 2, 2, 1)
     assert view.legend.isVisible() and "(0 is white)" in view.legend.text()
     assert "5 filters of conv2 (3×3×6)" in view.caption.text() and not view.scale_choice.isEnabled()
