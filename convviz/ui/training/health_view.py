@@ -4,8 +4,11 @@ Each row plots, against the step: the mean of the layer's output on the probe im
 ± one standard deviation; the share of dead units of the ReLU after it (0 for every probe image:
 they get no gradient and so never come back); the norm of its gradient ‖dW‖; and the update/weight
 ratio ‖ΔW‖/‖W‖ on a log scale, against the band around 1e-3 that CS231n calls healthy (far above:
-the learning rate is too high; far below: too low). Its heading gives the newest numbers. Clicking
-a row says which layer (``layer_chosen``), for the layer rows to show it.
+the learning rate is too high; far below: too low); and the layer's weight histograms over the run
+as a ridgeline (from the session's ring of kept snapshots: the oldest at the back, the newest in
+front). Its heading gives the newest numbers, or those at the time cursor's step
+(:meth:`HealthView.set_time_cursor`, which also marks that step on every plot). Clicking a row says
+which layer (``layer_chosen``), for the layer rows to show it.
 
 Every snapshot adds a point (a bounded history of ``MAX_POINTS`` per layer, kept by the view); the
 rows redraw at most every ``REDRAW_MS``, and only those on screen.
@@ -32,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from convviz.training.records import LayerSnapshot, Snapshot
 from convviz.ui.session import RunSession
+from convviz.ui.training.health_panels import PANEL_GAP, Panel, Ridgeline, TimeCursor, power, scaled  # noqa: F401
 from convviz.ui.training.maps import caption_label, number, row_column
 
 REDRAW_MS = 500
@@ -78,55 +82,6 @@ def health_point(step: int, layer: LayerSnapshot, relu: LayerSnapshot | None) ->
                        value(layer.grad_norm), value(layer.update_ratio))
 
 
-PANEL_GAP = 0.24  # between two panels, in panel widths: room for the next one's range
-
-
-def power(value: float) -> str:
-    """A ratio as one digit and a power of ten: ``3e-4``."""
-    mantissa, exponent = f"{value:.0e}".split("e")
-    return f"{mantissa}e{int(exponent)}"
-
-
-def scaled(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``values`` mapped from [low, high] onto a panel's [0, 1]."""
-    return (values - low) / ((high - low) or 1.0)
-
-
-class Panel:
-    """One sparkline panel of a row, at x offset ``index``·(1 + PANEL_GAP) of the row's view box: a
-    frame, a title, its y range as two numbers, and curves fed in the panel's own [0, 1] square."""
-
-    def __init__(self, box: pg.ViewBox, index: int, title: str) -> None:
-        self.left = index * (1 + PANEL_GAP)
-        frame = pg.QtWidgets.QGraphicsRectItem(self.left, 0, 1, 1)
-        frame.setPen(pg.mkPen((0, 0, 0, 40), width=0))
-        frame.setBrush(pg.mkBrush(None))
-        box.addItem(frame)
-        self.box = box
-        self.title = pg.TextItem(title, color="#555", anchor=(0, 1))
-        self.title.setPos(self.left, 1.0)
-        self.high = pg.TextItem("", color="#777", anchor=(1, 0.3))  # the range, left of the frame
-        self.low = pg.TextItem("", color="#777", anchor=(1, 0.7))
-        self.high.setPos(self.left - 0.01, 1.0)
-        self.low.setPos(self.left - 0.01, 0.0)
-        for item in (self.title, self.high, self.low):
-            box.addItem(item)
-
-    def curve(self, colour, width: int = 2, alpha: int = 255) -> pg.PlotCurveItem:
-        item = pg.PlotCurveItem(pen=pg.mkPen((*colour, alpha), width=width))
-        self.box.addItem(item)
-        return item
-
-    def put(self, curve: pg.PlotCurveItem, x: np.ndarray, y: np.ndarray) -> None:
-        """Draw ``y`` (already in [0, 1]) against ``x`` (in [0, 1]) in this panel."""
-        keep = np.isfinite(y)
-        curve.setData(self.left + x[keep], np.clip(y[keep], -0.02, 1.02))
-
-    def set_range(self, low: str, high: str) -> None:
-        self.low.setText(low)
-        self.high.setText(high)
-
-
 class HealthRow(QFrame):
     """One layer's four sparkline panels (one view box, no axes: cheap to make and to draw) and its
     newest numbers."""
@@ -136,6 +91,7 @@ class HealthRow(QFrame):
     def __init__(self, layer: LayerSnapshot, relu: LayerSnapshot | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.name = layer.name
+        self.type = layer.type
         self.relu = relu.name if relu is not None else None
         self.drawn = -1
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -157,8 +113,8 @@ class HealthRow(QFrame):
         self.box = pg.ViewBox(enableMouse=False, enableMenu=False)
         self.box.setMouseEnabled(False, False)
         self.view.setCentralItem(self.box)
-        width = 4 + 3 * PANEL_GAP
-        self.box.setRange(xRange=(-PANEL_GAP, width + 0.02), yRange=(-0.1, 1.3), padding=0)
+        width = 5 + 4 * PANEL_GAP  # four sparklines and the ridgeline, and its steps right of it
+        self.box.setRange(xRange=(-PANEL_GAP, width + 0.5), yRange=(-0.22, 1.3), padding=0)
         dead_title = PLOTS[1] + (f" ({self.relu})" if self.relu else ": no ReLU after it")
         self.panels = [Panel(self.box, i, title) for i, title in enumerate((PLOTS[0], dead_title, PLOTS[2], PLOTS[3]))]
         mean, dead, grad, ratio = self.panels
@@ -176,6 +132,9 @@ class HealthRow(QFrame):
         self.box.addItem(self.healthy_text)
         self.ratio_curve = ratio.curve((20, 20, 20))
         self.ratio_range = (math.log10(BAND[0]), math.log10(BAND[1]))
+        self.ridgeline = Ridgeline(self.box, 4)
+        self.cursor = TimeCursor(self.box)
+        self.cursor_x: float | None = None  # where the time cursor is drawn, in the panels' [0, 1]
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(side)
@@ -190,7 +149,10 @@ class HealthRow(QFrame):
             self.clicked.emit(self.name)
         super().mousePressEvent(event)
 
-    def draw(self, points: deque[HealthPoint]) -> None:
+    def draw(self, points: deque[HealthPoint], histograms: list | None = None, cursor: int | None = None) -> None:
+        """Draw ``points`` in the four sparklines, ``histograms`` ((step, counts, edges) of the kept
+        snapshots, in step order) as the ridgeline, and the time cursor at step ``cursor`` (None: none;
+        the heading then gives the newest numbers, else those at the cursor)."""
         data = np.array([(p.step, p.mean, p.std, p.dead, p.grad_norm, p.ratio) for p in points], dtype=np.float64)
         self.shown = data  # what the panels draw: step, mean, std, dead, grad_norm, ratio per point
         steps, mean, std, dead, grad, ratio = data.T
@@ -219,7 +181,15 @@ class HealthRow(QFrame):
         line = float(scaled(np.array(math.log10(HEALTHY)), low, high))
         self.healthy.setData([ratio_panel.left, ratio_panel.left + 1], [line, line])
         self.healthy_text.setPos(ratio_panel.left + 0.01, line)
-        last = points[-1]
+        self.ridgeline.draw(histograms or [], cursor, number)
+        if cursor is None:
+            self.cursor_x, last = None, points[-1]
+        else:
+            self.cursor_x = float(np.clip(scaled(cursor, steps[0], steps[-1]), 0, 1)) if len(steps) > 1 else 0.5
+            last = points[int(np.argmin(np.abs(steps - cursor)))]
+        self.cursor.put([panel.left for panel in self.panels], self.cursor_x)
+        self.title.setText(f"<b>{self.name}</b> <span style='color:#666'>{self.type}"
+                           f"{'' if cursor is None else f' · step {last.step:,}'}</span>")
         dead_text = f"dead {last.dead:.0%}" if self.relu else "no ReLU after it"
         ratio_text = "no update yet" if not math.isfinite(last.ratio) else f"‖ΔW‖/‖W‖ {last.ratio:.1e}"
         self.numbers.setText(f"mean {number(last.mean)} ± {number(last.std)}\n{dead_text}\n"
@@ -239,6 +209,8 @@ class HealthView(QWidget):
         self.layout_names: list[tuple[str, str | None]] = []  # the rows there are (or are being made)
         self._to_build: list = []
         self.serial = 0
+        self.cursor_step: int | None = None  # the time cursor's step (None: none)
+        self._histograms: tuple[int, dict] = (-1, {})  # (serial, layer name → its histograms), see histograms()
         self.caption = caption_label("The health of each layer with parameters appears with the run's snapshots.")
         self.column, self.column_layout, self.scroll = row_column(spacing=2)
         self.scroll.verticalScrollBar().valueChanged.connect(self._schedule)
@@ -312,7 +284,7 @@ class HealthView(QWidget):
         for row in self.rows:
             points = self.history.get(row.name)
             if points and row.drawn != self.serial and row.on_screen():
-                row.draw(points)
+                row.draw(points, self.histograms(row.name), self.cursor_step)
                 row.drawn = self.serial
                 if time.perf_counter() - start > BUDGET_S:
                     self._continue()
@@ -323,3 +295,24 @@ class HealthView(QWidget):
 
     def points(self, name: str) -> list[HealthPoint]:
         return list(self.history.get(name, ()))
+
+    def histograms(self, name: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """(step, counts, edges) of layer ``name``'s weights in each snapshot the session keeps, in step
+        order (read once per redraw for every row)."""
+        if self._histograms[0] != self.serial:
+            table: dict[str, list] = {}
+            for snapshot in self.session.records.snapshots:
+                for layer in snapshot.layers:
+                    if layer.weight_histogram is not None:
+                        table.setdefault(layer.name, []).append((snapshot.step, *layer.weight_histogram))
+            self._histograms = (self.serial, table)
+        return self._histograms[1].get(name, [])
+
+    def set_time_cursor(self, step: int | None) -> None:
+        """Mark ``step`` on every plot of the strip and give each row's numbers at that step (the time
+        slider's); None: no marker, the newest numbers."""
+        step = None if step is None else int(step)
+        if step != self.cursor_step:
+            self.cursor_step = step
+            self.serial += 1
+            self._schedule()
