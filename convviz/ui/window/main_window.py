@@ -34,6 +34,7 @@ from convviz.ui.training.health_view import HealthView
 from convviz.ui.training.layers_view import LayersView
 from convviz.ui.training.probes_view import ProbesView
 from convviz.ui.training.snapshot_view import SnapshotView
+from convviz.ui.training.time_slider import TimeSlider, with_time_slider
 from convviz.ui.widgets.dialogs import Dialogs
 from convviz.ui.widgets.layer_style import app_icon
 from convviz.ui.window.files import NetworkFiles
@@ -70,7 +71,7 @@ class MainWindow(QMainWindow):
         self.session.data_folder = self.data_folder()
         build_page = self._build_views()
         self.workspaces = Workspaces(self, self.settings, {d.objectName(): d for d in self.docks()},
-                                     {"build": build_page, "train": self.curves, "analyze": self.analyzer,
+                                     {"build": build_page, "train": self.train_page, "analyze": self.analyzer,
                                       "step": self.stepper})
         self.setCentralWidget(self.workspaces.centre)
         self.run_files = RunFiles(doc, self.session, self.files, self.training, self.dialogs, self.settings,
@@ -149,6 +150,8 @@ class MainWindow(QMainWindow):
         self.health = HealthView(session)
         self.health.layer_chosen.connect(self.layer_rows.show_layer)
         self.filters = FiltersView(session)
+        self.time_slider = TimeSlider(session, [self.layer_rows, self.probes, self.filters], self.health)
+        self.train_page = with_time_slider(self.curves, self.time_slider)  # the slider just above the views' tabs
 
         self.palette_dock = self._dock("Layers", "palette", self.palette)
         self.inspector_dock = self._dock("Inspector", "inspector", self.inspector)
