@@ -1,0 +1,145 @@
+"""Stride-1 convolution without im2col: products straight on strided views of a rows-first input.
+
+The input is copied once, padded, into *rows-first* memory xh (Hp, C, Wp, N). For an output row i,
+the rows (p, c) of xh[i + p, c, :, :] (p < Fh) are then Fh·C rows of Wp·N values, one row stride
+apart: a matrix X_i (Fh·C, Wp·N) that BLAS reads in place, with no im2col copy (which writes
+Fh·Fw values per input value). The filter columns q are handled on the output side:
+
+    forward:  Z_i (Fw·K, Wp·N) = w3 (Fw·K, Fh·C) @ X_i,   w3[(q, k), (p, c)] = w[k, c, p, q]
+              out[k, i, j, n] = b[k] + Σ_q Z_i[(q, k), (j + q, n)]            (a shifted add per q)
+    weights:  dw[k, c, p, q] = Σ_i  d_i (K, Wo·N) @ X_i[(p, c), (q … q + Wo − 1, n)]ᵀ
+              (the column window of X_i starting at q is again a strided matrix: no copy at all)
+    input:    for stride 1, dx is the convolution of dout padded by F − 1 − pad with the flipped,
+              transposed filters (K ↔ C), run through the same forward.
+
+    x: (C, H, W, N) batch-last (``layout``); out, dx: (K, Ho, Wo, N), (C, H, W, N) batch-last.
+    Ho = Hp − Fh + 1, Wo = Wp − Fw + 1 (stride 1, no dilation).
+
+The products cover a few output rows per call (one numpy matmul over a stack of strided views) so
+that Z stays in cache. The forward computes Wp − Wo extra columns of Z per row (6% at 32 wide, 25%
+at 8 wide), but it copies 1× the input where im2col copies 9× (3×3) or 25× (5×5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+# About this many bytes of Z (Fw·K·Wp·N values per output row) per product.
+CHUNK_BYTES = 2 << 20
+
+
+# Where implicit products beat im2col (measured at batch 32 and 64, ``bench/bench_kernels.py``):
+# with C = 3 (an image) the forward runs at 0.5–0.7× im2col's speed, on 8-wide planes at
+# 0.85–1.03×, and with K ≥ 2C the forward and dw at 0.85–0.99× (the output-side adds grow with K,
+# im2col's copy with C); dw with C = 3 is 1.5–1.9× faster, dx with K ≥ 8 on wide planes 1.2–2×.
+MIN_CHANNELS = 8
+MIN_WIDTH = 12
+
+
+def applies(geo) -> bool:
+    """Stride 1 and no dilation: the rows (p, c) of X_i are then one row stride apart."""
+    return geo.stride == (1, 1) and geo.dilation == (1, 1)
+
+
+def forward_pays(channels: int, filters: int, width: int) -> bool:
+    """The implicit forward beats im2col for C input channels, K filters and this output width."""
+    return channels >= MIN_CHANNELS and width >= MIN_WIDTH and filters < 2 * channels
+
+
+def filter_grad_pays(channels: int, filters: int) -> bool:
+    """The implicit dw beats im2col's (recomputed) columns."""
+    return channels < MIN_CHANNELS or filters < 2 * channels
+
+
+def input_grad_pays(filters: int, width: int) -> bool:
+    """dx by the implicit forward (K input channels, the input's width) beats gather and scatter."""
+    return filters >= MIN_CHANNELS and width >= MIN_WIDTH
+
+
+def rows_first(a: np.ndarray, pad) -> np.ndarray:
+    """a: (A, H, W, B) in any memory order → contiguous (H + top + bottom, A, W + left + right, B)
+    with zero borders; a negative pad crops that many rows/columns instead."""
+    (top, bottom), (left, right) = pad
+    A, H, W, B = a.shape
+    src = a[:, max(0, -top) : H - max(0, -bottom), max(0, -left) : W - max(0, -right)]
+    top, bottom, left, right = (max(0, p) for p in (top, bottom, left, right))
+    rows, cols = src.shape[1], src.shape[2]
+    out = np.empty((rows + top + bottom, A, cols + left + right, B), a.dtype)
+    out[:top] = 0
+    out[top + rows :] = 0
+    out[top : top + rows, :, :left] = 0
+    out[top : top + rows, :, left + cols :] = 0
+    inner = out[top : top + rows, :, left : left + cols].transpose(1, 0, 2, 3)
+    # From NCHW memory the batch axis is the one being gathered: 8 images at a time keep the reads
+    # in cache (as in layout.padded_planes).
+    step = B if src.strides[3] == src.itemsize else 8
+    for start in range(0, B, step):
+        inner[..., start : start + step] = src[..., start : start + step]
+    return out
+
+
+def row_matrices(xh: np.ndarray, taps_h: int) -> np.ndarray:
+    """xh (Hp, C, Wp, N) → view (Hp − Fh + 1, Fh·C, Wp·N): entry i is the matrix X_i above."""
+    Hp, C, Wp, N = xh.shape
+    row, channel = xh.strides[:2]
+    return as_strided(xh, (Hp - taps_h + 1, taps_h * C, Wp * N), (row, channel, xh.itemsize), writeable=False)
+
+
+def chunks(rows: int, bytes_per_row: int) -> list[slice]:
+    step = max(1, CHUNK_BYTES // max(1, bytes_per_row))
+    return [slice(start, min(rows, start + step)) for start in range(0, rows, step)]
+
+
+def implicit_correlate(xh: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
+    """xh (Hp, C, Wp, N) ⋆ w (K, C, Fh, Fw) (+ b (K,)) → contiguous (K, Ho, Wo, N), stride 1."""
+    K, C, Fh, Fw = w.shape
+    Hp, _, Wp, N = xh.shape
+    Ho, Wo = Hp - Fh + 1, Wp - Fw + 1
+    w3 = np.ascontiguousarray(w.transpose(3, 0, 2, 1)).reshape(Fw * K, Fh * C)
+    view = row_matrices(xh, Fh)
+    out = np.empty((K, Ho, Wo, N), xh.dtype)
+    parts = chunks(Ho, Fw * K * Wp * N * xh.itemsize)
+    z_buf = np.empty((parts[0].stop - parts[0].start, Fw * K, Wp * N), xh.dtype)
+    for rows in parts:
+        z = np.matmul(w3, view[rows], out=z_buf[: rows.stop - rows.start])
+        z5 = z.reshape(-1, Fw, K, Wp, N)
+        target = out[:, rows].transpose(1, 0, 2, 3)  # (r, K, Wo, N)
+        if Fw == 1:
+            np.copyto(target, z5[:, 0, :, :Wo])
+        else:
+            np.add(z5[:, 0, :, :Wo], z5[:, 1, :, 1 : 1 + Wo], out=target)
+        for q in range(2, Fw):
+            target += z5[:, q, :, q : q + Wo]
+    if b is not None:
+        out += b[:, None, None, None]
+    return out
+
+
+def implicit_filter_grad(xh: np.ndarray, d: np.ndarray, taps: tuple[int, int]) -> np.ndarray:
+    """dw (K, C, Fh, Fw) of implicit_correlate: xh (Hp, C, Wp, N) its input, d (K, Ho, Wo, N) the
+    gradient of its output (batch-last memory: d[:, i] is then a (K, Wo·N) matrix in place)."""
+    Fh, Fw = taps
+    Hp, C, Wp, N = xh.shape
+    K, Ho, Wo = d.shape[:3]
+    view = row_matrices(xh, Fh)  # (Ho, Fh·C, Wp·N)
+    d_rows = _row_stack(np.ascontiguousarray(d))  # (Ho, K, Wo·N), free for the kernels' dout
+    dw = np.zeros((Fw, Fh * C, K), xh.dtype)
+    parts = chunks(Ho, Fh * C * Wp * N * xh.itemsize)
+    r = parts[0].stop - parts[0].start
+    part = np.empty((r, Fh * C, K), xh.dtype)
+    for rows in parts:
+        n = rows.stop - rows.start
+        for q in range(Fw):
+            cols = view[rows, :, q * N : (q + Wo) * N]  # (r, Fh·C, Wo·N)
+            np.matmul(cols, d_rows[rows].transpose(0, 2, 1), out=part[:n])
+            dw[q] += part[:n].sum(axis=0)
+    # dw[q, (p, c), k] → (K, C, Fh, Fw)
+    return dw.reshape(Fw, Fh, C, K).transpose(3, 2, 1, 0)
+
+
+def _row_stack(d: np.ndarray) -> np.ndarray:
+    """Contiguous d (K, Ho, Wo, N) → view (Ho, K, Wo·N): entry i is the matrix d[:, i]."""
+    K, Ho, Wo, N = d.shape
+    k_stride, row_stride = d.strides[:2]  # (a size-1 axis may carry any stride: N's is not used)
+    return as_strided(d, (Ho, K, Wo * N), (row_stride, k_stride, d.itemsize), writeable=False)

@@ -1,0 +1,123 @@
+"""The stride-1 implicit-product convolution (kernels.implicit) agrees with the naive loops.
+
+conv2d_forward/backward route stride-1, undilated calls with C ≥ 8 input channels and planes ≥ 12
+wide through it (dw: every stride-1 call); the cases below are built to take that route, and the
+implicit functions are also called directly on sizes under those thresholds.
+"""
+
+import numpy as np
+import pytest
+
+from convviz.engine import kernels
+from convviz.engine.kernels import conv, implicit, naive
+from convviz.engine.kernels.layout import batch_last
+from convviz.model.geometry import window2d
+
+from tests.engine.test_kernels_gradcheck import numerical_gradient, rel_error
+
+# (N, C, H, W, K, Fh, Fw, pad)
+ROUTED = {
+    "3x3 pad 1, odd plane": (2, 8, 13, 12, 9, 3, 3, 1),
+    "5x5 pad 2 (ConvNetJS-like)": (3, 9, 12, 14, 8, 5, 5, 2),
+    "asymmetric pad, 3x2 filters": (2, 8, 12, 13, 8, 3, 2, ((0, 2), (1, 0))),
+    "pad wider than the window (dx crops dout)": (1, 8, 12, 12, 8, 3, 3, ((4, 0), (0, 5))),
+    "1x1 filters": (2, 10, 12, 12, 8, 1, 1, 0),
+    "batch 1, no padding": (1, 8, 14, 14, 9, 3, 3, 0),
+}
+
+
+def make(case, dtype, seed=0):
+    N, C, H, W, K, Fh, Fw, pad = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C, Fh, Fw)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    geo = window2d(H, W, Fh, Fw, 1, pad, 1, what="filter")
+    dout = rng.standard_normal((N, K, geo.out_h, geo.out_w)).astype(dtype)
+    return x, w, b, dout, pad
+
+
+@pytest.mark.parametrize("case", ROUTED.values(), ids=ROUTED.keys())
+def test_routed_calls_take_the_implicit_path_and_match_naive_in_float64(case):
+    x, w, b, dout, pad = make(case, np.float64)
+    out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
+    assert cache.rows_first and implicit.forward_pays(x.shape[1], w.shape[0], out.shape[3])
+    dx, dw, db = kernels.conv2d_backward(dout, cache)
+    want_out, want_cache = naive.conv2d_forward(x, w, b, pad=pad)
+    want = (want_out, *naive.conv2d_backward(dout, want_cache))
+    for what, got, expected in zip(("out", "dx", "dw", "db"), (out, dx, dw, db), want):
+        assert got.shape == expected.shape, what
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-11, err_msg=what)
+
+
+@pytest.mark.parametrize("case", [(2, 3, 7, 9, 4, 3, 3, 1), (1, 2, 5, 6, 3, 2, 3, ((0, 1), (2, 0))), (2, 1, 4, 4, 2, 1, 1, 0)])
+def test_implicit_functions_match_naive_below_the_routing_thresholds(case):
+    x, w, b, dout, pad = make(case, np.float64)
+    geo = window2d(*x.shape[2:], *w.shape[2:], 1, pad, 1, what="filter")
+    xh = implicit.rows_first(x.transpose(1, 2, 3, 0), geo.pad)
+    out = implicit.implicit_correlate(xh, w, b).transpose(3, 0, 1, 2)
+    dw = implicit.implicit_filter_grad(xh, batch_last(dout), w.shape[2:])
+    dx = conv.implicit_input_grad(batch_last(dout), w, geo).transpose(3, 0, 1, 2)
+    want_out, cache = naive.conv2d_forward(x, w, b, pad=pad)
+    want_dx, want_dw, _ = naive.conv2d_backward(dout, cache)
+    np.testing.assert_allclose(out, want_out, rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(dw, want_dw, rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(dx, want_dx, rtol=1e-10, atol=1e-11)
+
+
+def test_small_channel_counts_keep_im2col_but_share_the_rows_first_cache():
+    """C = 3 (an image): the forward runs im2col from a view of the rows-first buffer, dw the
+    implicit products; both agree with the naive loops."""
+    x, w, b, dout, pad = make((2, 3, 12, 12, 8, 3, 3, 1), np.float64)
+    out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
+    assert cache.rows_first and not implicit.forward_pays(3, 8, 12) and implicit.filter_grad_pays(3, 8)
+    _, dw, _ = kernels.conv2d_backward(dout, cache, input_grad=False)
+    want_out, want_cache = naive.conv2d_forward(x, w, b, pad=pad)
+    np.testing.assert_allclose(out, want_out, rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(dw, naive.conv2d_backward(dout, want_cache)[1], rtol=1e-10, atol=1e-11)
+
+
+def test_twice_as_many_filters_as_channels_reads_im2col_from_the_rows_first_cache():
+    """K ≥ 2C: forward and dw by im2col from a view of the rows-first buffer, dx by implicit products."""
+    x, w, b, dout, pad = make((2, 8, 12, 13, 16, 3, 3, ((1, 0), (2, 1))), np.float64)
+    out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
+    assert cache.rows_first and not implicit.forward_pays(8, 16, 12) and not implicit.filter_grad_pays(8, 16)
+    assert implicit.input_grad_pays(16, 13)
+    dx, dw, db = kernels.conv2d_backward(dout, cache)
+    want_out, want_cache = naive.conv2d_forward(x, w, b, pad=pad)
+    for got, want in zip((out, dx, dw, db), (want_out, *naive.conv2d_backward(dout, want_cache))):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-11)
+
+
+def test_float32_error_is_that_of_a_float32_sum():
+    """In float32 the implicit path is as close to the float64 result as im2col's one GEMM."""
+    x, w, b, dout, pad = make((4, 16, 16, 16, 16, 3, 3, 1), np.float32)
+    out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
+    dx, dw, _ = kernels.conv2d_backward(dout, cache)
+    exact = kernels.conv2d_forward(*(a.astype(np.float64) for a in (x, w, b)), pad=pad)
+    exact_grads = kernels.conv2d_backward(dout.astype(np.float64), exact[1])
+    direct_cache = conv.ConvCache(batch_last(x, cache.geo.pad), w, True, cache.geo)
+    direct_dw = conv.filter_grad(direct_cache.xp, batch_last(dout), cache.geo).reshape(w.shape)
+    for got, want in ((out, exact[0]), (dx, exact_grads[0]), (dw, exact_grads[1])):
+        assert got.dtype == np.float32
+        assert np.max(np.abs(got - want)) / np.max(np.abs(want)) < 2e-6
+    direct_err = np.max(np.abs(direct_dw - exact_grads[1])) / np.max(np.abs(exact_grads[1]))
+    implicit_err = np.max(np.abs(dw - exact_grads[1])) / np.max(np.abs(exact_grads[1]))
+    assert implicit_err < 4 * direct_err + 1e-7
+
+
+def test_gradients_of_the_routed_path_pass_a_float64_gradient_check():
+    x, w, b, _, pad = make((1, 8, 12, 12, 8, 3, 3, 1), np.float64)
+    out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
+    assert cache.rows_first and implicit.forward_pays(8, 8, 12)
+    dout = np.random.default_rng(5).standard_normal(out.shape)
+    dx, dw, db = kernels.conv2d_backward(dout, cache)
+
+    def f():
+        return kernels.conv2d_forward(x, w, b, pad=pad)[0]
+
+    # every weight and bias, and one input channel's worth of x (the whole x takes long)
+    assert rel_error(dw, numerical_gradient(f, w, dout)) < 1e-7
+    assert rel_error(db, numerical_gradient(f, b, dout)) < 1e-7
+    x_slice = x[:, :1]  # a view: f sees the nudges
+    assert rel_error(dx[:, :1], numerical_gradient(f, x_slice, dout)) < 1e-7
