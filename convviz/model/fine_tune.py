@@ -13,16 +13,17 @@ from __future__ import annotations
 import copy
 import dataclasses
 
-from convviz.model.analysis import analyze
+from convviz.model.analysis import NetworkReport, analyze
 from convviz.model.layers import FC
 from convviz.model.network import NetworkSpec
 
 HEAD_NAME = "head"
 
 
-def parameter_layers(spec: NetworkSpec) -> list:
+def parameter_layers(spec: NetworkSpec | NetworkReport) -> list:
     """The reports of every layer that can be frozen (``FREEZABLE``), in order, blocks walked."""
-    return [r for top in analyze(spec).layers for r in top.walk() if r.layer.FREEZABLE]
+    report = spec if isinstance(spec, NetworkReport) else analyze(spec)
+    return [r for top in report.layers for r in top.walk() if r.layer.FREEZABLE]
 
 
 def freeze_up_to(spec: NetworkSpec, layer_name: str) -> NetworkSpec:
@@ -72,8 +73,8 @@ def replace_head(spec: NetworkSpec, classes: int = 10) -> NetworkSpec:
     return replaced
 
 
-def trainable_counts(spec: NetworkSpec) -> tuple[int, int]:
-    """(trainable, frozen) parameter counts of ``spec``."""
+def trainable_counts(spec: NetworkSpec | NetworkReport) -> tuple[int, int]:
+    """(trainable, frozen) parameter counts of ``spec`` (or of its analysis)."""
     trainable = frozen = 0
     for report in parameter_layers(spec):
         if report.layer.trainable:
@@ -104,3 +105,31 @@ def switched_on(layers: list) -> list:
                 stack[:] = switched_on(stack)
         out.append(dataclasses.replace(layer, **changes) if changes else layer)
     return out
+
+
+def derived_by_fine_tuning(old: NetworkSpec, new: NetworkSpec) -> bool:
+    """Whether ``new`` is ``old`` after fine-tuning edits only: train switches changed and/or the last
+    FC layer replaced by a new one (a name ``old`` does not use, as :func:`replace_head` gives it).
+    Such a network keeps ``old``'s weights in every other layer (``convviz.training.fine_tune``)."""
+    if same_but_switches(old, new):
+        return True
+    i, j = last_fc_index(old), last_fc_index(new)
+    if i is None or i != j or len(old.layers) != len(new.layers):
+        return False
+    taken = {r.name for top in analyze(old).layers for r in top.walk()}
+    if not new.layers[j].name or new.layers[j].name in taken:
+        return False
+    rest = lambda spec: NetworkSpec(spec.input, spec.layers[:i] + spec.layers[i + 1:])
+    return same_but_switches(rest(old), rest(new))
+
+
+def is_frozen(layer) -> bool:
+    """A frozen layer with parameters, or a block whose every layer with parameters is frozen."""
+    leaves = [x for x in _leaves(layer) if x.FREEZABLE]
+    return bool(leaves) and not any(x.trainable for x in leaves)
+
+
+def _leaves(layer) -> list:
+    if not layer.COMPOSITE:
+        return [layer]
+    return [leaf for _, stack in layer.stacks() for inner in stack for leaf in _leaves(inner)]

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from convviz.model.analysis import BYTES_PER_NUMBER, LayerReport, NetworkReport
+from convviz.model.fine_tune import parameter_layers, trainable_counts
 from convviz.model.receptive import ReceptiveField, receptive_fields
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -123,6 +124,8 @@ def summary_dict(report: NetworkReport, batch: int = 1, optimizer: str = "sgd", 
         "valid": report.valid,
         "layers": [layer(r) for r in report.layers],
         "total_params": report.total_params,
+        "trainable_params": trainable_counts(report)[0],
+        "frozen_params": trainable_counts(report)[1],
         "total_macs": report.total_macs,
         "batch": batch,
         "optimizer": optimizer,
@@ -166,6 +169,7 @@ def summary_text(report: NetworkReport, batch: int = 1, optimizer: str = "sgd", 
     out += [
         rule,
         f"Total params: {report.total_params:,}",
+        *_frozen_lines(report),
         f"Non-trainable buffers: {report.buffers:,}",
         f"Total mult-adds per image: {report.total_macs:,} ({format_count(report.total_macs)})",
         rule,
@@ -183,3 +187,12 @@ def summary_text(report: NetworkReport, batch: int = 1, optimizer: str = "sgd", 
         out.append(f"{len(report.problems)} problem(s):")
         out += [f"  {r.name}: {r.error.message}" for r in report.problems]
     return "\n".join(out)
+
+
+def _frozen_lines(report: NetworkReport) -> list[str]:
+    """``Trainable params: …`` and ``Frozen params: …`` when a layer is frozen (fine-tuning), else none."""
+    trainable, frozen = trainable_counts(report)
+    if not frozen:
+        return []
+    layers = sum(1 for r in parameter_layers(report) if not r.layer.trainable)
+    return [f"Trainable params: {trainable:,}", f"Frozen params: {frozen:,} ({layers} frozen layer{'s' if layers != 1 else ''})"]

@@ -108,12 +108,15 @@ class RunSession(QObject, SessionProbes):
             return False
         spec = self._spec_provider().copy()
         folder = self.data_folder
+        initial = self._fine_tuning_weights()
 
         def make_trainer(control):
+            from convviz.training.fine_tune import start_from
             from convviz.training.trainer import Trainer
 
             dataset = _load_dataset(source, config, folder)
-            return Trainer(spec, dataset, config, control=control)
+            trainer = Trainer(spec, dataset, config, control=control)
+            return start_from(trainer, initial) if initial is not None else trainer
 
         self.opened = None  # a new run replaces an opened one
         self._launch(spec, make_trainer, RunRecords())
@@ -338,13 +341,36 @@ class RunSession(QObject, SessionProbes):
             self._trained_optimizer = checkpoint_optimizer_state(self.opened.folder)
         return self._trained_optimizer
 
+    def _fine_tuning_weights(self) -> dict | None:
+        """The weights a new run of the builder's network starts from: the imported ones (carried into
+        a network their own became by fine-tuning edits: train switches, a replaced head), or the last
+        run's carried into such a network; None (seeded weights) otherwise."""
+        from convviz.model.fine_tune import derived_by_fine_tuning
+
+        self._settle_network()
+        if self._origin == "imported" or (
+                self._origin == "trained" and self._trained is not None
+                and not _same_network(self._spec_provider(), self._trained[0])
+                and derived_by_fine_tuning(self._trained[0], self._spec_provider())):
+            return self.current_weights()
+        return None
+
     def _settle_network(self) -> None:
-        """Idle: the last run's weights while the builder shows its network; else fresh weights."""
+        """Idle: the last run's (or imported) weights while the builder shows their network, or that
+        network after fine-tuning edits (every layer but a replaced head keeps them); else fresh weights."""
+        from convviz.model.fine_tune import derived_by_fine_tuning, same_but_switches
+
         spec = self._spec_provider()
-        if self._network is not None and _same_network(spec, self._network):
+        if self._network is not None and same_but_switches(spec, self._network):
             return
         if self._trained is not None and _same_network(spec, self._trained[0]):
             (self._network, self._weights), self._origin = self._trained, self._trained_origin
+        elif self._trained is not None and derived_by_fine_tuning(self._trained[0], spec):
+            from convviz.training.fine_tune import carry_weights
+
+            old, weights = self._trained
+            self._network, self._origin = spec.copy(), self._trained_origin
+            self._weights = carry_weights(old, weights, self._network, seed=TrainConfig().seed)
         else:
             self._network, self._weights, self._origin = spec.copy(), None, "fresh"
 

@@ -25,3 +25,21 @@ def test_the_switch_is_checked_on_load():
         loads(text.replace('"trainable": false', '"trainable": "no"'))
     with pytest.raises(SpecFormatError, match=r"layers\[1\]\.trainable: unknown field for a relu layer"):
         loads(text.replace('{"type": "relu"}', '{"type": "relu", "trainable": false}', 1))
+
+
+def test_the_summary_counts_trainable_and_frozen_parameters(tmp_path, capsys):
+    import json
+
+    from convviz.cli import main
+    from convviz.model import analyze, save_spec
+    from convviz.model.summary import summary_dict, summary_text
+
+    spec = freeze_up_to(preset("convnetjs"), "conv2")  # conv1 1,216 + conv2 8,020
+    text = summary_text(analyze(spec))
+    assert "Trainable params: 13,230\nFrozen params: 9,236 (2 frozen layers)" in text
+    assert "Frozen" not in summary_text(analyze(preset("convnetjs")))
+    data = summary_dict(analyze(spec))
+    assert (data["trainable_params"], data["frozen_params"]) == (13_230, 9_236)
+    save_spec(spec, tmp_path / "net.json")
+    assert main(["summary", str(tmp_path / "net.json"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["frozen_params"] == 9_236

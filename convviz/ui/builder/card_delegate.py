@@ -1,5 +1,6 @@
 """How a card in the stack is painted: category strip, icon, name and hyperparameters, output volume,
-and a second line with the parameter count or, for an invalid layer, its reason in red."""
+and a second line with the parameter count or, for an invalid layer, its reason in red; a frozen
+layer (train switch off) says "❄ frozen" at the right of that line."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from convviz.ui.builder.stack_model import Card, Role
+
+FROZEN_MARK = "❄ frozen"
+FROZEN_COLOR = "#1967d2"  # a cold blue, apart from the hint's amber and the error's red
 from convviz.ui.widgets.layer_style import (
     HINT_COLOR,
     INVALID_COLOR,
@@ -155,18 +159,27 @@ class CardDelegate(QStyledItemDelegate):
         else:
             painter.setPen(QColor(UNRESOLVED_COLOR) if card.status == "unresolved" else QColor("#5f6368"))
             note = card.note
+        if card.frozen:
+            used = self._draw_marker(painter, FROZEN_MARK, bottom, small_metrics, FROZEN_COLOR)
+            bottom = bottom.adjusted(0, 0, -used - 8, 0)
         if card.hint:
             used = self._draw_hint(painter, card.hint, bottom, small_metrics)
             bottom = bottom.adjusted(0, 0, -used - 8, 0)
+        if card.frozen or card.hint:
             painter.setPen(QColor(UNRESOLVED_COLOR) if card.status == "unresolved" else QColor("#5f6368"))
         note = small_metrics.elidedText(note, Qt.TextElideMode.ElideRight, bottom.width())
         painter.drawText(bottom, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, note)
 
-    @staticmethod
-    def _draw_hint(painter: QPainter, rule: str, rect: QRect, metrics: QFontMetrics) -> int:
+    @classmethod
+    def _draw_hint(cls, painter: QPainter, rule: str, rect: QRect, metrics: QFontMetrics) -> int:
         """The sizing-hint marker at the right of ``rect`` ("◆ unusual pooling", amber); its width."""
-        text = metrics.elidedText(f"◆ {rule}", Qt.TextElideMode.ElideRight, max(0, rect.width() // 2))
-        painter.setPen(QColor(HINT_COLOR))
+        return cls._draw_marker(painter, f"◆ {rule}", rect, metrics, HINT_COLOR)
+
+    @staticmethod
+    def _draw_marker(painter: QPainter, text: str, rect: QRect, metrics: QFontMetrics, color: str) -> int:
+        """``text`` at the right of ``rect`` in ``color``, elided to half its width; the width used."""
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(0, rect.width() // 2))
+        painter.setPen(QColor(color))
         painter.drawText(rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
         return metrics.horizontalAdvance(text)
 

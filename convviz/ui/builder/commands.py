@@ -173,3 +173,22 @@ class SetInput(QUndoCommand):
     def undo(self) -> None:
         self.doc.spec.input = self.before
         self.doc._refresh(select=INPUT)
+
+
+class ReplaceLayer(QUndoCommand):
+    """Put ``layer`` in the place of the layer at ``path`` (a replaced classifier head); undo brings
+    back the very same old layer."""
+
+    def __init__(self, doc: NetworkDocument, path: tuple, layer: Layer, text: str):
+        super().__init__(text)
+        self.doc, self.path, self.layer = doc, path, layer
+        self.old: Layer | None = None
+
+    def redo(self) -> None:
+        stack = stack_at(self.doc.spec, self.path[:-1])
+        self.old, stack[self.path[-1]] = stack[self.path[-1]], self.layer
+        self.doc._refresh(select=self.path)
+
+    def undo(self) -> None:
+        stack_at(self.doc.spec, self.path[:-1])[self.path[-1]] = self.old
+        self.doc._refresh(select=self.path)

@@ -6,7 +6,8 @@ uneven-stride policy, a check box for biases. Every keystroke is an edit
 (``NetworkDocument.set_fields``; a run of keystrokes in one field is one undo step), so the size
 formula ``(32 − 5 + 2·2)/1 + 1 = 32`` and the parameter arithmetic ``16×5×5×3 + 16 = 1,216``
 follow as the user types. An invalid layer shows its reason and one button
-per fix of its :class:`~convviz.model.ShapeError`.
+per fix of its :class:`~convviz.model.ShapeError` (:mod:`convviz.ui.builder.problem_box`); a layer with
+parameters has its "Train this layer" switch for fine-tuning (:mod:`convviz.ui.builder.train_switch`).
 
 The editors are rebuilt only when another layer is selected; after an edit they are updated in
 place (never the one being typed into), so typing is never interrupted.
@@ -26,7 +27,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -38,10 +38,11 @@ from convviz.model.summary import format_count
 from convviz.ui.builder.design_notes import DesignNotes
 from convviz.ui.builder.document import INPUT, NetworkDocument, editable_fields
 from convviz.ui.builder.editors import IntEditor, make_editor
+from convviz.ui.builder.problem_box import ProblemBox
+from convviz.ui.builder.problem_box import rich as _rich
+from convviz.ui.builder.train_switch import TrainSwitch
 from convviz.ui.widgets.layer_style import (
     INVALID_COLOR,
-    INVALID_FILL,
-    POLICY_LABELS,
     UNRESOLVED_COLOR,
     category_color,
 )
@@ -54,10 +55,6 @@ COMMON_INPUTS = [
     ("ImageNet crop (VGG, ResNet)", Volume(224, 224, 3)),
     ("AlexNet crop", Volume(227, 227, 3)),
 ]
-
-
-def _rich(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # -- the panel ----------------------------------------------------------------------------------------------
@@ -92,22 +89,7 @@ class Inspector(QScrollArea):
         for w in (self.title, self.description, self.rule):
             outer.addWidget(w)
 
-        self.problem_box = QFrame()
-        self.problem_box.setStyleSheet(
-            f"QFrame#problem {{ background: {INVALID_FILL}; border: 1px solid {INVALID_COLOR}; border-radius: 4px; }}"
-        )
-        self.problem_box.setObjectName("problem")
-        problem_layout = QVBoxLayout(self.problem_box)
-        problem_layout.setContentsMargins(8, 6, 8, 6)
-        self.problem_label = QLabel()
-        self.problem_label.setWordWrap(True)
-        self.problem_label.setTextFormat(Qt.TextFormat.RichText)
-        self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        problem_layout.addWidget(self.problem_label)
-        self.fix_row = QVBoxLayout()
-        self.fix_row.setSpacing(3)
-        problem_layout.addLayout(self.fix_row)
-        self.fix_buttons: list[QPushButton] = []
+        self.problem_box = ProblemBox(document)
         outer.addWidget(self.problem_box)
 
         self.fields_box = QGroupBox("Hyperparameters")
@@ -115,6 +97,8 @@ class Inspector(QScrollArea):
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.form.setContentsMargins(8, 6, 8, 6)
         outer.addWidget(self.fields_box)
+        self.train_switch = TrainSwitch(document)  # fine-tuning: the layer's train switch
+        outer.addWidget(self.train_switch)
 
         self.shapes_box = QGroupBox("Shapes and arithmetic")
         shapes = QFormLayout(self.shapes_box)
@@ -211,6 +195,7 @@ class Inspector(QScrollArea):
 
     def _set_visible(self, *, layer: bool, problem: bool = False, block: bool = False, inp: bool = False) -> None:
         self.fields_box.setVisible(layer)
+        self.train_switch.setVisible(False)  # shown by _show_layer for a layer with parameters
         self.shapes_box.setVisible(layer)
         self.design.setVisible(False)  # shown by _show_layer / _show_input when it has something to say
         self.rule.setVisible(layer)
@@ -266,7 +251,8 @@ class Inspector(QScrollArea):
         self.rule.setText(layer.FORMULA)
         self._show_shapes(report)
         self.design.show_for(path)
-        self._show_problem(path, report)
+        self.problem_box.show_for(path, report)
+        self.train_switch.show_for(path, layer)
         self._show_block(layer, report)
         self.fields_box.setVisible(bool(self.editors))
         if report.status == "unresolved":
@@ -297,54 +283,10 @@ class Inspector(QScrollArea):
         self.params_label.setText(params)
         self.macs_label.setText(f"{report.macs:,} per image ({format_count(report.macs)})" if report.output is not None else "—")
 
-    def _show_problem(self, path: tuple, report) -> None:
-        for button in self.fix_buttons:
-            self.fix_row.removeWidget(button)
-            button.deleteLater()
-        self.fix_buttons = []
-        error = report.error
-        if error is None and report.status == "invalid":
-            inner = next((r for r in report.walk() if r.error is not None), None)
-            if inner is not None:
-                self.problem_label.setText(
-                    f"<b style='color:{INVALID_COLOR}'>✗ {_rich(inner.name)}</b> inside this block: {_rich(inner.error.message)}"
-                )
-                button = QPushButton(f"Go to {inner.name}")
-                button.clicked.connect(lambda _=False, p=inner.path: self.document.select(p))
-                self._add_fix_button(button)
-                self.problem_box.setVisible(True)
-                return
-        if error is None:
-            self.problem_box.setVisible(False)
-            return
-        self.problem_label.setText(f"<b style='color:{INVALID_COLOR}'>✗ Invalid:</b> {_rich(error.message)}")
-        for fix in error.fixes:
-            button = QPushButton(f"Fix: {fix.label}")
-            button.setToolTip(self._fix_tooltip(fix))
-            button.clicked.connect(lambda _=False, f=fix: self.document.apply_fix(path, f))
-            self._add_fix_button(button)
-        self.problem_box.setVisible(True)
-
-    def _add_fix_button(self, button: QPushButton) -> None:
-        button.setStyleSheet("text-align: left; padding: 3px 8px;")
-        # a long label may be clipped in a narrow dock, but never widens the panel
-        button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.fix_row.addWidget(button)
-        self.fix_buttons.append(button)
-
-    @staticmethod
-    def _fix_tooltip(fix) -> str:
-        if fix.insert_before is not None:
-            return f"Insert {fix.insert_before.TITLE} in front of this layer"
-        parts = []
-        for key, value in fix.changes.items():
-            if key == "policy":
-                parts.append(f"uneven stride: {POLICY_LABELS.get(value, value)}")
-            elif isinstance(value, list):
-                parts.append(f"{key}: " + " → ".join(layer.brief() for layer in value))
-            else:
-                parts.append(f"{key} = {value}")
-        return "Set " + ", ".join(parts)
+    @property
+    def fix_buttons(self) -> list[QPushButton]:
+        """The fix buttons the problem box shows now."""
+        return self.problem_box.fix_buttons
 
     def _show_block(self, layer, report) -> None:
         if not layer.COMPOSITE:
@@ -377,6 +319,8 @@ class Inspector(QScrollArea):
         self._clear_editors()
         self._path, self._layer = path, layer
         for f in editable_fields(layer):
+            if f.name == "trainable":
+                continue  # the fine-tuning box shows it
             editor = make_editor(f)
             if editor is None:
                 continue

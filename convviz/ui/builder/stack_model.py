@@ -18,6 +18,7 @@ from PySide6.QtCore import QAbstractItemModel, QMimeData, QModelIndex, Qt
 
 from convviz.model.analysis import LayerReport
 from convviz.model.summary import format_count
+from convviz.model.fine_tune import is_frozen
 from convviz.ui.builder.document import INPUT, NetworkDocument
 from convviz.ui.widgets.layer_style import layer_icon
 from convviz.ui.widgets.text import counted
@@ -70,6 +71,7 @@ class Card:
     type_key: str
     composite: bool = False
     hint: str = ""  # the rule of a sizing hint the layer (or the input) breaks, when hints are shown
+    frozen: bool = False  # its train switch is off (fine-tuning keeps its weights)
 
 
 class Node:
@@ -194,7 +196,8 @@ class StackModel(QAbstractItemModel):
         else:
             note = params + (f" · {format_count(r.macs)} mult-adds" if r.macs else "")
         return Card("layer", r.name, layer.brief(), output, params, status, problem, note, layer.CATEGORY,
-                    layer.TYPE, layer.COMPOSITE, hint=self._hint(r.name) if status == "ok" else "")
+                    layer.TYPE, layer.COMPOSITE, hint=self._hint(r.name) if status == "ok" else "",
+                    frozen=is_frozen(layer))
 
     def _hint(self, name: str) -> str:
         if not self.document.show_hints:

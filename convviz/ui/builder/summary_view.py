@@ -232,7 +232,7 @@ class SummaryPanel(QWidget):
         )
         self.totals.setText(
             f"<b>{report.spec.name or 'Network'}</b> {status} &nbsp; {report.spec.input} → {out if out is not None else '—'}"
-            f" &nbsp; Total params: <b>{report.total_params:,}</b>"
+            f" &nbsp; Total params: <b>{report.total_params:,}</b>{_frozen_note(report)}"
             f" &nbsp; Mult-adds per image: <b>{format_count(report.total_macs)}</b> ({report.total_macs:,})"
         )
         memory = report.memory(batch, optimizer)
@@ -331,3 +331,10 @@ class SummaryPanel(QWidget):
         finally:
             self._syncing = False
 
+
+def _frozen_note(report) -> str:
+    """`` (❄ 13,236 frozen)`` after the total when fine-tuning freezes layers, else ""."""
+    from convviz.model.fine_tune import trainable_counts
+
+    frozen = trainable_counts(report)[1]
+    return f" (❄ {frozen:,} frozen)" if frozen else ""

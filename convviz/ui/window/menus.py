@@ -1,4 +1,5 @@
-"""The window's actions and menus: File, Edit, Case Studies, Train, View and Help.
+"""The window's actions and menus: File, Edit (with Replace Last FC Layer… for fine-tuning), Case
+Studies, Train, View and Help.
 
 :class:`WindowMenus` makes every ``QAction`` once, connects it to the object that does the work (the
 document, its files, the run session, the workspaces, the window), puts it in the menu bar, and
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
 
 from convviz.model import preset, preset_names
 from convviz.ui.builder.document import NetworkDocument
+from convviz.ui.builder.head import ask_and_replace_head, can_replace_head
 from convviz.ui.builder.stack_view import insert_menu
 from convviz.ui.session import ACTIVE_STATES, RunSession
 from convviz.ui.window.files import NetworkFiles
@@ -75,6 +77,9 @@ class WindowMenus:
         self.move_up_action = action("Move &Up", lambda: doc.move_by(doc.selected, -1), "Ctrl+Up", "Move the selected layer up")
         self.move_down_action = action("Move Do&wn", lambda: doc.move_by(doc.selected, +1), "Ctrl+Down",
                                        "Move the selected layer down")
+        self.replace_head_action = action("Replace Last &FC Layer…", lambda: ask_and_replace_head(window, doc),
+                                          tip="Fine-tuning: a fresh last FC layer for N classes; the other "
+                                              "layers keep their weights")
         self.train_start_action = action("&Start Training", window.start_training, "F5", "Train this network in the background")
         self.train_pause_action = action("&Pause / Resume", session.toggle_pause, "F6", "Pause or resume the run")
         self.train_step_action = action("S&tep One Batch", session.step, "F7", "Run one batch, then pause")
@@ -122,6 +127,8 @@ class WindowMenus:
         self.pattern_action = self.edit_menu.addAction("Insert &Pattern…", self.window.insert_pattern)
         self.pattern_action.setStatusTip("The notes' [[CONV → RELU]×N → POOL]×M → [FC → RELU]×K → FC, previewed")
         self.edit_menu.addActions([self.duplicate_action, self.delete_action, self.move_up_action, self.move_down_action])
+        self.edit_menu.addSeparator()
+        self.edit_menu.addAction(self.replace_head_action)
 
         self.case_menu = menus.addMenu("&Case Studies")
         self.preset_actions: dict[str, QAction] = {}
@@ -167,6 +174,7 @@ class WindowMenus:
         self.delete_action.setEnabled(layer)
         self.move_up_action.setEnabled(layer and doc.can_move_by(doc.selected, -1))
         self.move_down_action.setEnabled(layer and doc.can_move_by(doc.selected, +1))
+        self.replace_head_action.setEnabled(can_replace_head(doc))
 
     def follow_read_only(self, read_only: bool) -> None:
         """While a run trains the network, nothing that edits or replaces it can be chosen."""
