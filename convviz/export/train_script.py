@@ -15,6 +15,7 @@ global batch split over the processes.
 from __future__ import annotations
 
 from convviz.model import analyze
+from convviz.model.fine_tune import frozen_layer_names
 from convviz.model.network import NetworkSpec
 from convviz.training.config import TrainConfig
 
@@ -31,7 +32,8 @@ def train_source(spec: NetworkSpec, config: TrainConfig, origin: str = "") -> st
 
     name, origin = docstring_text(spec.name or "the network"), docstring_text(origin or "a network file")
     return (TEMPLATE.replace("@NAME@", name).replace("@ORIGIN@", origin)
-            .replace("@CONFIG@", "{\n" + lines + ",\n}").replace("@CLASSES@", str(analyze(spec).output.depth)))
+            .replace("@CONFIG@", "{\n" + lines + ",\n}").replace("@CLASSES@", str(analyze(spec).output.depth))
+            .replace("@FROZEN@", repr(frozen_layer_names(spec))))
 
 
 TEMPLATE = '''"""Train @NAME@ with PyTorch, with the settings of its ConvViz run (written by ConvViz from @ORIGIN@).
@@ -70,6 +72,7 @@ from model import WEIGHTS, INPUT_SHAPE, Network, load_weights, state_to_save
 #: The ConvViz run's settings (convviz.training.config.TrainConfig).
 CONFIG = @CONFIG@
 CLASSES = @CLASSES@  # the depth of the network's output volume
+FROZEN = @FROZEN@  # layers whose train switch is off in ConvViz (fine-tuning): their parameters stay as loaded
 
 
 # -- data ------------------------------------------------------------------------------------------------
@@ -139,9 +142,13 @@ def augment(x, generator, padding=4):
 # -- optimizer and schedule ------------------------------------------------------------------------------
 
 def make_optimizer(model, config):
-    """ConvViz's optimizers (PyTorch's conventions); L2 weight decay on conv and FC weights only."""
+    """ConvViz's optimizers (PyTorch's conventions); L2 weight decay on conv and FC weights only; the
+    FROZEN layers' parameters are not trained (requires_grad False, left out of the optimizer)."""
     decay, rest = [], []
     for name, p in model.named_parameters():
+        if name.rpartition(".")[0] in FROZEN:
+            p.requires_grad_(False)
+            continue
         (decay if name.endswith(".weight") and p.dim() >= 2 else rest).append(p)
     groups = [{"params": decay, "weight_decay": config["weight_decay"]}, {"params": rest, "weight_decay": 0.0}]
     if config["optimizer"] == "adam":
