@@ -66,8 +66,9 @@ def run_summary(args) -> int:
 def run_presets(args) -> int:
     from convviz.model import analyze, preset, preset_names
 
-    for name in preset_names():
-        spec = preset(name)
+    specs = {name: preset(name) for name in preset_names()}
+    wide, titles = max(map(len, specs)), max(len(spec.name) for spec in specs.values())
+    for name, spec in specs.items():
         report = analyze(spec)
-        print(f"preset:{name:<11} {spec.name:<20} input {str(spec.input):<11} {report.total_params:>12,} params")
+        print(f"preset:{name:<{wide}} {spec.name:<{titles}} input {str(spec.input):<11} {report.total_params:>12,} params")
     return 0
