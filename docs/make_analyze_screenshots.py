@@ -1,0 +1,128 @@
+"""Remake the README's pictures of the Analyze workspace from a trained run.
+
+    python docs/make_analyze_screenshots.py [--checkpoint /tmp/cifar_run/ckpt] [--data ../shared]
+                                            [--size 1280x800] [--out docs]
+
+Opens the window off-screen at ``--size`` with the run's checkpoint (copied first) and CIFAR-10 from
+the data folder ``--data`` (it holds ``cifar10/``), evaluates the test set and saves:
+
+- ``analyze.png``: the confusion matrix, the cats taken for dogs, and where the network looked;
+- ``analyze-looks.png``: saliency and Grad-CAM of a correctly classified horse, large;
+- ``analyze-filters.png``: each conv1 filter's top-9 test crops;
+- ``analyze-own.png``: a picture of one's own (a CIFAR-10 *training* image enlarged to 128×96 and saved
+  as a PNG, so it is no test image) fitted to 32×32 and classified;
+- ``analyze-compare.png``: the case studies beside the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default="/tmp/cifar_run/ckpt")
+    parser.add_argument("--data", default=str(ROOT.parent / "shared"))
+    parser.add_argument("--size", default="1280x800")
+    parser.add_argument("--out", default=str(ROOT / "docs"))
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.split("x"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    import numpy as np
+    import pyqtgraph as pg
+    from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QApplication
+
+    pg.setConfigOptions(imageAxisOrder="row-major")
+    app = QApplication.instance() or QApplication([])
+    from convviz.ui.widgets.dialogs import ConsoleDialogs
+    from convviz.ui.window.main_window import MainWindow
+
+    def settle(condition=lambda: True, timeout=600.0):
+        end = time.time() + timeout
+        while not condition():
+            if time.time() > end:
+                raise RuntimeError("timed out")
+            app.processEvents()
+            time.sleep(0.01)
+        for _ in range(30):
+            app.processEvents()
+            time.sleep(0.01)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = shutil.copytree(args.checkpoint, os.path.join(tmp, "ckpt"))
+        settings = QSettings(os.path.join(tmp, "s.ini"), QSettings.Format.IniFormat)
+        settings.setValue("data/folder", args.data)
+        window = MainWindow(settings=settings, dialogs=ConsoleDialogs())
+        window.session.data_folder = args.data
+        window.resize(width, height)
+        window.show()
+        if not window.open_any_path(checkpoint):
+            raise SystemExit(f"cannot open the run in {args.checkpoint}")
+        page = window.analyzer
+        page.set_source("cifar10")
+        window.workspaces.switch("analyze")
+        settle(lambda: page.result is not None and not page.evaluating and not page.explaining)
+        names = page.result.class_names
+        right = page.splitter.widget(1)
+
+        def shot(name: str) -> None:
+            settle(lambda: not page.explaining and not page.finding_patches)
+            if page.images.currentItem() is not None:
+                page.images.scrollToItem(page.images.currentItem())
+                settle()
+            path = out / name
+            window.grab().save(str(path))
+            print(f"wrote {path}")
+
+        cat, dog, horse = (names.index(n) for n in ("cat", "dog", "horse"))
+        page.show_cell(cat, dog)
+        shot("analyze.png")
+
+        page.show_cell(horse, horse)
+        page.images.setCurrentRow(2)
+        default = page.splitter.sizes()
+        page.splitter.setSizes([380, 10_000])  # the maps large
+        right.setSizes([130, 10_000])
+        shot("analyze-looks.png")
+
+        page.splitter.setSizes(default)
+        page.show_filters("conv1")
+        right.setSizes([0, 10_000])
+        shot("analyze-filters.png")
+
+        data = page.dataset
+        train = data.split("train")
+        k = int(np.flatnonzero(train.labels == names.index("ship"))[3])
+        pixels = np.ascontiguousarray(np.repeat(np.repeat(data.raw_image("train", k), 4, axis=0), 4, axis=1)[16:112])
+        picture = os.path.join(tmp, "my-ship.png")
+        QImage(pixels.data, pixels.shape[1], pixels.shape[0], 3 * pixels.shape[1], QImage.Format.Format_RGB888).save(picture)
+        page.tabs.setCurrentIndex(0)
+        right.setSizes([160, 10_000])
+        page.open_image(picture)
+        shot("analyze-own.png")
+
+        page.pages.setCurrentIndex(1)
+        shot("analyze-compare.png")
+        page.shutdown()
+        window.session.shutdown()
+        window.document.undo_stack.setClean()
+        window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
