@@ -342,18 +342,14 @@ class RunSession(QObject, SessionProbes):
         return self._trained_optimizer
 
     def _fine_tuning_weights(self) -> dict | None:
-        """The weights a new run of the builder's network starts from: the imported ones (carried into
-        a network their own became by fine-tuning edits: train switches, a replaced head), or the last
-        run's carried into such a network; None (seeded weights) otherwise."""
-        from convviz.model.fine_tune import derived_by_fine_tuning
+        """What a new run starts from: imported weights, or a run's when fine-tuning (a layer frozen, or
+        the run's network after fine-tuning edits); None: seeded weights."""
+        from convviz.model.fine_tune import derived_by_fine_tuning, frozen_layer_names
 
-        self._settle_network()
-        if self._origin == "imported" or (
-                self._origin == "trained" and self._trained is not None
-                and not _same_network(self._spec_provider(), self._trained[0])
-                and derived_by_fine_tuning(self._trained[0], self._spec_provider())):
-            return self.current_weights()
-        return None
+        spec, trained, origin = self._spec_provider(), self._trained, self.weights_origin
+        tuning = trained is not None and (bool(frozen_layer_names(spec)) or (
+            not _same_network(spec, trained[0]) and derived_by_fine_tuning(trained[0], spec)))
+        return self.current_weights() if origin == "imported" or (origin == "trained" and tuning) else None
 
     def _settle_network(self) -> None:
         """Idle: the last run's (or imported) weights while the builder shows their network, or that

@@ -97,7 +97,7 @@ def test_a_network_without_fc_cannot_replace_its_head(builder):
     assert not builder.menus.replace_head_action.isEnabled()
 
 
-def test_training_fine_tunes_from_the_imported_weights(qtbot, builder, imported, quick_data, monkeypatch):
+def test_training_fine_tunes_from_the_imported_weights(qtbot, builder, fake_dialogs, imported, quick_data, monkeypatch):
     from PySide6.QtWidgets import QInputDialog
 
     monkeypatch.setattr(QInputDialog, "getInt", lambda *args, **kwargs: (10, True))
@@ -115,3 +115,11 @@ def test_training_fine_tunes_from_the_imported_weights(qtbot, builder, imported,
         np.testing.assert_array_equal(after[name], imported[name], err_msg=name)  # frozen: as imported
     assert not np.array_equal(after["conv2.weight"], imported["conv2.weight"])  # trained from them
     assert np.abs(after["conv2.weight"] - imported["conv2.weight"]).max() < 0.5  # …not from a fresh start
+    # a second run of the fine-tuned network goes on from the first one's weights, the frozen layers as imported
+    fake_dialogs.unsaved_run_answer = "discard"
+    with qtbot.waitSignal(builder.session.run_finished, timeout=60_000):
+        builder.menus.train_start_action.trigger()
+    again = session.current_weights()
+    np.testing.assert_array_equal(again["conv1.weight"], imported["conv1.weight"])
+    assert np.abs(again["conv2.weight"] - after["conv2.weight"]).max() < 0.5
+    assert not np.array_equal(again["conv2.weight"], after["conv2.weight"])
