@@ -7,9 +7,12 @@ filter on one scale about 0 (grey is 0), so their strengths compare. A deeper la
 at many channels: each is drawn as a strip of its input channels side by side, as many strips to a
 line as make the tiles largest, on one blue–white–red scale about 0 with its legend.
 
-**Gradients** shows each filter's dL/dW of the last step instead (signed: the same strips on a
-scale about 0 with its legend, conv1's as its R, G and B channels); the view asks the session for
-them (``want_filter_gradients``) only while it is shown with the toggle on.
+**Show** chooses what is drawn of each filter: its weights W; what training has **learned**, W − W₀,
+the change since the run's first kept snapshot (a random start hides a young filter's pattern: the
+change shows the edges and colour blobs it is forming); or its **gradients** dL/dW of the last step
+(signed: the same strips on a scale about 0 with its legend, conv1's as its R, G and B channels).
+The view asks the session for gradients (``want_filter_gradients``) only while it is shown with
+them chosen.
 
 Redrawn from the snapshot shown (the newest, or the time slider's) at most every ``REDRAW_MS``, and
 not while hidden.
@@ -21,7 +24,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -47,6 +49,7 @@ MAX_FILTERS = 64  # filters drawn (the rest are counted)
 MAX_CHANNELS = 32  # input channels drawn of a deeper layer's filters
 GROUP_GAP = 3  # pixels of the grid between two filters (one between two input channels of a filter)
 PER_FILTER, ONE_SCALE = "per filter", "one scale"
+WEIGHTS, LEARNED, GRADIENTS = "weights", "learned", "gradients"  # what the view shows of each filter
 
 
 def rgb_filters(weights: np.ndarray, scale: str) -> np.ndarray:
@@ -112,11 +115,14 @@ class FiltersView(QWidget):
         self.scale_choice.setToolTip("Per filter: each filter's own range, so faint ones show their pattern. "
                                      "One scale: strengths compare (0 is grey)")
         self.scale_choice.currentIndexChanged.connect(self._schedule)
-        self.gradients = QCheckBox("Gradients dL/dW")
-        self.gradients.setToolTip("Show each filter's gradient of the last step's loss instead of its weights "
-                                  "(signed, on a scale about 0)")
-        self.gradients.toggled.connect(self._gradients_toggled)
-        self.caption = caption_label("The conv filters appear with the run's first snapshot.")
+        self.show_choice = QComboBox()
+        self.show_choice.addItem("Weights W", WEIGHTS)
+        self.show_choice.addItem("Learned W − W₀ (since the first snapshot)", LEARNED)
+        self.show_choice.addItem("Gradients dL/dW", GRADIENTS)
+        self.show_choice.setToolTip("Each filter's weights; what training has changed since the run's first kept "
+                                    "snapshot (the random start taken away); or its gradient of the last step's loss")
+        self.show_choice.currentIndexChanged.connect(self._gradients_toggled)
+        self.caption = caption_label("The conv filters appear with the run's first snapshot.", lines=3)
         self.legend = Legend(width=160)
         self.legend.hide()
         controls = QHBoxLayout()
@@ -124,9 +130,12 @@ class FiltersView(QWidget):
         controls.addWidget(self.layer_choice, 1)
         controls.addWidget(QLabel("Colours"))
         controls.addWidget(self.scale_choice)
-        controls.addWidget(self.gradients)
         controls.addStretch(1)
-        controls.addWidget(self.legend)
+        shown = QHBoxLayout()  # a line of its own: the view stays readable in a narrow dock
+        shown.addWidget(QLabel("Show"))
+        shown.addWidget(self.show_choice)
+        shown.addStretch(1)
+        shown.addWidget(self.legend)
         self.view = pg.GraphicsView()
         self.box = fixed_box(self.view)
         self.rgb_item = pg.ImageItem(axisOrder="row-major")
@@ -142,6 +151,7 @@ class FiltersView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
+        layout.addLayout(shown)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.caption)
         self._timer = QTimer(self, interval=REDRAW_MS, singleShot=True)
@@ -180,8 +190,16 @@ class FiltersView(QWidget):
         return self.scale_choice.currentData()
 
     @property
+    def showing(self) -> str:
+        return self.show_choice.currentData()
+
+    @property
     def showing_gradients(self) -> bool:
-        return self.gradients.isChecked()
+        return self.showing == GRADIENTS
+
+    def set_showing(self, what: str) -> None:
+        """``weights``, ``learned`` (W − W₀) or ``gradients``."""
+        self.show_choice.setCurrentIndex(self.show_choice.findData(what))
 
     def _gradients_toggled(self) -> None:
         self._ask_for_gradients()
@@ -216,7 +234,7 @@ class FiltersView(QWidget):
         snapshot = self.snapshot
         name = self.layer_choice.currentText()
         gradients = self.showing_gradients
-        key = (self.serial, name, self.scale, gradients, self.view.width(), self.view.height())
+        key = (self.serial, name, self.scale, self.showing, self.view.width(), self.view.height())
         if snapshot is None or not self.isVisible() or name not in snapshot.filters or key == self._drawn:
             return
         if gradients and name not in snapshot.filter_gradients:
@@ -225,9 +243,15 @@ class FiltersView(QWidget):
             gradients = False
         arrays = snapshot.filter_gradients if gradients else snapshot.filters
         weights = np.asarray(arrays[name])
+        base = self._start(name) if self.showing == LEARNED and not gradients else None
+        if base is not None:
+            weights = weights - np.asarray(base.filters[name])
         shown = weights[:MAX_FILTERS]
         k, c, f1, f2 = weights.shape
         more = f"; the first {len(shown)} of {k} drawn" if k > len(shown) else ""
+        learned = f"what the {k} filters of {name} learned since step {base.step} (W − W₀)" if base is not None else ""
+        if base is snapshot:
+            learned += ": none yet, this is that snapshot"
         if c == 3 and not gradients:
             self.cols = self._columns(len(shown), f1, f2)
             self.rgb_item.setImage(rgb_mosaic(rgb_filters(shown, self.scale), self.cols), autoLevels=False, levels=(0, 1))
@@ -237,7 +261,8 @@ class FiltersView(QWidget):
             self.scale_choice.setEnabled(True)
             how = ("each stretched over its own range" if self.scale == PER_FILTER
                    else "on one scale about 0 (grey is 0)")
-            self.caption.setText(f"Step {snapshot.step}: the {k} filters of {name}, {f2}×{f1} over the RGB image, "
+            what = learned or f"the {k} filters of {name}"
+            self.caption.setText(f"Step {snapshot.step}: {what}, {f2}×{f1} over the RGB image, "
                                  f"each one colour tile (its red, green and blue slices), {how}{more}.")
         else:
             shown = shown[:, :MAX_CHANNELS]
@@ -253,12 +278,21 @@ class FiltersView(QWidget):
             channels = ("its R, G and B input channels" if c == 3 else
                         f"the first {shown.shape[1]} of its {c} input channels" if c > shown.shape[1]
                         else f"its {c} input channels")
-            what = f"the gradients dL/dW of the {k} filters" if gradients else f"the {k} filters"
-            self.caption.setText(f"Step {snapshot.step}: {what} of {name} ({f2}×{f1}×{c}), each a strip of "
+            what = (f"the gradients dL/dW of the {k} filters of {name}" if gradients
+                    else learned or f"the {k} filters of {name}")
+            self.caption.setText(f"Step {snapshot.step}: {what} ({f2}×{f1}×{c}), each a strip of "
                                  f"{channels} side by side, on one scale about 0{more}.")
         self.shown, self.shape, self.drawn_gradients = shown, shown.shape, gradients
         self.box.autoRange(padding=0.01)
         self._drawn = key
+
+    def _start(self, name: str) -> Snapshot | None:
+        """The run's first kept snapshot with filters ``name`` of the same shape (W₀ for the learned change)."""
+        kept = self.session.records.snapshots
+        first = kept[0] if kept else self.snapshot
+        if first is None or name not in first.filters or first.filters[name].shape != self.snapshot.filters[name].shape:
+            return None
+        return first
 
     def _columns(self, count: int, h: int, w: int, gap: int = 1) -> int:
         """Columns of ``count`` h×w tiles (``gap`` apart) that make them largest in the view's space."""

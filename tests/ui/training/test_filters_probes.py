@@ -37,7 +37,7 @@ def picture(path, width=48, height=40, colour="#d03020") -> str:
 
 
 def test_the_gradients_toggle_shows_each_filters_dL_dW_and_asks_only_while_shown(qtbot, session, monkeypatch):
-    from convviz.ui.training.filters_view import FiltersView, filter_cell, filter_grid
+    from convviz.ui.training.filters_view import FiltersView, filter_cell, filter_grid, rgb_filters, rgb_mosaic
 
     asked = []
     real = session.want_filter_gradients
@@ -46,7 +46,7 @@ def test_the_gradients_toggle_shows_each_filters_dL_dW_and_asks_only_while_shown
     session.start(TrainConfig(epochs=500, batch_size=16, threads=1), "synthetic")
     qtbot.waitUntil(lambda: view._drawn is not None, timeout=20_000)
     assert asked == [] and view.rgb_item.isVisible()  # weights, no gradients asked for
-    view.gradients.setChecked(True)
+    view.set_showing("gradients")
     assert asked == [True]
     qtbot.waitUntil(lambda: view.drawn_gradients and view._drawn[0] == view.serial, timeout=20_000)
     session.pause()
@@ -65,9 +65,16 @@ def test_the_gradients_toggle_shows_each_filters_dL_dW_and_asks_only_while_shown
     assert asked == [True, False]  # hidden: no gradients wanted
     view.show()
     assert asked == [True, False, True]
-    view.gradients.setChecked(False)
+    view.set_showing("learned")
     assert asked == [True, False, True, False]
-    qtbot.waitUntil(lambda: not view.drawn_gradients and view.rgb_item.isVisible(), timeout=20_000)
+    qtbot.waitUntil(lambda: not view.drawn_gradients and view.rgb_item.isVisible() and view._drawn[3] == "learned",
+                    timeout=20_000)
+    # what conv1 learned since the first kept snapshot: W − W₀, each filter stretched over its range
+    start = session.records.snapshots[0]
+    change = view.snapshot.filters["conv1"] - start.filters["conv1"]
+    np.testing.assert_allclose(view.shown, change)
+    np.testing.assert_allclose(view.rgb_item.image, rgb_mosaic(rgb_filters(change, "per filter"), view.cols))
+    assert f"learned since step {start.step} (W − W₀)" in view.caption.text()
 
 
 def test_a_picture_file_added_is_a_card_with_its_name_and_top_3_and_can_be_removed(qtbot, session, tmp_path):
@@ -76,12 +83,12 @@ def test_a_picture_file_added_is_a_card_with_its_name_and_top_3_and_can_be_remov
     view = shown(qtbot, ProbesView(session))
     session.start(TrainConfig(epochs=500, batch_size=16, threads=1), "synthetic")
     qtbot.waitUntil(lambda: len(view.cards) == 10 and bool(view.cards[0].classes), timeout=20_000)
-    assert not any(card.remove.isVisible() for card in view.cards)  # the data set's probes stay
+    assert all(card.remove.isHidden() for card in view.cards)  # the data set's probes stay
     name = view.add_image_file(picture(tmp_path / "my picture.png"))
     assert name == "my picture.png" and "my picture.png added (48×40 → centre crop 40×40, resampled to 32×32×3)" in view.caption.text()
     qtbot.waitUntil(lambda: len(view.cards) == 11 and bool(view.cards[-1].classes), timeout=20_000)
     card = view.cards[-1]
-    assert card.name == "my picture.png" and card.label.toolTip() == "my picture.png" and card.remove.isVisible()
+    assert card.name == "my picture.png" and card.label.toolTip() == "my picture.png" and not card.remove.isHidden()
     assert len(card.classes) == 3 and "%" in card.top.text()
     assert "centre crop" in card.image.toolTip() and "class unknown" in card.image.toolTip()
     assert card.label.text().replace("\u200b", "") == "<b>my picture.png</b>"
