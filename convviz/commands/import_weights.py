@@ -45,6 +45,8 @@ def run_import(args) -> int:
         raise UserError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     print(f"imported {len(imported.weights)} tensors of {args.weights} ({imported.layout} layout) into "
           f"{spec.name or args.network}: {out}")
+    if imported.fresh:
+        print(f"{', '.join(imported.fresh)} start fresh (the replaced last FC layer)")
     if imported.ignored:
         print(f"left out {len(imported.ignored)} tensors no ConvViz network holds: "
               + ", ".join(imported.ignored[:4]) + (" …" if len(imported.ignored) > 4 else ""))

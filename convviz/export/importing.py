@@ -37,6 +37,7 @@ class Imported:
     layout: str
     origin: str
     ignored: list[str] = field(default_factory=list)
+    fresh: list[str] = field(default_factory=list)  # a replaced head's tensors: seeded, not from the file
 
 
 def _tensor_file(path: Path):
@@ -123,6 +124,9 @@ def import_weights(spec: NetworkSpec, path: str | os.PathLike, expected: dict | 
     if best is None:  # no layout describes the network: compare with ConvViz's own names
         best = (0, "ConvViz's", {n: n for n in expected})
     _, label, mapping = best
+    fresh, theirs = _replaced_head(spec, header, keys, mapping, expected)
+    keys -= theirs
+    skipped = sorted(set(skipped) | theirs)
     problems = _differences(header, keys, mapping, expected)
     if problems:
         shown = problems[:MAX_LISTED] + ([f"and {len(problems) - MAX_LISTED} more"] if len(problems) > MAX_LISTED else [])
@@ -135,7 +139,35 @@ def import_weights(spec: NetworkSpec, path: str | os.PathLike, expected: dict | 
     for name, array in weights.items():
         if not np.isfinite(array).all():
             raise ExportError(f"{path.name}: {mapping[name]} contains NaN or infinity")
-    return Imported(spec, weights, label, str(path), skipped)
+    if fresh:
+        from convviz.engine import Network
+
+        seeded = Network(spec, seed=0).get_weights()
+        weights.update({name: seeded[name] for name in fresh})
+    return Imported(spec, weights, label, str(path), skipped, fresh)
+
+
+def _replaced_head(spec, header, keys, mapping, expected) -> tuple[list[str], set[str]]:
+    """(the replaced head's tensor names, the file keys of the layer it replaced) when ``spec``'s last
+    FC layer was replaced for fine-tuning (``replace_head``): those names leave ``mapping`` (they start
+    fresh) and those keys are left out; nothing when the file has the head itself. The old layer is the one the layout puts there, or, in
+    ConvViz's names, the one layer of the file the network lacks whose weight has the head's input size."""
+    from convviz.model.fine_tune import replaced_head
+
+    head = replaced_head(spec)
+    fresh = [name for name in mapping if head is not None and name.rpartition(".")[0] == head]
+    if all(mapping[name] in header and tuple(header[mapping[name]][0]) == tuple(expected[name]) for name in fresh):
+        return [], set()  # the file has this head (weights of the fine-tuned network itself)
+    theirs = {mapping.pop(name) for name in fresh} - set(expected)
+    if not theirs:
+        wanted = set(mapping.values())
+        layers = {k.rpartition(".")[0] for k in keys - wanted}
+        inputs = expected[f"{head}.weight"][1]
+        candidates = [layer for layer in layers
+                      if len(header.get(f"{layer}.weight", ((),))[0]) == 2 and header[f"{layer}.weight"][0][1] == inputs]
+        if len(candidates) == 1:
+            theirs = {k for k in keys - wanted if k.rpartition(".")[0] == candidates[0]}
+    return fresh, theirs
 
 
 def _fitting_preset(header, keys, label: str, spec: NetworkSpec) -> str:

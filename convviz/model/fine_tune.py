@@ -11,6 +11,7 @@ new head starts fresh, every other layer keeps the ones it had).
 from __future__ import annotations
 
 import copy
+import re
 import dataclasses
 
 from convviz.model.analysis import NetworkReport, analyze
@@ -133,3 +134,11 @@ def _leaves(layer) -> list:
     if not layer.COMPOSITE:
         return [layer]
     return [leaf for _, stack in layer.stacks() for inner in stack for leaf in _leaves(inner)]
+
+
+def replaced_head(spec: NetworkSpec) -> str | None:
+    """The name of the last FC layer if :func:`replace_head` made it (``head``, ``head2`` …), else None:
+    importing weights leaves it out (it starts fresh) instead of refusing the file."""
+    index = last_fc_index(spec)
+    name = spec.layers[index].name if index is not None else ""
+    return name if re.fullmatch(rf"{HEAD_NAME}\d*", name) else None

@@ -11,7 +11,7 @@ from convviz.export.importing import import_weights
 from convviz.model import analyze, preset
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: .pth files need it")
-from tests.export.test_import_weights import save_pth, torchvision_alexnet  # noqa: E402
+from tests.export.test_import_weights import save_pth, torchvision_alexnet
 
 
 def alexnet_module():
@@ -82,3 +82,27 @@ def test_the_papers_alexnet_refuses_the_file_and_names_the_torchvision_preset(tm
     assert message.endswith("the file fits preset:alexnet_torchvision (AlexNet (torchvision)) exactly: import it into "
                             "that network (Case Studies → AlexNet (torchvision), or convviz import-weights "
                             "preset:alexnet_torchvision …)")
+
+
+def test_a_replaced_head_starts_fresh_instead_of_refusing_the_file(tmp_path, capsys):
+    """torchvision's AlexNet into the preset after Edit → Replace Last FC Layer (10 classes): every
+    layer but the head comes from the file; the file's classifier.6 is left out."""
+    from convviz.cli import main
+    from convviz.export.safetensors_io import write_weights
+    from convviz.model import save_spec
+    from convviz.model.fine_tune import replace_head
+
+    state = scaled_state(seed=3)
+    path = save_pth(tmp_path, state)
+    spec = replace_head(preset("alexnet_torchvision"), 10)
+    imported = import_weights(spec, path)
+    assert imported.fresh == ["head.weight", "head.bias"] and "classifier.6.weight" in imported.ignored
+    np.testing.assert_array_equal(imported.weights["fc2.weight"], state["classifier.4.weight"].numpy())
+    np.testing.assert_array_equal(imported.weights["head.weight"], Network(spec, seed=0).params()["head.weight"])
+    save_spec(spec, tmp_path / "tuned.json")
+    assert main(["import-weights", str(tmp_path / "tuned.json"), str(path), "--out", str(tmp_path / "t.safetensors")]) == 0
+    assert "head.weight, head.bias start fresh (the replaced last FC layer)" in capsys.readouterr().out
+    # the fine-tuned network's own file (ConvViz's names, its head included) loads its head
+    trained = {**imported.weights, "head.weight": imported.weights["head.weight"] + 1}
+    again = import_weights(spec, write_weights(tmp_path / "own.safetensors", trained))
+    assert again.fresh == [] and np.array_equal(again.weights["head.weight"], trained["head.weight"])

@@ -93,7 +93,11 @@ def test_fine_tuning_an_imported_torchvision_resnet18_on_small_images(tmp_path, 
     block and leave the rest as imported."""
     torch = pytest.importorskip("torch", reason="PyTorch is not installed: .pth files need it")
     from convviz.export.importing import import_weights
-    from tests.export.test_import_weights import random_state, save_pth, torchvision_resnet18
+    from tests.export.test_import_weights import (
+        random_state,
+        save_pth,
+        torchvision_resnet18,
+    )
 
     state = random_state(torchvision_resnet18(), seed=2)
     path = save_pth(tmp_path, state)
@@ -110,3 +114,16 @@ def test_fine_tuning_an_imported_torchvision_resnet18_on_small_images(tmp_path, 
     np.testing.assert_array_equal(after["res7.body.bn2.weight"], state["layer4.0.bn2.weight"].numpy())
     assert not np.array_equal(after["res8.body.conv1.weight"], state["layer4.1.conv1.weight"].numpy())
     assert after["head.weight"].shape == (10, 512) and torch is not None
+
+
+def test_weights_in_convviz_names_import_into_a_network_whose_head_was_replaced(tmp_path, spec):
+    pytest.importorskip("safetensors", reason="safetensors is not installed")
+    from convviz.export.importing import import_weights
+    from convviz.export.safetensors_io import write_weights
+
+    old = Network(spec, seed=5).get_weights()
+    path = write_weights(tmp_path / "w.safetensors", old)
+    imported = import_weights(replace_head(spec, 4), path)  # fc1 (10 units) is the layer head replaced
+    assert imported.fresh == ["head.weight", "head.bias"] and imported.ignored == ["fc1.bias", "fc1.weight"]
+    np.testing.assert_array_equal(imported.weights["conv2.weight"], old["conv2.weight"])
+    assert imported.weights["head.weight"].shape == (4, old["fc1.weight"].shape[1])
