@@ -11,8 +11,8 @@ new head starts fresh, every other layer keeps the ones it had).
 from __future__ import annotations
 
 import copy
-import re
 import dataclasses
+import re
 
 from convviz.model.analysis import NetworkReport, analyze
 from convviz.model.layers import FC
@@ -34,8 +34,7 @@ def freeze_up_to(spec: NetworkSpec, layer_name: str) -> NetworkSpec:
     reports = parameter_layers(frozen)
     names = [r.name for r in reports]
     if layer_name not in names:
-        all_names = [r.name for top in analyze(frozen).layers for r in top.walk()]
-        what = "has no parameters to freeze" if layer_name in all_names else "is not a layer of this network"
+        what = "has no parameters to freeze" if layer_name in _names(frozen) else "is not a layer of this network"
         raise ValueError(f"{layer_name!r} {what}; layers with parameters: {', '.join(names) or 'none'}")
     last = names.index(layer_name)
     for i, report in enumerate(reports):
@@ -51,7 +50,7 @@ def last_fc_index(spec: NetworkSpec) -> int | None:
 
 def head_name(spec: NetworkSpec) -> str:
     """``head``, or ``head2``, ``head3`` … : a name no layer of ``spec`` has yet."""
-    taken = {r.name for top in analyze(spec).layers for r in top.walk()}
+    taken = _names(spec)
     name, n = HEAD_NAME, 1
     while name in taken:
         n += 1
@@ -117,17 +116,24 @@ def derived_by_fine_tuning(old: NetworkSpec, new: NetworkSpec) -> bool:
     i, j = last_fc_index(old), last_fc_index(new)
     if i is None or i != j or len(old.layers) != len(new.layers):
         return False
-    taken = {r.name for top in analyze(old).layers for r in top.walk()}
-    if not new.layers[j].name or new.layers[j].name in taken:
+    if not new.layers[j].name or new.layers[j].name in _names(old):
         return False
-    rest = lambda spec: NetworkSpec(spec.input, spec.layers[:i] + spec.layers[i + 1:])
-    return same_but_switches(rest(old), rest(new))
+
+    def without_head(spec: NetworkSpec) -> NetworkSpec:
+        return NetworkSpec(spec.input, spec.layers[:i] + spec.layers[i + 1:])
+
+    return same_but_switches(without_head(old), without_head(new))
 
 
 def is_frozen(layer) -> bool:
     """A frozen layer with parameters, or a block whose every layer with parameters is frozen."""
     leaves = [x for x in _leaves(layer) if x.FREEZABLE]
     return bool(leaves) and not any(x.trainable for x in leaves)
+
+
+def _names(spec: NetworkSpec) -> set[str]:
+    """Every layer's full name, blocks walked."""
+    return {r.name for top in analyze(spec).layers for r in top.walk()}
 
 
 def _leaves(layer) -> list:
