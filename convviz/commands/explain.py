@@ -222,7 +222,7 @@ def run_explain(args) -> int:
         raise UserError(f"--input-grad: explain gives the input gradient of Conv and max-pool layers; {args.layer} is FC")
     if is_fc and args.output[1:] != (0, 0):
         raise UserError(f"--output: an FC layer's output is 1×1×D: give D,0,0, got {','.join(map(str, args.output))}")
-    scores = net.trace_forward(x).scores
+    scores = net.forward(x, train=False)
     if scores.ndim != 2:
         raise UserError("explain needs a network whose output is one score per class (a 1×1×K volume)")
     target = args.label if args.label is not None else label
@@ -231,7 +231,7 @@ def run_explain(args) -> int:
         target, target_text = int(np.argmax(scores[0])), "the predicted class (give --label K to choose)"
     if not 0 <= target < scores.shape[1]:
         raise UserError(f"--label must lie in [0, {scores.shape[1]}), got {target}")
-    trace, loss, _ = S.trace_step(net, x, [target])
+    trace, loss, _ = S.trace_step(net, x, [target], own=True)
     d, y, xx = args.output
     report = {
         "network": spec.name or args.network, "weights": origin,

@@ -65,7 +65,10 @@ def gradient_check(net, trace: Trace, labels, what: str, index: tuple[int, ...],
         if what not in params:
             raise KeyError(f"no parameter named {what!r}; parameters: {', '.join(params)}")
         layer, key = what.rsplit(".", 1)
-        target, analytic = params[what], float(trace[layer].param_grads[key][index])
+        analytic = float(trace[layer].param_grads[key][index])
+        # a copy takes the array's place while it is perturbed: a trace sharing the array never sees it
+        owner, original = net.layer(layer), params[what]
+        target = original.copy()
     old = target[index]
 
     def loss(step: float) -> float:
@@ -74,9 +77,13 @@ def gradient_check(net, trace: Trace, labels, what: str, index: tuple[int, ...],
 
     with net.run_state_kept():
         try:
+            if what != "input":
+                owner.params[key] = target
             numeric = (8 * (loss(h) - loss(-h)) - (loss(2 * h) - loss(-2 * h))) / (12 * h)
         finally:
             target[index] = old
+            if what != "input":
+                owner.params[key] = original
     error = rel_error(np.array([analytic]), np.array([numeric]))
     text = (f"d loss / d {what}[{', '.join(map(str, index))}]: backward pass {analytic:.10g}, centred difference "
             f"(h = {h:g}) {numeric:.10g}, relative error {error:.1e}")
@@ -152,15 +159,20 @@ def float64_network(spec, weights: dict):
     return net
 
 
-def trace_step(net, x, labels):
+def trace_step(net, x, labels, own: bool = False):
     """Trace one step of training on ``x`` (N, C, H, W) with ``labels`` (N,) in evaluation mode:
     forward, the softmax cross-entropy loss, and backward from its gradient.
 
-    Returns (trace, loss, dscores); the network is left as it was.
+    Returns (trace, loss, dscores); the network is left as it was, except that with ``own`` (a network
+    of the caller's own, as ``float64_network`` makes, whose parameters nothing changes and that no
+    other backward pass runs on) its parameters and gradients are the trace's ``params`` and
+    ``param_grads``, not copies (VGG-16 in float64: four copies of 1.1 GB fewer; ``gradient_check``
+    perturbs a copy, never the network's array).
     """
     from convviz.engine.loss import softmax_cross_entropy
+    from convviz.engine.trace import trace_backward, trace_forward
 
-    trace = net.trace_forward(x, train=False)
+    trace = trace_forward(net, x, train=False, copy_params=not own)
     loss, dscores = softmax_cross_entropy(trace.scores, np.asarray(labels, dtype=np.int64))
-    net.trace_backward(trace, dscores)
+    trace_backward(net, trace, dscores, keep_grads=not own)
     return trace, loss, dscores

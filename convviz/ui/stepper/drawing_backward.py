@@ -10,7 +10,7 @@ import numpy as np
 from convviz.engine.explain_blocks import BlockExplanation
 from convviz.engine.explain_fc import FCInputGradExplanation
 from convviz.engine.explain_step import ledger_terms
-from convviz.ui.stepper.ledger import SCATTER_HEADERS, Row, index, number, scatter_rows
+from convviz.ui.stepper.ledger import SCATTER_HEADERS, LazyRow, Row, index, number, scatter_rows
 from convviz.ui.stepper.stepping import AvgPoolBackward, ConvBackward, MaxPoolBackward
 
 
@@ -31,15 +31,19 @@ class BackwardDrawing:
         self.canvas.left.outline(e.k, 0, 0, Ho, Wo, colour="#ff8c00", width=2.5)
         r0, c0 = e.p * dh - top, e.q * dw - left
         self.canvas.right.zoom_to(e.c, r0, c0, min(5 * sh, Ho * sh), min(5 * sw, Wo * sw), margin=0)
-        for y in range(min(Ho, 64)):
-            for x in range(min(Wo, 64)):
-                self.canvas.right.outline(e.c, r0 + y * sh, c0 + x * sw, colour="#ff8c00", width=1.0)
-        rows, running = [], 0.0
-        for i, t in enumerate(ledger_terms(self.run.net, e)):
-            running += t.product
-            rows.append(Row((str(i + 1), index(t.left[1][1:]) + (" pad" if t.padding else ""), number(t.left[2]),
-                             index(t.right[1][1:]), number(t.right[2]), number(t.product), number(running)),
-                            "pad" if t.padding else "term", i))  # one image: its index n (0) left out
+        taps = [(r0 + y * sh, c0 + x * sw) for y in range(Ho) for x in range(Wo)]
+        self.canvas.right.outline_cells(e.c, taps, zoomed=[(r0 + y * sh, c0 + x * sw) for y in range(min(Ho, 5))
+                                                            for x in range(min(Wo, 5))])
+        shape, running = e.inputs.shape, np.cumsum(e.products.ravel())  # the running sum, in the ledger's order
+        pads = np.broadcast_to(e.padding, shape).ravel()
+
+        def cells(i: int) -> tuple[str, ...]:  # one image: its index n (0) left out
+            n, y, x = (int(v) for v in np.unravel_index(i, shape))
+            return (str(i + 1), index((e.c, r0 + y * sh, c0 + x * sw)) + (" pad" if pads[i] else ""),
+                    number(float(e.inputs[n, y, x])), index((e.k, y, x)), number(float(e.upstream[n, y, x])),
+                    number(float(e.products[n, y, x])), number(float(running[i])))
+
+        rows = [LazyRow(lambda i=i: cells(i), "pad" if pads[i] else "term", i) for i in range(running.size)]
         rows.append(Row(("", "= Σ over positions", "", "", "", "", number(e.total)), "total"))
         rows.append(Row(("", "engine dW", "", "", "", "", number(e.engine)), "check" if e.matches else "wrong"))
         record = self.run.trace[stop.layer]

@@ -39,6 +39,22 @@ class Row:
     term: int | None = None
 
 
+class LazyRow:
+    """A :class:`Row` whose cells are made by ``make()`` when first read: a ledger of 50,000 terms (a
+    weight gradient of VGG-16's first layer) is shown at once, its rows formatted as they scroll by."""
+
+    __slots__ = ("_make", "_cells", "style", "term")
+
+    def __init__(self, make, style: str = "term", term: int | None = None):
+        self._make, self._cells, self.style, self.term = make, None, style, term
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        if self._cells is None:
+            self._cells = self._make()
+        return self._cells
+
+
 CONV_HEADERS = ("#", "x[c,y,x]", "x", "w[d,c,i,j]", "w", "x·w = p", "running Σ")
 
 
@@ -196,8 +212,10 @@ class LedgerTable(QTableView):
         never widens the column of the terms' indices."""
         self.clearSpans()
         for r, row in enumerate(self.rows):
+            if row.term is not None:
+                continue
             cells = row.cells
-            if row.term is None and len(cells) > 3:
+            if len(cells) > 3:
                 empty = 0
                 while 2 + empty < len(cells) - 1 and not cells[2 + empty]:
                     empty += 1

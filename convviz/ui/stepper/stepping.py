@@ -122,7 +122,7 @@ class StepRun:
         self.optimizer_state = optimizer_state  # the run's velocity or moments (None: a first step from 0)
         self.state_error = ""  # why ``optimizer_state`` did not fit the optimizer (then it starts from 0)
         self._optimizer = None
-        self.trace, self.loss, self.dscores = S.trace_step(self.net, self.x, [self.label])
+        self.trace, self.loss, self.dscores = S.trace_step(self.net, self.x, [self.label], own=True)
         self.stops = timeline(self.trace)
         self._routing: dict[str, P.MaxPoolRouting] = {}
         self._scatter: dict[str, X.ConvScatter] = {}

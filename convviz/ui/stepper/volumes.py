@@ -249,6 +249,22 @@ class VolumePanel:
         if self.zoom is not None:
             self.zoom.outline(channel, row0, col0, rows, cols, colour, width)
 
+    def outline_cells(self, channel: int, cells, colour: str = "#ff8c00", width: float = 1.0, zoomed=()) -> None:
+        """Outline every (row, col) of ``cells`` on slice ``channel`` as one item (thousands at once), and in
+        the zoom the ``zoomed`` ones (those it shows)."""
+        if not self.shows(channel):
+            return
+        path = QPainterPath()
+        for row, col in cells:
+            path.addRect(self.cell_rect(channel, row, col, 1, 1))
+        item = QGraphicsPathItem(path)
+        item.setPen(pg.mkPen(colour, width=width))
+        self.box.addItem(item)
+        self.overlays.append(item)
+        if self.zoom is not None:
+            for row, col in zoomed:
+                self.zoom.outline(channel, row, col, 1, 1, colour, width)
+
     def zoom_to(self, channel: int, row0: int, col0: int, rows: int = 1, cols: int = 1, margin: int = 1) -> None:
         """Show cells [row0, row0 + rows) × [col0, col0 + cols) of slice ``channel`` (and ``margin``
         around them) large in the zoom below; outlines drawn afterwards appear there too. Slices of
