@@ -165,10 +165,13 @@ class ConfusionView(QTableView):
         model.modelReset.connect(self._fit)
 
     def _fit(self) -> None:
-        """Room for every cell and both headers: the matrix is never cut (the window scrolls it last)."""
-        self.horizontalHeader().updateGeometry()
-        self.setMinimumSize(self.sizeHint())
-        self.updateGeometry()
+        """Room for every cell and both headers: the matrix is never cut (the window scrolls it last).
+        A new result of the same classes keeps the size, and the window is not laid out again."""
+        hint = self.sizeHint()
+        if hint != self.minimumSize():
+            self.horizontalHeader().updateGeometry()
+            self.setMinimumSize(hint)
+            self.updateGeometry()
 
     def sizeHint(self) -> QSize:
         n = self.model().columnCount()
@@ -189,24 +192,30 @@ class ClassFiguresModel(QAbstractTableModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.result: ClassEvaluation | None = None
+        self._rows: list[tuple[str, ...]] = []
 
     def set_result(self, result: ClassEvaluation | None) -> None:
+        """Show ``result``; its texts are made here once (each figure recounts the matrix: the view asks often)."""
         self.beginResetModel()
         self.result = result
+        self._rows = [] if result is None else self._texts(result)
         self.endResetModel()
 
+    @staticmethod
+    def _texts(r: ClassEvaluation) -> list[tuple[str, ...]]:
+        support, accuracy, precision, recall = r.support, r.class_accuracy, r.precision, r.recall
+        rows = [(name, f"{int(support[k]):,}", percent(accuracy[k]), percent(precision[k]), percent(recall[k]))
+                for k, name in enumerate(r.class_names)]
+        return rows + [("all classes", f"{r.count:,}", percent(r.accuracy), "", "")]
+
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
-        return 0 if parent.isValid() or self.result is None else len(self.result.class_names) + 1
+        return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
         return len(self.HEADERS)
 
     def cells(self, row: int) -> tuple[str, ...]:
-        r = self.result
-        if row == len(r.class_names):
-            return ("all classes", f"{r.count:,}", percent(r.accuracy), "", "")
-        return (r.class_names[row], f"{int(r.support[row]):,}", percent(r.class_accuracy[row]),
-                percent(r.precision[row]), percent(r.recall[row]))
+        return self._rows[row]
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or self.result is None:

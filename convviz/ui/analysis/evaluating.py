@@ -105,8 +105,7 @@ class EvaluatingPart:
         self.result, self.dataset, self.source_of_result = evaluation, dataset, source
         self._net64 = _Float64Net(spec, weights)
         self.confusion_model.set_result(evaluation)
-        self.figures_model.set_result(evaluation)
-        self.figures.resizeColumnsToContents()
+        self.figures_model.set_result(evaluation)  # its columns fit their contents (the header's resize mode)
         self.accuracy_label.setText(
             f"Accuracy {percent(evaluation.accuracy, 2)}: {evaluation.correct:,} of {evaluation.count:,} "
             f"{dataset.name} test images right (mean loss {evaluation.loss:.3f})")
