@@ -17,6 +17,7 @@ import numpy as np
 
 from convviz.engine.activations import ELU, LeakyReLU, ReLU, Sigmoid, Tanh, relu_backward  # noqa: F401 (re-exported)
 from convviz.engine.layer_base import Layer, array_shape, as_4d, as_flat  # noqa: F401 (re-exported)
+from convviz.engine.kernels import norm
 from convviz.engine.registry import implements
 from convviz.model import layers as spec
 
@@ -60,7 +61,8 @@ class BatchNorm(Layer):
     In eval mode μ and σ² are constants: dx = dout·γ/σ̂.
 
     Works on (C, M) rows of the values (a free view of the kernels' memory layouts), caches x̂ as
-    rows, and gives its output in its input's memory order.
+    rows, and gives its output in its input's memory order. Training passes run a cache-sized block
+    of channels at a time (``convviz.engine.kernels.norm``).
 
     A batch split across threads (``convviz.engine.parallel``) is still one batch: the parts add up
     Σx and Σ(x − μ)² (forward) and Σdout, Σdout·x̂ (backward) over the whole batch, n counts every
@@ -93,32 +95,28 @@ class BatchNorm(Layer):
         gamma, beta = self.params["weight"], self.params["bias"]
         if train:
             part = self._split_part()
-            if part is not None:  # the whole batch's n and Σx, from every part
-                counts_and_sums = part.gather((n, rows.sum(axis=1)))
-                n = sum(count for count, _ in counts_and_sums)
-                mean = functools.reduce(np.add, [s for _, s in counts_and_sums]) / self.dtype.type(n)
-            elif n >= 2:
-                mean = rows.mean(axis=1)
+            if part is not None:  # the whole batch's n, from every part
+                n = sum(part.gather(n))
             if n < 2:
                 raise ValueError(
                     f"{self.name}: batch norm in training needs more than one value per depth slice, "
                     f"got input shape {x.shape}"
                 )
-            xhat = np.subtract(rows, mean[:, None], out=rows if inplace else None)
-            squares = np.einsum("cm,cm->c", xhat, xhat)
-            var = (squares if part is None else part.sum(squares)) / n
-            inv_std = (1 / np.sqrt(var + eps)).astype(self.dtype)
-            xhat *= inv_std[:, None]
+            xhat = rows if inplace else np.empty_like(rows)
+            y = np.empty_like(rows)
+            mean, var, inv_std = norm.train_forward(rows, gamma, beta, eps, n, xhat, y,
+                                                    None if part is None else part.sum)
             if part is None or part.rank == 0:  # the running statistics are shared by the parts
                 running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
                 running_var *= 1 - momentum
                 running_var += (momentum * n / (n - 1)) * var
-        else:
-            inv_std = (1 / np.sqrt(self.buffers["running_var"] + eps)).astype(self.dtype)
-            xhat = rows - self.buffers["running_mean"][:, None]
-            xhat *= inv_std[:, None]
+            self.train, self.xhat, self.inv_std, self.n = train, xhat, inv_std, n
+            return rows_back(y, self.perm, self.shape)
+        inv_std = (1 / np.sqrt(self.buffers["running_var"] + eps)).astype(self.dtype)
+        xhat = rows - self.buffers["running_mean"][:, None]
+        xhat *= inv_std[:, None]
         self.train, self.xhat, self.inv_std, self.n = train, xhat, inv_std, n
         y = xhat * gamma[:, None]
         y += beta[:, None]
@@ -127,21 +125,15 @@ class BatchNorm(Layer):
     def backward(self, dout, inplace=False):
         xhat, inv_std, gamma = self.xhat, self.inv_std, self.params["weight"]
         d, _ = slice_rows(dout, self.perm)
-        dbeta = self.grads["bias"]
-        dgamma = self.grads["weight"]
-        np.sum(d, axis=1, out=dbeta)
-        dgamma[...] = np.einsum("cm,cm->c", d, xhat)
+        dbeta, dgamma = self.grads["bias"], self.grads["weight"]
         if not self.train:
+            np.sum(d, axis=1, out=dbeta)
+            dgamma[...] = np.einsum("cm,cm->c", d, xhat)
             return rows_back(d * (gamma * inv_std)[:, None], self.perm, self.shape)
-        n = self.n
         part = self._split_part()
-        if part is not None:  # the whole batch's Σdout and Σdout·x̂; grads keep this part's share
-            dbeta, dgamma = part.sum(np.stack([dbeta, dgamma]))
-        # dx̂ = dout·γ; Σdx̂ = γ·dβ and Σ(dx̂·x̂) = γ·dγ, so no second pass over the batch is needed.
-        scale = gamma * inv_std / n
-        dx = xhat * (-scale * dgamma)[:, None]
-        dx += d * (n * scale)[:, None]
-        dx -= (scale * dbeta)[:, None]
+        # dout's rows may take dx when nobody else reads dout, or when lining them up copied them
+        dx = d if inplace or not np.may_share_memory(d, dout) else np.empty_like(d)
+        norm.train_backward(d, xhat, gamma, inv_std, self.n, dx, dgamma, dbeta, None if part is None else part.sum)
         return rows_back(dx, self.perm, self.shape)
 
 

@@ -76,13 +76,20 @@ def test_two_threads_give_the_one_thread_step_float64(name):
     assert two.get_rng_state() == one.get_rng_state()  # dropout drew the same numbers, no more
 
 
+# ResNet-20 in float32 is off float64 by up to these shares on one thread already, seed to seed
+# (measured over seeds 3–6): a ReLU input within rounding of 0 takes the other side in float32 and
+# stops or passes a whole gradient value (e.g. relu6 on seed 4: dx off by 1e-2 from there down).
+# Which run meets such a flip is luck, so below these shares one and two threads are not compared.
+# A split batch normalising with its own part's statistics would be off by ~1e-1 in the scores.
+FLIP_FLOOR = {"resnet20": {"scores": 5e-4, "dx": 0.15, "grad": 0.08, "buffer": 5e-5, "eval": 5e-3, "param": 1e-3}}
+
+
 @pytest.mark.parametrize("name", PRESETS)
 def test_two_threads_give_the_one_thread_step_float32(name):
-    """Within float32 rounding: against float64, two threads are off by no more than one thread is.
-
-    (ResNet-20's input gradient is off by ~1e-2 of its largest value on one thread already.) The
-    small VGG draws its dropout masks in the network's dtype, so float64 draws others: there the two
-    float32 runs are compared with each other."""
+    """Within float32 rounding: against float64, two threads are off by no more than one thread is
+    (or than float32's ReLU flips make one thread off, see FLIP_FLOOR). The small VGG draws its
+    dropout masks in the network's dtype, so float64 draws others: there the two float32 runs are
+    compared with each other."""
     spec = preset(name)
     batches = [data(spec, 33, seed=1), data(spec, 16, seed=2)]  # 17 + 16 images, then 8 + 8
     one, two = Network(spec, seed=3), Network(spec, seed=3, threads=2)
@@ -93,7 +100,9 @@ def test_two_threads_give_the_one_thread_step_float32(name):
         return
     exact = train_steps(Network(spec, seed=3, dtype=np.float64), batches)
     off_one, off_two = errors(exact, run_one), errors(exact, run_two)
-    worse = {kind: (off_one[kind], e) for kind, e in off_two.items() if not e <= 2 * off_one[kind] + 1e-6}
+    floor = FLIP_FLOOR.get(name, {})
+    rounding = {kind: max(e, floor.get(kind, 0.0)) for kind, e in off_one.items()}
+    worse = {kind: (off_one[kind], e) for kind, e in off_two.items() if not e <= 2 * rounding[kind] + 1e-6}
     assert not worse, f"(one thread, two threads) off float64 by: {worse}"
 
 

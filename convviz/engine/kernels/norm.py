@@ -1,0 +1,95 @@
+"""Batch-norm training passes over (C, M) rows, a cache-sized block of channels at a time.
+
+    forward:  μ = Σx / n,  σ² = Σ(x − μ)² / n,  x̂ = (x − μ)/√(σ² + ε),  y = γ·x̂ + β
+    backward: dβ = Σ dout,  dγ = Σ dout·x̂,  dx = (γ/σ̂)/n · (n·dout − dβ − x̂·dγ)
+
+Each row is one depth slice's n values. The passes of one block (sum, subtract, square, scale,
+shift …) then run on data still in the 1–2 MiB L2 cache, so each array crosses main memory once
+instead of once per numpy operation. A batch split over threads (``convviz.engine.parallel``) sums
+its statistics over the parts between the phases (``total`` below); one thread runs every phase of
+a block before the next block. Sums are numpy's (pairwise) row sums and einsum dot products, in the
+rows' dtype, as before the blocking.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BLOCK_BYTES = 512 << 10
+
+
+def channel_blocks(rows: np.ndarray) -> list[slice]:
+    """Slices of rows (channels) of about BLOCK_BYTES each (at least one row)."""
+    step = max(1, BLOCK_BYTES // max(1, rows.shape[1] * rows.itemsize))
+    return [slice(start, min(rows.shape[0], start + step)) for start in range(0, rows.shape[0], step)]
+
+
+def train_forward(rows, gamma, beta, eps: float, n: int, xhat, y, total=None):
+    """x̂ into ``xhat`` and y into ``y`` (both (C, M), ``xhat`` may be ``rows``); returns (μ, σ², 1/σ̂).
+
+    ``total(array)`` sums a per-channel array over the batch's parts (None: one part, and n is
+    this part's count); the mean's sums are ``total``-ed too, so n must be the whole batch's count.
+    """
+    C, dtype = rows.shape[0], rows.dtype
+    mean, var, inv_std = (np.empty(C, dtype) for _ in range(3))
+    blocks = channel_blocks(rows)
+    scale_n = dtype.type(n)
+    if total is None:
+        for b in blocks:
+            mean[b] = rows[b].sum(axis=1) / scale_n
+            centred = np.subtract(rows[b], mean[b, None], out=xhat[b])
+            var[b] = np.einsum("cm,cm->c", centred, centred) / scale_n
+            inv_std[b] = 1 / np.sqrt(var[b] + eps)
+            scale_shift(centred, inv_std[b], gamma[b], beta[b], y[b])
+        return mean, var, inv_std
+    mean[...] = total(rows.sum(axis=1)) / scale_n
+    squares = np.empty(C, dtype)
+    for b in blocks:
+        centred = np.subtract(rows[b], mean[b, None], out=xhat[b])
+        squares[b] = np.einsum("cm,cm->c", centred, centred)
+    var[...] = total(squares) / scale_n
+    inv_std[...] = 1 / np.sqrt(var + eps)
+    for b in blocks:
+        scale_shift(xhat[b], inv_std[b], gamma[b], beta[b], y[b])
+    return mean, var, inv_std
+
+
+def scale_shift(centred, inv_std, gamma, beta, y) -> None:
+    """x̂ = centred · 1/σ̂ (in place), y = γ·x̂ + β."""
+    centred *= inv_std[:, None]
+    np.multiply(centred, gamma[:, None], out=y)
+    y += beta[:, None]
+
+
+def train_backward(d, xhat, gamma, inv_std, n: int, dx, dgamma, dbeta, total=None) -> None:
+    """dx (C, M) (may be ``d``), and this part's dγ, dβ (C,) into ``dgamma``/``dbeta``.
+
+    With ``total`` (a split batch), dx uses the whole batch's Σdout and Σdout·x̂ while dγ and dβ
+    keep this part's share (the network adds the parts' gradients).
+    """
+    blocks = channel_blocks(d)
+    if total is None:
+        for b in blocks:
+            sums(d[b], xhat[b], dgamma[b], dbeta[b])
+            input_grad(d[b], xhat[b], gamma[b], inv_std[b], n, dgamma[b], dbeta[b], dx[b])
+        return
+    for b in blocks:
+        sums(d[b], xhat[b], dgamma[b], dbeta[b])
+    whole_dbeta, whole_dgamma = total(np.stack([dbeta, dgamma]))
+    for b in blocks:
+        input_grad(d[b], xhat[b], gamma[b], inv_std[b], n, whole_dgamma[b], whole_dbeta[b], dx[b])
+
+
+def sums(d, xhat, dgamma, dbeta) -> None:
+    np.sum(d, axis=1, out=dbeta)
+    dgamma[...] = np.einsum("cm,cm->c", d, xhat)
+
+
+def input_grad(d, xhat, gamma, inv_std, n, dgamma, dbeta, dx) -> None:
+    """dx = a·dout − (b·x̂ + c) with a = γ/σ̂, b = a·dγ/n, c = a·dβ/n (dx may be d)."""
+    a = gamma * inv_std
+    b, c = a * dgamma / n, a * dbeta / n
+    shifted = xhat * b[:, None]
+    shifted += c[:, None]
+    np.multiply(d, a[:, None], out=dx)
+    dx -= shifted
