@@ -1,19 +1,23 @@
 """``convviz explain NETWORK|CHECKPOINT --layer NAME --output D,Y,X [--image test:N | synthetic:N | FILE]
-[--seed S] [--label K] [--input-grad C,Y,X] [--weight-grad K,C,I,J] [--json]``
+[--seed S] [--label K] [--input-grad C,Y,X] [--weight-grad K,C,I,J] [--update INDICES]
+[--gradcheck input:C,Y,X | weight:INDICES | bias:K] [--json]``
 
-One number of one layer computed by hand, beside the engine's: the forward dot product of a Conv
-output cell (every term x·w = p, per-channel subtotals, + bias) or of an FC unit (``--output D,0,0``),
-or a pooling window and its winner;
-with ``--input-grad`` the input gradient of one cell (the stamps w·dY that reach it, equal to the
-gather with the 180°-rotated filters) and with ``--weight-grad`` the gradient of one weight (x·dY
-summed over every output position). The network runs in float64 on one image, in evaluation mode,
-with the softmax cross-entropy loss of the image's label starting the backward pass.
+One number of one layer computed by hand, beside the engine's, for one image: forward, the output cell
+of a Conv layer (every term x·w = p, per-channel subtotals, + bias) or an FC unit (``--output D,0,0``),
+a pooling window and its maximum or mean, a batch-norm cell (γ·(x − μ)/√(σ² + ε) + β), an LRN cell
+(its neighbourhood), an activation f(x), or a residual's or branch's paths; with ``--input-grad``
+the gradient the layer sends to one input cell (a Conv's stamps w·dY, equal to the gather with the
+180°-rotated filters; a max pool's routing to the winner; an average pool's shares; an FC layer's
+Σ dY·w; a block's paths); with ``--weight-grad`` the gradient of one Conv weight (x·dY summed over
+every position); with ``--update`` the step the run's optimizer makes to one weight of the layer
+(with a checkpoint's velocity or Adam moments, else a first step of the default optimizer); with
+``--gradcheck`` a gradient beside its centred difference. The network runs in float64, in evaluation
+mode, with the softmax cross-entropy loss of the image's label starting the backward pass.
 
 JSON: ``{"network", "weights", "image", "layer", "type", "loss", "explanations": [...]}``; each
-explanation has ``kind`` (``forward``, ``input_grad``, ``weight_grad``), ``cell``, ``terms`` (each
-``{"input" | "upstream", "weight" | "upstream", "product"}``, every factor with its ``index`` and
-``value``; a padding cell of the input has ``"padding": true``), ``bias`` (forward, where there is
-one), ``sum`` (Σ products), ``total`` (sum + bias), ``engine_value`` and ``matches``.
+explanation's keys are those of :mod:`convviz.commands.explain_entries` (ledgers: ``terms``, ``bias``,
+``sum``, ``total``, ``engine_value``, ``matches``). The exit status is 1 if a hand-made number differs
+from the engine's.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "explain",
         help="compute one number of a layer by hand (the dot-product ledger) beside the engine's",
-        description="Explain one output cell of a Conv or pooling layer, and optionally one input "
-                    "gradient and one weight gradient, for one image, term by term.",
+        description="Explain one output cell of a layer (Conv, FC, pooling, batch norm, LRN, activation, "
+                    "residual or branch), and optionally one input gradient, one weight gradient, one "
+                    "weight's update and a gradient check, for one image, term by term.",
     )
     parser.add_argument("network", metavar="NETWORK|CHECKPOINT",
                         help="a network file (.json), preset:NAME, or a checkpoint folder (its trained weights)")
@@ -50,6 +55,12 @@ def register(subparsers) -> None:
                         help="also explain dL/d input at this cell of the layer's input")
     parser.add_argument("--weight-grad", metavar="K,C,I,J", type=_indices(4, "K,C,I,J"),
                         help="also explain dL/dw[K, C, I, J] (Conv layers)")
+    parser.add_argument("--update", metavar="INDICES", type=_indices(0, "K,C,I,J (Conv) or O,I (FC)"),
+                        help="also explain the optimizer's step to the layer's weight at INDICES (K,C,I,J for "
+                             "a Conv, O,I for an FC layer), with a checkpoint's optimizer state")
+    parser.add_argument("--gradcheck", metavar="WHAT:INDICES", type=_target,
+                        help="also check a gradient by centred differences: input:C,Y,X (the network's "
+                             "input), weight:INDICES or bias:K (of the layer)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.set_defaults(func=run_explain)
 
@@ -62,18 +73,27 @@ def _indices(count: int, names: str):
             values = tuple(int(part) for part in text.split(","))
         except ValueError:
             values = ()
-        if len(values) != count or min(values) < 0:
+        if not values or (count and len(values) != count) or min(values) < 0:
             raise argparse.ArgumentTypeError(f"must be {count} whole numbers ≥ 0 as {names}, got {text!r}")
         return values
 
     return parse
 
 
+def _target(text: str) -> tuple[str, tuple[int, ...]]:
+    import argparse
+
+    what, _, indices = text.partition(":")
+    if what not in ("input", "weight", "bias"):
+        raise argparse.ArgumentTypeError(f"must be input:C,Y,X, weight:INDICES or bias:K, got {text!r}")
+    return what, _indices(0, "whole numbers")(indices)
+
+
 # -- what to explain -----------------------------------------------------------------------------------
 
 
 def _network(argument: str, seed: int):
-    """(spec, weights, where the weights came from)."""
+    """(spec, weights, where the weights came from, training config, checkpoint folder or None)."""
     from convviz.engine import Network
     from convviz.model import SpecFormatError, spec_from_argument
 
@@ -87,7 +107,7 @@ def _network(argument: str, seed: int):
     except SpecFormatError as exc:
         raise UserError(str(exc)) from None
     try:
-        return spec, Network(spec, seed=seed).get_weights(), f"untrained (seed {seed})"
+        return spec, Network(spec, seed=seed).get_weights(), f"untrained (seed {seed})", None, None
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -101,7 +121,7 @@ def _checkpoint(path: Path):
         source = checkpoint_source(folder)
     except ExportError as exc:
         raise UserError(f"cannot read the checkpoint {path}: {exc}") from None
-    return source.spec, source.weights, source.origin
+    return source.spec, source.weights, source.origin, source.config, folder
 
 
 def checkpoint_optimizer_state(folder):
@@ -195,33 +215,15 @@ def _fit(fit_image, pixels, h, w, c):
 
 
 def run_explain(args) -> int:
-    from convviz.engine import (
-        explain_conv_input_grad,
-        explain_conv_output,
-        explain_conv_weight_grad,
-    )
-    from convviz.engine import explain_layers as X
-    from convviz.engine import explain_pool as P
     from convviz.engine import explain_step as S
-    from convviz.engine import layers as L
-    from convviz.engine import windowed as W
 
-    spec, weights, origin = _network(args.network, args.seed)
+    spec, weights, origin, config, folder = _network(args.network, args.seed)
     x, label, classes, image_text = _image(args.image, spec)
     net = S.float64_network(spec, weights)
     try:
         layer = net.layer(args.layer)
     except KeyError as exc:
         raise UserError(exc.args[0]) from None
-    is_conv, is_pool, is_fc = type(layer) is W.Conv, isinstance(layer, W.Pool), isinstance(layer, L.FC)
-    if not (is_conv or is_pool or is_fc):
-        raise UserError(f"{args.layer} is a {layer.spec.TITLE.lower()} layer: explain works on Conv, pooling and FC layers")
-    if args.weight_grad is not None and not is_conv:
-        raise UserError(f"--weight-grad: explain gives the weight gradient of Conv layers; {args.layer} is not one")
-    if args.input_grad is not None and is_fc:
-        raise UserError(f"--input-grad: explain gives the input gradient of Conv and max-pool layers; {args.layer} is FC")
-    if is_fc and args.output[1:] != (0, 0):
-        raise UserError(f"--output: an FC layer's output is 1×1×D: give D,0,0, got {','.join(map(str, args.output))}")
     scores = net.forward(x, train=False)
     if scores.ndim != 2:
         raise UserError("explain needs a network whose output is one score per class (a 1×1×K volume)")
@@ -232,7 +234,6 @@ def run_explain(args) -> int:
     if not 0 <= target < scores.shape[1]:
         raise UserError(f"--label must lie in [0, {scores.shape[1]}), got {target}")
     trace, loss, _ = S.trace_step(net, x, [target], own=True)
-    d, y, xx = args.output
     report = {
         "network": spec.name or args.network, "weights": origin,
         "image": {"source": args.image, "what": image_text, "label": label,
@@ -242,33 +243,23 @@ def run_explain(args) -> int:
                  "predicted": int(np.argmax(trace.scores[0]))},
         "explanations": [],
     }
+    from convviz.commands import explain_layer as X
+
     try:
-        if is_conv or is_fc:
-            e = (explain_conv_output(net, trace, args.layer, 0, d, y, xx) if is_conv
-                 else X.explain_fc_output(net, trace, args.layer, 0, d))
-            report["explanations"].append(_entry("forward", (d, y, xx), S.ledger_terms(net, e), e.total, e.engine, e.matches,
-                                                 bias=e.bias if "bias" in trace[args.layer].params else None))
-        else:
-            p = P.explain_pool_output(net, trace, args.layer, 0, d, y, xx)
-            report["explanations"].append(_pool_entry(p))
+        report["explanations"].append(X.forward(net, trace, args.layer, layer,
+                                                     _cell(layer.output, args.output, f"--output: {args.layer}'s output")))
         if args.input_grad is not None:
-            c, i, j = args.input_grad
-            if is_conv:
-                s = X.explain_conv_input_grad_scatter(net, trace, args.layer, 0, c, i, j)
-                g = explain_conv_input_grad(net, trace, args.layer, 0, c, i, j)
-                entry = _entry("input_grad", (c, i, j), S.ledger_terms(net, s), s.total, s.engine, s.matches and g.matches)
-                entry["gather_sum"] = g.total
-                entry["gather_taps"] = int(g.products.size)
-            else:
-                entry = _pool_grad_entry(P, net, trace, args.layer, layer, (c, i, j))
-            report["explanations"].append(entry)
+            cell = _cell(layer.input, args.input_grad, f"--input-grad: {args.layer}'s input")
+            report["explanations"].append(X.input_grad(net, trace, args.layer, layer, cell))
         if args.weight_grad is not None:
-            k, c, i, j = args.weight_grad
-            e = explain_conv_weight_grad(net, trace, args.layer, k, c, i, j)
-            report["explanations"].append(_entry("weight_grad", (k, c, i, j), S.ledger_terms(net, e), e.total, e.engine,
-                                                 e.matches))
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+            report["explanations"].append(X.weight_grad(net, trace, args.layer, layer, args.weight_grad))
+        if args.update is not None:
+            state = checkpoint_optimizer_state(folder) if folder is not None else None
+            report["explanations"].append(X.update(trace, args.layer, args.update, config, state))
+        if args.gradcheck is not None:
+            report["explanations"].append(X.gradcheck(net, trace, target, args.layer, *args.gradcheck))
+    except (ValueError, KeyError) as exc:
+        raise UserError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
     if args.json:
         print(json.dumps(report, indent=1, ensure_ascii=False, allow_nan=False))
     else:
@@ -276,56 +267,13 @@ def run_explain(args) -> int:
     return 0 if all(e["matches"] for e in report["explanations"]) else 1
 
 
-def _factor(kind, index, value, padding=False) -> dict:
-    out = {"index": [int(i) for i in index], "value": float(value) + 0.0}  # + 0.0: a padding −0 is 0
-    if padding:
-        out["padding" if kind == "input" else "zero"] = True
-    return out
-
-
-def _entry(kind, cell, terms, total, engine, matches, bias=None) -> dict:
-    rows = []
-    for t in terms:
-        rows.append({t.left[0]: _factor(t.left[0], t.left[1], t.left[2], t.padding),
-                     t.right[0]: _factor(t.right[0], t.right[1], t.right[2]),
-                     "product": float(t.product) + 0.0})
-    entry = {"kind": kind, "cell": list(cell), "terms": rows}
-    if bias is not None:
-        entry["bias"] = float(bias)
-    entry.update({"sum": float(total), "total": float(total) + float(bias or 0.0), "engine_value": float(engine),
-                  "matches": bool(matches)})
-    return entry
-
-
-def _pool_entry(p) -> dict:
-    cells = [{"input": _factor("input", (p.c, int(r), int(col)), 0.0 if pad else v, pad)}
-             for (r, col), v, pad in zip(
-                 ((r, col) for r in p.rows for col in p.cols), p.window.ravel(), p.padding.ravel())]
-    entry = {"kind": "forward", "cell": [p.c, p.y, p.x], "operation": p.kind, "window": cells,
-             "sum": float(p.result), "total": float(p.result), "engine_value": p.engine, "matches": bool(p.matches)}
-    if p.kind == "max":
-        entry["winner"] = {"index": [p.c, *p.winner_cell], "ties": p.ties, "rule": "first maximum in row-major order"}
-    entry["terms"] = []
-    return entry
-
-
-def _pool_grad_entry(P, net, trace, name, layer, cell) -> dict:
-    from convviz.engine import windowed as W
-
-    c, i, j = cell
-    dx = trace[name].downstream
-    if not (0 <= c < dx.shape[1] and 0 <= i < dx.shape[2] and 0 <= j < dx.shape[3]):
-        raise UserError(f"--input-grad {c},{i},{j} lies outside the layer's input {dx.shape[1:]}")
-    if not isinstance(layer, W.MaxPool):
-        raise UserError(f"--input-grad: {name} is an average pool (each window shares dY in F·F parts); "
-                        "explain routes max pools only")
-    route = P.max_pool_routing(net, trace, name, 0)
-    rows = [{"upstream": _factor("upstream", (c, y, x), route.upstream[c, y, x]), "product": float(route.upstream[c, y, x])}
-            for y, x in zip(*np.nonzero((route.winners[c, ..., 0] == i) & (route.winners[c, ..., 1] == j)))]
-    total = float(sum(r["product"] for r in rows))
-    return {"kind": "input_grad", "cell": [c, i, j], "terms": rows, "sum": total, "total": total,
-            "engine_value": float(dx[0, c, i, j]), "matches": bool(route.matches and total == dx[0, c, i, j]),
-            "rule": "each window's gradient goes to its first maximum (row-major); this cell won the windows listed"}
+def _cell(volume, cell: tuple[int, ...], what: str) -> tuple[int, ...]:
+    """(d,) for a flat 1×1×D volume (given as D,0,0), else (c, y, x)."""
+    if volume.is_flat:
+        if cell[1:] != (0, 0):
+            raise UserError(f"{what} is 1×1×{volume.depth}: give D,0,0, got {','.join(map(str, cell))}")
+        return cell[:1]
+    return cell
 
 
 # -- text -------------------------------------------------------------------------------------------------
@@ -351,6 +299,8 @@ def _text(report: dict) -> str:
 
 
 def _entry_text(e: dict) -> list[str]:
+    if "text" in e:
+        return list(e["text"])
     cell = ",".join(map(str, e["cell"]))
     verdict = "equal" if e["matches"] else "DIFFERENT"
     if e["kind"] == "forward" and "operation" in e:

@@ -102,8 +102,8 @@ def test_problems_are_one_line_and_exit_code_2(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("CONVVIZ_CACHE_DIR", str(tmp_path / "empty"))
     code, _, err = explain(capsys, "preset:convnetjs", "--layer", "conv1", "--output", "0,0,0", "--image", "test:3")
     assert code == 2 and err.count("\n") == 1 and "CIFAR-10 is not available" in err
-    code, _, err = explain(capsys, "preset:convnetjs", "--layer", "relu1", "--output", "0,0,0")
-    assert code == 2 and "relu1 is a relu layer: explain works on Conv, pooling and FC layers" in err
+    code, _, err = explain(capsys, "preset:convnetjs", "--layer", "softmax1", "--output", "0,0,0")
+    assert code == 2 and "softmax1 is a softmax output layer: explain works on Conv, FC, pooling, batch norm, LRN" in err
     code, _, err = explain(capsys, "preset:convnetjs", "--layer", "conv1", "--output", "16,0,0")
     assert code == 2 and "d must be an integer in [0, 16), got d=16" in err
     code, _, err = explain(capsys, "preset:nope", "--layer", "conv1", "--output", "0,0,0")
@@ -130,4 +130,4 @@ def test_an_fc_unit_explained_from_the_command_line(capsys):
     assert forward["engine_value"] == trace["fc1"].output[0, 7]
     assert sum(t["product"] for t in forward["terms"]) + forward["bias"] == pytest.approx(forward["engine_value"], rel=1e-12)
     code, _, err = explain(capsys, "preset:convnetjs", "--layer", "fc1", "--output", "7,1,0")
-    assert code == 2 and "an FC layer's output is 1×1×D: give D,0,0, got 7,1,0" in err
+    assert code == 2 and "--output: fc1's output is 1×1×10: give D,0,0, got 7,1,0" in err
