@@ -52,7 +52,8 @@ class TimeSlider(QWidget):
         self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance("Snapshot 400 of 400: step 1,000,000, "
                                                                               "epoch 1000 (live: step 1,000,000)"))
         self.live_button = QPushButton("Live")
-        self.live_button.setToolTip("Follow the newest snapshot again")
+        self.live_button.setCheckable(True)  # pressed while the views follow the newest snapshot
+        self.live_button.setToolTip("Follow the newest snapshot (pressed while they do)")
         self.live_button.clicked.connect(self.go_live)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
@@ -134,8 +135,7 @@ class TimeSlider(QWidget):
         self.slider.setValue(index)
         self.slider.blockSignals(False)
         self.slider.setEnabled(len(kept) > 1)
-        self.live_button.setEnabled(self.held is not None)
-        self.live_button.setText("Live" if self.held is not None else "● Live")
+        self.live_button.setChecked(self.held is None)
         if not kept:
             self.label.setText("No snapshots yet")
         elif self.held is None:

@@ -42,7 +42,7 @@ def test_the_slider_goes_back_to_an_earlier_snapshot_holds_it_and_returns_to_liv
 
     slider.slider.setValue(0)  # the user drags the handle to the left end
     earliest = session.records.snapshots[0]
-    assert slider.held is earliest and not slider.live and slider.live_button.isEnabled()
+    assert slider.held is earliest and not slider.live and not slider.live_button.isChecked()
     assert slider.label.text().startswith(f"Snapshot 1 of {len(session.records.snapshots)}: step {earliest.step:,}")
     qtbot.waitUntil(lambda: len(layers.rows) == 6, timeout=20_000)
     conv1 = layers.rows[0]
@@ -68,7 +68,7 @@ def test_the_slider_goes_back_to_an_earlier_snapshot_holds_it_and_returns_to_liv
     qtbot.wait(1_500)  # the snapshot of the step the pause ended
     slider.go_live()
     newest = session.records.snapshot
-    assert slider.live and slider.slider.value() == slider.slider.maximum() and not slider.live_button.isEnabled()
+    assert slider.live and slider.slider.value() == slider.slider.maximum() and slider.live_button.isChecked()
     qtbot.waitUntil(lambda: layers.snapshot is newest and conv1.drawn[0] == layers.serial, timeout=20_000)
     np.testing.assert_array_equal(conv1.values, newest.layer("conv1").activation[0])
     assert "held" not in layers.caption.text()
