@@ -185,11 +185,11 @@ class MainWindow(QMainWindow):
     def _probe_image(self, image, label, name: str) -> None:
         """An image chosen in the Analyze workspace, added to the Train workspace's probe images
         (shown in front): (H, W, C) uint8, its class or None."""
-        add_probe = getattr(self.session, "add_probe", None)  # RunSession.add_probe is being added alongside
-        if add_probe is None:
-            self.statusBar().showMessage("Probes of your own are not available in this version yet.", 10_000)
+        try:
+            name = self.session.add_probe(image, label, name)
+        except ValueError as exc:  # the builder's network takes other images than the evaluated one did
+            self.statusBar().showMessage(f"Cannot use {name} as a probe: {exc}", 15_000)
             return
-        add_probe(image, label, name)
         self.workspaces.show_dock("train", "probes")
         self.statusBar().showMessage(f"{name} is a probe image of the Train workspace now.", 10_000)
 

@@ -58,15 +58,23 @@ def test_your_own_picture_goes_to_step_and_becomes_an_unlabelled_probe(qtbot, ma
     assert label is None and name == "cat.png"
 
 
-def test_the_window_adds_the_probe_and_shows_the_probe_images_tab(builder, monkeypatch):
-    added = []
-    monkeypatch.setattr(builder.session, "add_probe", lambda image, label, name: added.append((image, label, name)),
-                        raising=False)
-    image = np.full((32, 32, 3), 7, dtype=np.uint8)
+def test_the_window_adds_the_probe_and_shows_the_probe_images_tab(builder):
+    image = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)  # ConvNetJS takes 32×32×3
     builder.analyzer.open_as_probe.emit(image, 4, "CIFAR-10 test image 12")
     assert builder.workspaces.current == "train"
-    assert len(added) == 1 and added[0][0] is image and added[0][1:] == (4, "CIFAR-10 test image 12")
+    name, pixels, label = builder.session.user_probes[-1]
+    assert name == "CIFAR-10 test image 12" and label == 4 and (pixels == image).all()
     assert builder.probes_dock.isVisible() and not builder.probes_dock.visibleRegion().isEmpty()  # in front
+    assert "CIFAR-10 test image 12 is a probe image of the Train workspace now." in builder.statusBar().currentMessage()
+    builder.analyzer.open_as_probe.emit(image, None, "CIFAR-10 test image 12")  # the same name again
+    assert builder.session.user_probes[-1][0] == "CIFAR-10 test image 12 (2)" and builder.session.user_probes[-1][2] == -1
+
+
+def test_a_probe_that_does_not_fit_the_network_is_refused_saying_why(builder):
+    builder.workspaces.switch("analyze")
+    builder.analyzer.open_as_probe.emit(np.zeros((28, 28, 1), np.uint8), 3, "mnist digit")
+    assert builder.workspaces.current == "analyze" and builder.session.user_probes == []
+    assert builder.statusBar().currentMessage().startswith("Cannot use mnist digit as a probe: a probe image must be 32×32×3")
 
 
 def test_your_own_picture_is_stepped_in_the_step_workspace(builder, qtbot, tmp_path):
