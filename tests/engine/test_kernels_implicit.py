@@ -23,6 +23,7 @@ ROUTED = {
     "pad wider than the window (dx crops dout)": (1, 8, 12, 12, 8, 3, 3, ((4, 0), (0, 5))),
     "1x1 filters": (2, 10, 12, 12, 8, 1, 1, 0),
     "batch 1, no padding": (1, 8, 14, 14, 9, 3, 3, 0),
+    "5x5 on an 8-wide plane (ConvNetJS conv3)": (2, 8, 8, 8, 8, 5, 5, 2),
 }
 
 
@@ -41,7 +42,7 @@ def make(case, dtype, seed=0):
 def test_routed_calls_take_the_implicit_path_and_match_naive_in_float64(case):
     x, w, b, dout, pad = make(case, np.float64)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
-    assert cache.rows_first and implicit.forward_pays(x.shape[1], w.shape[0], out.shape[3])
+    assert cache.rows_first and implicit.forward_pays(x.shape[1], w.shape[0], out.shape[3], w.shape[3])
     dx, dw, db = kernels.conv2d_backward(dout, cache)
     want_out, want_cache = naive.conv2d_forward(x, w, b, pad=pad)
     want = (want_out, *naive.conv2d_backward(dout, want_cache))
@@ -70,7 +71,7 @@ def test_small_channel_counts_keep_im2col_but_share_the_rows_first_cache():
     implicit products; both agree with the naive loops."""
     x, w, b, dout, pad = make((2, 3, 12, 12, 8, 3, 3, 1), np.float64)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
-    assert cache.rows_first and not implicit.forward_pays(3, 8, 12) and implicit.filter_grad_pays(3, 8)
+    assert cache.rows_first and not implicit.forward_pays(3, 8, 12, 3) and implicit.filter_grad_pays(3, 8)
     _, dw, _ = kernels.conv2d_backward(dout, cache, input_grad=False)
     want_out, want_cache = naive.conv2d_forward(x, w, b, pad=pad)
     np.testing.assert_allclose(out, want_out, rtol=1e-10, atol=1e-11)
@@ -81,8 +82,8 @@ def test_twice_as_many_filters_as_channels_reads_im2col_from_the_rows_first_cach
     """K ≥ 2C: forward and dw by im2col from a view of the rows-first buffer, dx by implicit products."""
     x, w, b, dout, pad = make((2, 8, 12, 13, 16, 3, 3, ((1, 0), (2, 1))), np.float64)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
-    assert cache.rows_first and not implicit.forward_pays(8, 16, 12) and not implicit.filter_grad_pays(8, 16)
-    assert implicit.input_grad_pays(16, 13)
+    assert cache.rows_first and not implicit.forward_pays(8, 16, 12, 3) and not implicit.filter_grad_pays(8, 16)
+    assert implicit.input_grad_pays(16, 13, 3)
     dx, dw, db = kernels.conv2d_backward(dout, cache)
     want_out, want_cache = naive.conv2d_forward(x, w, b, pad=pad)
     for got, want in zip((out, dx, dw, db), (want_out, *naive.conv2d_backward(dout, want_cache))):
@@ -109,7 +110,7 @@ def test_float32_error_is_that_of_a_float32_sum():
 def test_gradients_of_the_routed_path_pass_a_float64_gradient_check():
     x, w, b, _, pad = make((1, 8, 12, 12, 8, 3, 3, 1), np.float64)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
-    assert cache.rows_first and implicit.forward_pays(8, 8, 12)
+    assert cache.rows_first and implicit.forward_pays(8, 8, 12, 3)
     dout = np.random.default_rng(5).standard_normal(out.shape)
     dx, dw, db = kernels.conv2d_backward(dout, cache)
 

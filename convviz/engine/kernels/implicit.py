@@ -18,6 +18,10 @@ Fh·Fw values per input value). The filter columns q are handled on the output s
 The products cover a few output rows per call (one numpy matmul over a stack of strided views) so
 that Z stays in cache. The forward computes Wp − Wo extra columns of Z per row (6% at 32 wide, 25%
 at 8 wide), but it copies 1× the input where im2col copies 9× (3×3) or 25× (5×5).
+
+Winograd F(2×2, 3×3) (2.25× fewer multiplies) and F(2, 3) along the rows were measured here too
+and lost: in numpy their transforms are a dozen passes over 4× the input, which took as long as
+the products they saved (0.6–1.1× this kernel's speed on the presets' shapes).
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ from numpy.lib.stride_tricks import as_strided
 CHUNK_BYTES = 2 << 20
 
 
-# Where implicit products beat im2col (measured at batch 32 and 64, ``bench/bench_kernels.py``):
-# with C = 3 (an image) the forward runs at 0.5–0.7× im2col's speed, on 8-wide planes at
-# 0.85–1.03×, and with K ≥ 2C the forward and dw at 0.85–0.99× (the output-side adds grow with K,
-# im2col's copy with C); dw with C = 3 is 1.5–1.9× faster, dx with K ≥ 8 on wide planes 1.2–2×.
+# Where implicit products beat im2col (measured at batch 32 and 64, ``bench/bench_conv_paths.py``):
+# with C = 3 (an image) the forward runs at 0.5–0.7× im2col's speed; on planes under 12 wide, 3×3
+# filters break even (0.85–1.03×: the Fw − 1 extra columns of Z are 25% of an 8-wide row) while 5×5
+# ones still win 1.3–1.4× (im2col copies 25 values per input value); with K ≥ 2C the forward and dw
+# run at 0.85–0.99× (the output-side adds grow with K, im2col's copy with C). dw with C = 3 is
+# 1.5–1.9× faster, dx with K ≥ 8 on wide planes 1.1–2×.
 MIN_CHANNELS = 8
 MIN_WIDTH = 12
+WIDE_FILTER = 5
 
 
 def applies(geo) -> bool:
@@ -42,9 +49,14 @@ def applies(geo) -> bool:
     return geo.stride == (1, 1) and geo.dilation == (1, 1)
 
 
-def forward_pays(channels: int, filters: int, width: int) -> bool:
-    """The implicit forward beats im2col for C input channels, K filters and this output width."""
-    return channels >= MIN_CHANNELS and width >= MIN_WIDTH and filters < 2 * channels
+def wide_enough(width: int, taps: int) -> bool:
+    return width >= MIN_WIDTH or taps >= WIDE_FILTER
+
+
+def forward_pays(channels: int, filters: int, width: int, taps: int) -> bool:
+    """The implicit forward beats im2col for C input channels, K filters, this output width and
+    filter width."""
+    return channels >= MIN_CHANNELS and filters < 2 * channels and wide_enough(width, taps)
 
 
 def filter_grad_pays(channels: int, filters: int) -> bool:
@@ -52,9 +64,9 @@ def filter_grad_pays(channels: int, filters: int) -> bool:
     return channels < MIN_CHANNELS or filters < 2 * channels
 
 
-def input_grad_pays(filters: int, width: int) -> bool:
+def input_grad_pays(filters: int, width: int, taps: int) -> bool:
     """dx by the implicit forward (K input channels, the input's width) beats gather and scatter."""
-    return filters >= MIN_CHANNELS and width >= MIN_WIDTH
+    return filters >= MIN_CHANNELS and wide_enough(width, taps)
 
 
 def rows_first(a: np.ndarray, pad) -> np.ndarray:
