@@ -98,8 +98,15 @@ class ExplainingPart:
             cam_title = f"Grad-CAM at {layer} for {names[cls]}"
             cam_caption = (f"ReLU(Σ α_k A_k) at {cam.map.shape[1]}×{cam.map.shape[0]}, upsampled bilinearly; "
                            f"legend 0–{scales[1]:.3g} ({note})")
+        original = window = None
+        if i is None:
+            own = subject[1]
+            oh, ow = own.original.shape[:2]
+            if (oh, ow) != pixels.shape[:2]:  # the picture as opened, its fitted window outlined
+                original, window = own.original, own.window
+                top = f"{top}; outlined: the {window[3]}×{window[2]} window fitted to the input"
         self.looks.show(
             pixels, g, heat, scales,
             (heading, f"Saliency for {names[cls]}", cam_title),
-            (f"top 3: {top}", saliency_caption, cam_caption))
+            (f"top 3: {top}", saliency_caption, cam_caption), original, window)
         self.explained.emit()

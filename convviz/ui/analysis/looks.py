@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 HEAT_MAP = "inferno"
 MAX_ALPHA = 0.85
@@ -36,15 +36,28 @@ class _MapBox:
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.box.addItem(self.image)
         self.box.addItem(self.heat)
+        self.outline = QGraphicsRectItem()  # the window of a picture that was fitted to the input
+        pen = pg.mkPen("#1a73e8", width=2)
+        pen.setCosmetic(True)
+        self.outline.setPen(pen)
+        self.outline.setVisible(False)
+        self.box.addItem(self.outline)
         self.title, self.caption = title, caption
 
     def clear(self) -> None:
         self.image.clear()
         self.heat.clear()
+        self.outline.setVisible(False)
         self.title.setText("")
         self.caption.setText("")
 
-    def show(self, pixels: np.ndarray, heat: np.ndarray | None = None) -> None:
+    def show(self, pixels: np.ndarray, heat: np.ndarray | None = None,
+             window: tuple[int, int, int, int] | None = None) -> None:
+        """``pixels`` (H, W, C) uint8, ``heat`` (H, W, 4) over it, ``window`` (top, left, height, width) outlined."""
+        self.outline.setVisible(window is not None)
+        if window is not None:
+            top, left, height, width = window
+            self.outline.setRect(QRectF(left, top, width, height))
         self.image.setImage(pixels if pixels.shape[2] == 3 else pixels[:, :, 0], autoLevels=False, levels=(0, 255))
         if heat is None:
             self.heat.clear()
@@ -104,10 +117,15 @@ class LooksPanel(QWidget):
         self.image_box.title.setText(message)
 
     def show(self, pixels: np.ndarray, saliency: np.ndarray, cam: np.ndarray, scales: tuple[float, float],
-             titles: tuple[str, str, str], captions: tuple[str, str, str]) -> None:
-        """``pixels`` (H, W, C) uint8; ``saliency`` and ``cam`` (H, W) ≥ 0 drawn up to ``scales``."""
+             titles: tuple[str, str, str], captions: tuple[str, str, str],
+             original: np.ndarray | None = None, window: tuple[int, int, int, int] | None = None) -> None:
+        """``pixels`` (H, W, C) uint8; ``saliency`` and ``cam`` (H, W) ≥ 0 drawn up to ``scales``. A picture
+        fitted to the input shows as ``original`` in the first panel with the ``window`` it was fitted from."""
         self.scales = tuple(s if s > 0 else 1.0 for s in scales)
-        self.image_box.show(pixels)
+        if original is None:
+            self.image_box.show(pixels)
+        else:
+            self.image_box.show(original, window=window)
         self.saliency_box.show(pixels, overlay_rgba(saliency, self.scales[0], self.cmap))
         self.cam_box.show(pixels, overlay_rgba(cam, self.scales[1], self.cmap))
         self.saliency_bar.setLevels((0, self.scales[0]))

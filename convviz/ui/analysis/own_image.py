@@ -8,6 +8,18 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def fit_window(height: int, width: int, target_h: int, target_w: int) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the window ``convviz.data.fit_image`` keeps of a ``height``×``width``
+    picture for a ``target_h``×``target_w`` input: the largest centred window of the target's aspect
+    (it is then resized; a test checks this against fit_image itself)."""
+    aspect = target_h / target_w
+    if height / width > aspect:
+        keep = max(1, round(width * aspect))
+        return (height - keep) // 2, 0, keep, width
+    keep = max(1, round(height / aspect))
+    return 0, (width - keep) // 2, height, keep
+
+
 @dataclass(frozen=True)
 class OwnImage:
     """The user's picture: as read (H, W, 3), fitted to the input (h, w, C) uint8, normalized x (1, C, h, w)."""
@@ -18,6 +30,7 @@ class OwnImage:
     x: np.ndarray
     fit: str  # "640×480 fitted to 32×32×3"
     path: str = ""  # the file it was read from
+    window: tuple[int, int, int, int] | None = None  # (top, left, height, width) of ``original`` fitted
 
 
 class OwnImagePart:
@@ -47,7 +60,8 @@ class OwnImagePart:
         fit = f"{ow}×{oh} fitted to {w}×{h}×{c}" if (oh, ow) != (h, w) or c != 3 else f"{w}×{h}"
         from pathlib import Path
 
-        self.own_image = OwnImage(Path(path).name, original, pixels, x, fit, str(path))
+        window = fit_window(oh, ow, h, w)
+        self.own_image = OwnImage(Path(path).name, original, pixels, x, fit, str(path), window)
         self.selected_image = None
         self.images.blockSignals(True)
         self.images.setCurrentRow(-1)

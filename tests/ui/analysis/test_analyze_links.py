@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
@@ -83,3 +84,29 @@ def test_your_own_picture_is_stepped_in_the_step_workspace(builder, qtbot, tmp_p
     assert builder.workspaces.current == "step"
     assert builder.stepper.image_file == path and builder.stepper.source.currentData() == "file"
     qtbot.waitUntil(lambda: not builder.stepper.tracing, timeout=20_000)
+
+
+@pytest.mark.parametrize("shape", [(64, 96), (96, 64), (50, 50), (33, 100)])
+def test_the_window_outlined_is_the_one_fit_image_keeps(shape):
+    from convviz.data import fit_image
+    from convviz.ui.analysis.own_image import fit_window
+
+    picture = np.random.default_rng(2).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    top, left, h, w = fit_window(*shape, 32, 32)
+    assert (fit_image(picture, 32, 32, 3) == fit_image(picture[top:top + h, left:left + w], 32, 32, 3)).all()
+    assert h == w and (h == shape[0] or w == shape[1])
+
+
+def test_your_picture_shows_as_opened_with_its_fitted_window_outlined(qtbot, make_view, analyze_data, tmp_path):
+    view = make_view()
+    picture = np.repeat(np.repeat(analyze_data.raw_image("test", 5), 2, axis=0), 3, axis=1)  # 64×96
+    with qtbot.waitSignal(view.explained, timeout=10_000):
+        assert view.open_image(save_png(picture, tmp_path / "wide.png"))
+    box = view.looks.image_box
+    assert box.image.image.shape == (64, 96, 3)  # the picture as opened
+    assert box.outline.isVisible() and box.outline.rect().getRect() == (16, 0, 64, 64)  # left, top, w, h
+    assert "outlined: the 64×64 window fitted to the input" in box.caption.text()
+    assert view.looks.saliency_box.image.image.shape == (32, 32, 3)  # the maps on the fitted image
+    with qtbot.waitSignal(view.explained, timeout=10_000):
+        view.select_image(view.listed_images()[0])
+    assert not box.outline.isVisible() and box.image.image.shape == (32, 32, 3)
