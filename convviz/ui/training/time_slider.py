@@ -136,6 +136,7 @@ class TimeSlider(QWidget):
         self.slider.blockSignals(False)
         self.slider.setEnabled(len(kept) > 1)
         self.live_button.setChecked(self.held is None)
+        self.live_button.setText("● Live" if self.held is None else "Go live")
         if not kept:
             self.label.setText("No snapshots yet")
         elif self.held is None:
