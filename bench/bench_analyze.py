@@ -101,7 +101,7 @@ def window_rounds(app, checkpoint: str, data_folder: str, rounds: int) -> tuple[
             start = time.perf_counter()
             shown = page.result
             page.evaluate_now()
-            wait_until(app, lambda: page.result is not shown and not page.evaluating, 600)
+            wait_until(app, lambda shown=shown: page.result is not shown and not page.evaluating, 600)
             evaluations.append(time.perf_counter() - start)
             beat.phase = "explaining"
             wait_until(app, lambda: not page.explaining, 60)
@@ -113,7 +113,7 @@ def window_rounds(app, checkpoint: str, data_folder: str, rounds: int) -> tuple[
             searches.append(time.perf_counter() - start)
             beat.phase = "idle"
             idle = len(beat.late["idle"])
-            wait_until(app, lambda: len(beat.late["idle"]) >= idle + 50, 30)  # the machine's noise, between jobs
+            wait_until(app, lambda idle=idle: len(beat.late["idle"]) >= idle + 50, 30)  # the machine's noise, between jobs
         beat.timer.stop()
         page.shutdown()
         window.session.shutdown()
@@ -146,7 +146,7 @@ def bare_rounds(checkpoint: str, data_folder: str, rounds: int) -> tuple[list[fl
 
 def figures(values: list[float]) -> str:
     values = sorted(values)
-    p = lambda q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
+    p = lambda q: values[min(len(values) - 1, int(q * len(values)))]
     return (f"median {statistics.median(values):5.1f} ms, p95 {p(0.95):5.1f} ms, p99 {p(0.99):5.1f} ms, "
             f"max {values[-1]:6.1f} ms over {len(values):,} ticks")
 

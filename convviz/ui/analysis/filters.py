@@ -9,9 +9,9 @@ Hovering a crop says what it is (``describe(filter, k)``: its image, class, cell
 
 from __future__ import annotations
 
-import numpy as np
 from collections.abc import Callable
 
+import numpy as np
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QScrollArea, QToolTip
@@ -51,7 +51,7 @@ def mosaic(rows: list[list], tile: int) -> np.ndarray:
 class _Picture(QLabel):
     """The grid's picture; a tooltip event over a crop shows what the grid says of it."""
 
-    def __init__(self, grid: "PatchGrid"):
+    def __init__(self, grid: PatchGrid):
         super().__init__()
         self.grid = grid
 

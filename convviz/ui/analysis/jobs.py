@@ -4,6 +4,7 @@ job at a time and lets a newer request replace a pending one."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -79,5 +80,5 @@ class LatestJob:
                 self.started += 1
             try:
                 work(cancel.is_set)
-            except Exception:  # noqa: BLE001 (a job reports its own errors; this keeps the loop alive)
-                pass
+            except Exception:  # a job reports its own errors; one that escapes is logged, the loop goes on
+                logging.getLogger(__name__).exception("%s: a job failed", self.name)

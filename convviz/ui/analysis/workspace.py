@@ -49,7 +49,12 @@ from convviz.ui.analysis.confusion import (
     ConfusionView,
 )
 from convviz.ui.analysis.drilldown import LIST_LIMIT, THUMB, DrillDownPart
-from convviz.ui.analysis.evaluating import CLICK_A_CELL, NOT_EVALUATED, ORIGINS, EvaluatingPart
+from convviz.ui.analysis.evaluating import (
+    CLICK_A_CELL,
+    NOT_EVALUATED,
+    ORIGINS,
+    EvaluatingPart,
+)
 from convviz.ui.analysis.explaining import SALIENCY_PERCENTILE, ExplainingPart
 from convviz.ui.analysis.filters import PatchGrid
 from convviz.ui.analysis.jobs import LatestJob, _Float64Net, _Jobs
