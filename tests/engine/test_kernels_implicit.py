@@ -122,3 +122,15 @@ def test_gradients_of_the_routed_path_pass_a_float64_gradient_check():
     assert rel_error(db, numerical_gradient(f, b, dout)) < 1e-7
     x_slice = x[:, :1]  # a view: f sees the nudges
     assert rel_error(dx[:, :1], numerical_gradient(f, x_slice, dout)) < 1e-7
+
+
+@pytest.mark.parametrize("max_inner", [7, 12, 10_000])
+def test_dw_summed_in_pieces_is_the_whole_sum(monkeypatch, max_inner):
+    """dw's products cover at most MAX_INNER (j, n) positions at a time (an uneven last piece too)."""
+    monkeypatch.setattr(implicit, "MAX_INNER", max_inner)
+    x, w, b, dout, pad = make((3, 8, 6, 7, 4, 3, 3, 1), np.float64)
+    geo = window2d(*x.shape[2:], 3, 3, 1, pad, 1, what="filter")
+    xh = implicit.rows_first(x.transpose(1, 2, 3, 0), geo.pad)
+    dw = implicit.implicit_filter_grad(xh, batch_last(dout), (3, 3))
+    _, cache = naive.conv2d_forward(x, w, b, pad=pad)
+    np.testing.assert_allclose(dw, naive.conv2d_backward(dout, cache)[1], rtol=1e-10, atol=1e-11)

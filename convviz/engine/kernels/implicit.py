@@ -31,6 +31,10 @@ from numpy.lib.stride_tricks import as_strided
 
 # About this many bytes of Z (Fw·K·Wp·N values per output row) per product.
 CHUNK_BYTES = 2 << 20
+# dw's products sum over at most this many (j, n) positions at a time: OpenBLAS here ran the
+# (48 × 2048) @ (2048 × 16) products of a 16-channel 32×32 layer at batch 64 1.45× slower in one
+# piece than in two (other shapes: no difference).
+MAX_INNER = 1024
 
 
 # Where implicit products beat im2col (measured at batch 32 and 64, ``bench/bench_conv_paths.py``):
@@ -138,14 +142,18 @@ def implicit_filter_grad(xh: np.ndarray, d: np.ndarray, taps: tuple[int, int]) -
     d_rows = _row_stack(np.ascontiguousarray(d))  # (Ho, K, Wo·N), free for the kernels' dout
     dw = np.zeros((Fw, Fh * C, K), xh.dtype)
     parts = chunks(Ho, Fh * C * Wp * N * xh.itemsize)
-    r = parts[0].stop - parts[0].start
-    part = np.empty((r, Fh * C, K), xh.dtype)
+    part = np.empty((parts[0].stop - parts[0].start, Fh * C, K), xh.dtype)
+    length = Wo * N
+    pieces = -(-length // MAX_INNER)  # the fewest pieces of about MAX_INNER, cut between output columns
+    step = -(-Wo // pieces) * N
     for rows in parts:
         n = rows.stop - rows.start
         for q in range(Fw):
-            cols = view[rows, :, q * N : (q + Wo) * N]  # (r, Fh·C, Wo·N)
-            np.matmul(cols, d_rows[rows].transpose(0, 2, 1), out=part[:n])
-            dw[q] += part[:n].sum(axis=0)
+            for start in range(0, length, step):
+                stop = min(length, start + step)
+                cols = view[rows, :, q * N + start : q * N + stop]  # (r, Fh·C, ≤ MAX_INNER)
+                np.matmul(cols, d_rows[rows, :, start:stop].transpose(0, 2, 1), out=part[:n])
+                dw[q] += part[:n].sum(axis=0)
     # dw[q, (p, c), k] → (K, C, Fh, Fw)
     return dw.reshape(Fw, Fh, C, K).transpose(3, 2, 1, 0)
 
