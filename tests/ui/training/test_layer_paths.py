@@ -109,3 +109,58 @@ def test_branch_rows_show_each_path_and_the_concatenation(qtbot, small_data):
     assert "= 9 slices" in joined
     bars = {view.row(name).margin.bars for name in ("branch1.b1.conv1", "branch1.b2.conv1")}
     assert len(bars) == 2  # each path its own colour
+
+
+def _names(draw_tree, prefix: str = "") -> list[tuple[str, str, int]]:
+    """Snapshot-ordered (name, type, slices) of a tree of layers: a block before its paths' layers."""
+    out = []
+    for i, node in enumerate(draw_tree):
+        if isinstance(node, tuple):  # (kind, {path: subtree})
+            kind, paths = node
+            name = f"{prefix}{'res' if kind == 'residual' else 'branch'}{i + 1}"
+            out.append((name, kind, 4))
+            for path, subtree in paths.items():
+                out += _names(subtree, f"{name}.{path}.")
+        else:
+            out.append((f"{prefix}{node}{i + 1}", node, 4))
+    return out
+
+
+def _trees():
+    from hypothesis import strategies as st
+
+    leaf = st.sampled_from(["conv", "relu", "batchnorm"])
+    return st.recursive(
+        st.lists(leaf, min_size=1, max_size=3),
+        lambda inner: st.lists(st.one_of(
+            leaf,
+            st.tuples(st.just("residual"), st.fixed_dictionaries({"body": inner}, optional={"shortcut": inner})),
+            st.tuples(st.just("branch"), st.fixed_dictionaries({"b1": inner, "b2": inner})),
+        ), min_size=1, max_size=3),
+        max_leaves=12,
+    )
+
+
+def test_row_plan_keeps_every_layer_once_and_a_block_joins_after_all_its_paths():
+    from hypothesis import given, settings
+
+    from convviz.ui.training.paths import JOIN, LAYER, SPLIT, row_plan
+
+    @settings(max_examples=150, deadline=None)
+    @given(_trees())
+    def check(tree):
+        layers = _names(tree)
+        plan = row_plan(layers)
+        rows = [item.name for item in plan if item.kind in (LAYER, JOIN)]
+        assert sorted(rows) == sorted(name for name, *_ in layers)
+        for name, kind, _ in layers:
+            if kind not in ("residual", "branch"):
+                continue
+            split = next(i for i, item in enumerate(plan) if item.kind == SPLIT and item.name == name)
+            join = next(i for i, item in enumerate(plan) if item.kind == JOIN and item.name == name)
+            inside = [i for i, item in enumerate(plan) if item.name.startswith(name + ".")]
+            assert inside and all(split < i < join for i in inside)
+            depth = len(plan[split].bars)
+            assert all(len(plan[i].bars) > depth for i in inside)  # each inner row has its path's bar
+
+    check()
