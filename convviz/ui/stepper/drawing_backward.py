@@ -27,8 +27,8 @@ class BackwardDrawing:
         self.canvas.right.show(inputs, f"the input {self._shape_text(np.shape(inputs))} of {stop.layer}: slice {e.c}, "
                                f"the cells tap ({e.p}, {e.q}) reads", self._pad_of(stop), focus=e.c, key=self._key("right"))
         Ho, Wo = upstream.shape[1:]
+        self.canvas.left.outline(e.k, 0, 0, Ho, Wo, colour="#ff8c00", width=2.5)  # before the zoom: not in it
         self.canvas.left.zoom_to(e.k, 0, 0, min(Ho, 5), min(Wo, 5), margin=0)
-        self.canvas.left.outline(e.k, 0, 0, Ho, Wo, colour="#ff8c00", width=2.5)
         r0, c0 = e.p * dh - top, e.q * dw - left
         self.canvas.right.zoom_to(e.c, r0, c0, min(5 * sh, Ho * sh), min(5 * sw, Wo * sw), margin=0)
         taps = [(r0 + y * sh, c0 + x * sw) for y in range(Ho) for x in range(Wo)]

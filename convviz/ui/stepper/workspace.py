@@ -273,6 +273,11 @@ class StepWorkspaceView(StepTracing, StepControls, ImageChoice, StopDrawing, Bac
     def previous_position(self) -> None:
         self._step_position(-1)
 
+    def heightForWidth(self, width: int) -> int:
+        """No height for a width: the holder's scroll area would ask the wrapped labels for their
+        preferred heights and scroll a page that fits (its minimum height is what counts)."""
+        return -1
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.cifar10_available()

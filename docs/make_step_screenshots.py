@@ -1,0 +1,115 @@
+"""Remake the README's pictures of the Step workspace from a trained run.
+
+    python docs/make_step_screenshots.py [--checkpoint /tmp/cifar_run/ckpt] [--data ../shared]
+                                         [--size 1280x800] [--out docs]
+
+Opens the window off-screen at ``--size`` with the run's checkpoint (copied first: the ConvNetJS
+network trained 5 epochs on CIFAR-10) and steps CIFAR-10 test image ``--image`` (a cat) from the data
+folder ``--data`` (it holds ``cifar10/``), saving:
+
+- ``step-conv-forward.png``: conv1 forward at a cell of the top row: the 5×5 window reaching into the
+  zero padding (hatched), and the dot-product ledger;
+- ``step-maxpool-backward.png``: maxpool1 backward: one gradient routed to the forward winner;
+- ``step-gather-scatter.png``: conv2 backward: one input cell's gradient as the stamps w·dY that reach
+  it, equal to the gather with the 180°-rotated filters and to the engine's dX;
+- ``step-gradcheck.png``: a conv1 weight gradient (x·dY over every position) checked by centred
+  differences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default="/tmp/cifar_run/ckpt")
+    parser.add_argument("--data", default=str(ROOT.parent / "shared"))
+    parser.add_argument("--size", default="1280x800")
+    parser.add_argument("--image", type=int, default=0, help="which test image of the class cat")
+    parser.add_argument("--out", default=str(ROOT / "docs"))
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.split("x"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    import pyqtgraph as pg
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    pg.setConfigOptions(imageAxisOrder="row-major")
+    app = QApplication.instance() or QApplication([])
+    from convviz.ui.widgets.dialogs import ConsoleDialogs
+    from convviz.ui.window.main_window import MainWindow
+
+    def settle(condition=lambda: True, timeout=600.0):
+        end = time.time() + timeout
+        while not condition():
+            if time.time() > end:
+                raise RuntimeError("timed out")
+            app.processEvents()
+            time.sleep(0.01)
+        for _ in range(30):
+            app.processEvents()
+            time.sleep(0.01)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = shutil.copytree(args.checkpoint, os.path.join(tmp, "ckpt"))
+        settings = QSettings(os.path.join(tmp, "s.ini"), QSettings.Format.IniFormat)
+        settings.setValue("data/folder", args.data)
+        window = MainWindow(settings=settings, dialogs=ConsoleDialogs())
+        window.session.data_folder = args.data
+        window.resize(width, height)
+        window.show()
+        if not window.open_any_path(checkpoint):
+            raise SystemExit(f"cannot open the run in {args.checkpoint}")
+        window.workspaces.switch("step")
+        page = window.stepper
+        settle(lambda: page.run is not None and not page.jobs.busy())
+        if not page.cifar10_available():
+            raise SystemExit(f"CIFAR-10 is not in {args.data}/cifar10")
+        page.set_image("cifar10", args.image, 3)  # CIFAR-10 class 3: cat
+        settle(lambda: page.run is not None and not page.jobs.busy())
+
+        def shot(name: str) -> None:
+            settle(lambda: not page.jobs.busy())
+            path = out / name
+            window.grab().save(str(path))
+            print(f"wrote {path}: {page.image_text}")
+
+        page.go_to_layer("conv1")
+        page.set_position((3, 0, 1))  # the top row: two rows of the 5×5 window are zero padding
+        page.ledger.sort_by(0)
+        shot("step-conv-forward.png")
+
+        page.go_to_layer("maxpool1", "backward")
+        page.set_position((5, 6, 9))
+        shot("step-maxpool-backward.png")
+
+        page.go_to_layer("conv2", "backward")
+        page.set_position((4, 6, 7))
+        shot("step-gather-scatter.png")
+
+        page.go_to_layer("conv1", "backward", "weights")
+        page.set_position((3, 1, 2, 2))
+        page.check_gradient()
+        settle(lambda: page.last_check is not None)
+        shot("step-gradcheck.png")
+        window.session.shutdown()
+        window.document.undo_stack.setClean()
+        window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
