@@ -156,7 +156,14 @@ class Residual(L.Layer):
     def backward(self, dout, recorder=None):
         da = self.body.backward(dout.reshape(self.shapes[0]), recorder)
         ds = self.shortcut.backward(dout.reshape(self.shapes[1]), recorder) if self.shortcut.layers else dout
-        return da.reshape(self.shape) + ds.reshape(self.shape)
+        da, ds = da.reshape(self.shape), ds.reshape(self.shape)
+        # The body's input gradient is a new array nobody else reads (on the fast plan; a trace
+        # keeps it): add into it rather than allocate the sum.
+        if recorder is None and da.flags.writeable and not np.may_share_memory(da, dout) \
+                and not np.may_share_memory(da, ds):
+            da += ds
+            return da
+        return da + ds
 
 
 @implements(spec_layers.Branch)
