@@ -140,20 +140,19 @@ def implicit_filter_grad(xh: np.ndarray, d: np.ndarray, taps: tuple[int, int]) -
     K, Ho, Wo = d.shape[:3]
     view = row_matrices(xh, Fh)  # (Ho, Fh·C, Wp·N)
     d_rows = _row_stack(np.ascontiguousarray(d))  # (Ho, K, Wo·N), free for the kernels' dout
-    dw = np.zeros((Fw, Fh * C, K), xh.dtype)
-    parts = chunks(Ho, Fh * C * Wp * N * xh.itemsize)
-    part = np.empty((parts[0].stop - parts[0].start, Fh * C, K), xh.dtype)
     length = Wo * N
     pieces = -(-length // MAX_INNER)  # the fewest pieces of about MAX_INNER, cut between output columns
     step = -(-Wo // pieces) * N
-    for rows in parts:
-        n = rows.stop - rows.start
-        for q in range(Fw):
-            for start in range(0, length, step):
-                stop = min(length, start + step)
-                cols = view[rows, :, q * N + start : q * N + stop]  # (r, Fh·C, ≤ MAX_INNER)
-                np.matmul(cols, d_rows[rows, :, start:stop].transpose(0, 2, 1), out=part[:n])
-                dw[q] += part[:n].sum(axis=0)
+    starts = range(0, length, step)
+    # one stacked product per (q, piece) over all output rows (each row's product is separate work
+    # anyway), every row's (Fh·C, K) result kept, and all of them summed at the end
+    parts = np.empty((Fw, len(starts), Ho, Fh * C, K), xh.dtype)
+    for q in range(Fw):
+        for index, start in enumerate(starts):
+            stop = min(length, start + step)
+            cols = view[:, :, q * N + start : q * N + stop]  # (Ho, Fh·C, ≤ MAX_INNER)
+            np.matmul(cols, d_rows[:, :, start:stop].transpose(0, 2, 1), out=parts[q, index])
+    dw = parts.sum(axis=(1, 2))
     # dw[q, (p, c), k] → (K, C, Fh, Fw)
     return dw.reshape(Fw, Fh, C, K).transpose(3, 2, 1, 0)
 
