@@ -11,6 +11,8 @@ BLAS thread for the engine, ``torch.set_num_threads(1)``), a training step as in
   two input gradients) is the block's time minus its stacks';
 - PyTorch: native modules (``ReLU(inplace=False)``, so that full backward hooks can be used) with
   forward pre/post hooks and backward pre/post hooks on every leaf module; a block's add likewise.
+  The first convolution's input needs no gradient, so its backward hooks fire before its weight
+  gradient is computed: that time lands in PyTorch's glue, not in its first layer.
 
 Prints a table of median ms per layer (forward, backward, and the engine/PyTorch ratio of their
 sum), then the totals by layer type and the whole step: what the layers do not account for is the
