@@ -140,7 +140,7 @@ def checkpoint_optimizer_state(folder):
     template = {  # a trainer's state of this network: every array is checked against it before it is read
         "weights": {n: a for n, a in weights.items() if n not in buffer_names},
         "buffers": {n: a for n, a in weights.items() if n in buffer_names},
-        "optimizer": make_optimizer(config, net.params()).state_dict(),
+        "optimizer": make_optimizer(config, net.trainable_params()).state_dict(),
         "rng": {"data": np.random.default_rng(0).bit_generator.state, "network": net.get_rng_state()},
         "epoch_order": None,
     }

@@ -127,3 +127,14 @@ def test_weights_in_convviz_names_import_into_a_network_whose_head_was_replaced(
     assert imported.fresh == ["head.weight", "head.bias"] and imported.ignored == ["fc1.bias", "fc1.weight"]
     np.testing.assert_array_equal(imported.weights["conv2.weight"], old["conv2.weight"])
     assert imported.weights["head.weight"].shape == (4, old["fc1.weight"].shape[1])
+
+
+def test_a_frozen_runs_checkpoint_gives_its_optimizer_state_to_explain(tmp_path, spec, small_data):
+    """convviz explain and the Step workspace read a checkpoint's optimizer state: a frozen run's has
+    no velocity for its frozen layers, and is read, not refused."""
+    from convviz.commands.explain import checkpoint_optimizer_state
+
+    config = TrainConfig(epochs=1, batch_size=32, metrics_every=1, threads=1)
+    trainer = run_steps(Trainer(freeze_up_to(spec, "conv1"), small_data, config), 2)
+    state = checkpoint_optimizer_state(save_checkpoint(trainer, tmp_path / "run"))
+    assert state is not None
