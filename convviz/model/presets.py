@@ -19,7 +19,7 @@ def presets_dir() -> Path:
 def preset_names() -> list[str]:
     """Every preset's name (the file name without ``.json``), case studies first as in the notes."""
     names = sorted(p.stem for p in presets_dir().glob("*.json"))
-    order = ["lenet5", "alexnet", "zfnet", "vgg16", "googlenet", "resnet18", "convnetjs", "tinyvgg", "smallvgg", "resnet20"]
+    order = ["lenet5", "alexnet", "alexnet_torchvision", "zfnet", "vgg16", "googlenet", "resnet18", "convnetjs", "tinyvgg", "smallvgg", "resnet20"]
     return [n for n in order if n in names] + [n for n in names if n not in order]
 
 

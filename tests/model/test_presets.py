@@ -8,6 +8,7 @@ from convviz.model.presets import presets_dir
 PARAMS = {
     "lenet5": 61_706,
     "alexnet": 62_378_344,
+    "alexnet_torchvision": 61_100_840,
     "zfnet": 62_357_608,
     "vgg16": 138_357_544,
     "googlenet": 6_624_904,
@@ -16,7 +17,6 @@ PARAMS = {
     "tinyvgg": 5_520,
     "smallvgg": 551_466,
     "resnet20": 272_474,
-    "alexnet_torchvision": 61_100_840,
 }
 
 
