@@ -14,7 +14,7 @@ def test_the_views_fill_pause_step_by_one_and_stop_with_the_time_slider(qtbot, b
         return [m.step for m in session.records.metrics]
 
     builder.document.reset(tiny_spec())
-    panel.epochs.setValue(30)
+    panel.epochs.setValue(500)  # never over before the test is
     panel.batch.setValue(16)
     builder.start_training()
     # the slider is under the curves, above the bottom tabs of views
