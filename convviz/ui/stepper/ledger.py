@@ -10,13 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QTableView
 
 from convviz.engine.explain_step import Term
 
 STYLES = {"term": None, "pad": "#f1f3f4", "subtotal": "#e8f0fe", "sum": "#e8f0fe", "total": "#fce8b2", "check": "#e6f4ea",
           "wrong": "#fce8e6", "winner": "#fce8b2"}
+
+
+SHOWN_ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.BackgroundRole,
+               Qt.ItemDataRole.FontRole)
+BOLD_STYLES = ("total", "check", "wrong", "winner")
+RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
 def number(value: float) -> str:
@@ -61,6 +68,12 @@ CONV_HEADERS = ("#", "x[c,y,x]", "x", "w[d,c,i,j]", "w", "x·w = p", "running Σ
 FC_HEADERS = ("#", "x[i]", "x", "W[o,i]", "w", "x·w = p", "running Σ")
 
 
+def term_cells(i: int, t: Term, running: float) -> tuple[str, ...]:
+    """The cells of term ``i``: #, the left factor's index (`` pad`` at padding) and value, the right's, x·w, Σ so far."""
+    return (str(i + 1), index(t.left[1]) + (" pad" if t.padding else ""), number(t.left[2]), index(t.right[1]),
+            number(t.right[2]), number(t.product), number(running))
+
+
 def conv_output_rows(terms: list[Term], bias: float | None, result: float, engine: float, matches: bool,
                      activation: tuple[str, float] | None = None, channels: bool = True,
                      bias_label: str = "+ bias b[d]") -> list[Row]:
@@ -75,9 +88,7 @@ def conv_output_rows(terms: list[Term], bias: float | None, result: float, engin
         channel = c
         running += t.product
         subtotal += t.product
-        x_text = index(t.left[1]) + (" pad" if t.padding else "")
-        rows.append(Row((str(i + 1), x_text, number(t.left[2]), index(t.right[1]), number(t.right[2]),
-                         number(t.product), number(running)), "pad" if t.padding else "term", i))
+        rows.append(LazyRow(lambda i=i, t=t, r=running: term_cells(i, t, r), "pad" if t.padding else "term", i))
     if channel is not None and channels:
         rows.append(Row(("", f"channel {channel}", "", "", "", number(subtotal), number(running)), "subtotal"))
     if bias is not None:
@@ -97,8 +108,7 @@ def scatter_rows(terms: list[Term], total: float, gather: float, engine: float, 
     rows, running = [], 0.0
     for i, t in enumerate(terms):
         running += t.product
-        rows.append(Row((str(i + 1), index(t.left[1]), number(t.left[2]), index(t.right[1]), number(t.right[2]),
-                         number(t.product), number(running)), "term", i))
+        rows.append(LazyRow(lambda i=i, t=t, r=running: term_cells(i, t, r), "term", i))
     rows.append(Row(("", "= scatter Σ", "", "", "", "", number(total)), "total"))
     rows.append(Row(("", "gather (rotated filters)", "", "", "", "", number(gather)), "sum"))
     rows.append(Row(("", "engine dX", "", "", "", "", number(engine)), "check" if matches else "wrong"))
@@ -125,6 +135,7 @@ class LedgerModel(QAbstractTableModel):
         self.rows: list[Row] = []
         self._bold = QFont("monospace", 9)
         self._bold.setBold(True)
+        self._brushes = {style: QBrush(QColor(colour)) for style, colour in STYLES.items() if colour}
 
     def set_rows(self, headers: tuple[str, ...], rows: list[Row]) -> None:
         self.beginResetModel()
@@ -143,18 +154,19 @@ class LedgerModel(QAbstractTableModel):
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if role not in SHOWN_ROLES:  # asked for many times per cell while sizing columns: answered first
+            return None
         row = self.rows[index.row()]
-        text = row.cells[index.column()] if index.column() < len(row.cells) else ""
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return self._brushes.get(row.style)
+        if role == Qt.ItemDataRole.FontRole:
+            return self._bold if row.style in BOLD_STYLES else None
+        cells, column = row.cells, index.column()
+        text = cells[column] if column < len(cells) else ""
         if role == Qt.ItemDataRole.DisplayRole:
             return text
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            numeric = index.column() > 0 and _magnitude(text) >= 0  # a number (not "+ bias b[d]")
-            return int((Qt.AlignmentFlag.AlignRight if numeric else Qt.AlignmentFlag.AlignLeft) | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.BackgroundRole and STYLES.get(row.style):
-            return QBrush(QColor(STYLES[row.style]))
-        if role == Qt.ItemDataRole.FontRole and row.style in ("total", "check", "wrong", "winner"):
-            return self._bold
-        return None
+        numeric = column > 0 and _magnitude(text) >= 0  # a number (not "+ bias b[d]")
+        return RIGHT if numeric else LEFT
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
         self.layoutAboutToBeChanged.emit()
@@ -189,7 +201,6 @@ class LedgerTable(QTableView):
         self.setFont(QFont("monospace", 9))
         self.setStyleSheet("QTableView::item { padding: 0px 3px; }")
         header = self.horizontalHeader()
-        header.setResizeContentsPrecision(400)  # widths from the first rows: every number is as wide
         header.setSortIndicatorShown(True)
         header.setSectionsClickable(True)
         header.sectionClicked.connect(self._sort)
@@ -204,8 +215,27 @@ class LedgerTable(QTableView):
         self.model_.set_rows(headers, rows)
         self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self._span_labels()
-        self.resizeColumnsToContents()
+        self._fit_columns()
         self.horizontalHeader().setStretchLastSection(True)
+
+    def _fit_columns(self) -> None:
+        """Every column as wide as its widest text among the first and the last 200 rows (indices grow
+        along a ledger, numbers are at most ``+1.23457e-05`` wide) and its header: measured here with the
+        font's metrics, as ``resizeColumnsToContents`` would but without asking for every cell's data."""
+        rows = self.rows
+        sample = rows if len(rows) <= 400 else rows[:200] + rows[-200:]
+        plain, bold = self.fontMetrics(), QFontMetrics(self.model_._bold)
+        header = self.horizontalHeader().fontMetrics()
+        widths = [header.horizontalAdvance(text) + 24 for text in self.model_.headers]  # + the sort arrow
+        for row in sample:
+            cells = row.cells
+            metrics = bold if row.style in BOLD_STYLES else plain
+            spans = row.term is None and len(cells) > 3 and not cells[2]
+            for column, text in enumerate(cells[:len(widths)]):
+                if text and not (spans and column == 1):  # a spanning label takes the empty cells after it
+                    widths[column] = max(widths[column], metrics.horizontalAdvance(text) + 16)  # + the margins
+        for column, width in enumerate(widths):
+            self.setColumnWidth(column, width)
 
     def _span_labels(self) -> None:
         """A summary row's label (``= output``, ``engine`` …) spans the empty cells after it, so it
