@@ -21,6 +21,10 @@ update. Prints:
   memory on 1 and 2 threads at batch 16, 64 and 256, and the data side of a CIFAR-10-sized epoch
   (assembling and augmenting 45,000 training images, evaluating 10,000 test images).
 
+``--cpu-time`` times one-thread steps only, by the calling thread's CPU time (``time.thread_time``:
+with one thread, BLAS and PyTorch's intra-op work run on it), which stays steady when other
+processes load the machine; wall time then says more about the load than about the code.
+
 ``--json`` prints the same figures as JSON instead of the table (``--json FILE``: writes them to
 FILE and prints the table). The machine is shared and noisy: engine and PyTorch steps are
 interleaved round by round, each figure is the median step of all rounds, and only ratios printed
@@ -53,6 +57,7 @@ from convviz.model.layers import pair  # noqa: E402
 BATCH = 64
 PRESETS = ("convnetjs", "smallvgg", "resnet20")
 THREADS = (1, 2)
+CLOCK = time.perf_counter  # --cpu-time: time.thread_time, and one thread only
 
 
 def gemm_rate(threads: int, n: int = 2048, repeats: int = 7) -> float:
@@ -173,9 +178,9 @@ def measure(configs: dict, rounds: int, steps: int) -> dict[str, float]:
     for _ in range(rounds):
         for key, fn in configs.items():
             for _ in range(steps):
-                start = time.perf_counter()
+                start = CLOCK()
                 fn()
-                times[key].append(time.perf_counter() - start)
+                times[key].append(CLOCK() - start)
     return {key: statistics.median(t) for key, t in times.items()}
 
 
@@ -311,11 +316,19 @@ def main() -> None:
                         help="the figures as JSON: on standard output instead of the table, or written to FILE")
     parser.add_argument("--networks", nargs="+", default=list(PRESETS), choices=PRESETS, metavar="NAME",
                         help=f"presets to measure (default: {' '.join(PRESETS)})")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="one thread only, each step timed by the calling thread's CPU time: steady on a "
+                             "loaded machine (two-thread rows need wall time and are left out)")
     parser.add_argument("--scaling", nargs="*", choices=PRESETS, metavar="NAME",
                         help="also images/s and peak memory at batch 16, 64 and 256 for these presets "
                              "(default: resnet20), and the data side of an epoch")
     args = parser.parse_args()
     rounds, steps = (2, 3) if args.quick else (args.rounds, args.steps)
+    global THREADS, CLOCK
+    if args.cpu_time:
+        if args.scaling is not None:
+            parser.error("--cpu-time measures one thread; the scaling figures need both: leave out one of the two")
+        THREADS, CLOCK = (1,), time.thread_time
     say = (lambda *a, **k: None) if args.json == "-" else print
     try:
         import torch
