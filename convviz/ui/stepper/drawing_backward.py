@@ -123,7 +123,10 @@ class BackwardDrawing:
                 f"<b>{stop.layer}</b> backward: dX[{s.c}, {s.i}, {s.j}] = Σ dY · w over the outputs whose window "
                 f"covers it (orange) = <b>{number(s.total)}</b>; as a gather, a full convolution of the padded dY with "
                 f"the filters rotated 180°: {number(e.gather.total)}")
-            self.caption.setText(e.whole.text + ".")
+            if e.whole is None:
+                self._check_whole(stop)  # on a thread: the caption says so, and says the verdict when it is there
+            else:
+                self.caption.setText(e.whole.text + ".")
         elif isinstance(e, BlockExplanation):
             self._draw_block_backward(stop, layer, e, upstream, downstream)
         elif isinstance(e, FCInputGradExplanation):

@@ -105,7 +105,7 @@ class ConvBackward:
 
     scatter: X.ConvScatterCellExplanation
     gather: object  # ConvInputGradExplanation
-    whole: X.ConvScatter
+    whole: X.ConvScatter | None  # None: still being made
 
 
 class StepRun:
@@ -187,10 +187,11 @@ class StepRun:
             return record.upstream.shape[1:]  # each upstream gradient, routed or shared
         return record.downstream.shape[1:]  # each cell of the gradient sent down
 
-    def explain(self, stop: Stop, position: tuple[int, ...]):
+    def explain(self, stop: Stop, position: tuple[int, ...], later: bool = False):
         """The explanation of ``position`` at ``stop``: a Conv, FC or pooling explanation forward, the
         softmax and loss, a max-pool routing, a Conv weight or input gradient backward, a parameter update;
-        None where the view only shows the volumes."""
+        None where the view only shows the volumes. ``later``: a Conv backward stop's check of the whole
+        image (``ConvBackward.whole``, two convolutions' work) is None until ``keep_scatter`` has it."""
         if stop.kind == "loss":
             return X.explain_softmax_loss(self.trace.scores[0], self.label, 1, self.dscores[0])
         if stop.kind == "update":
@@ -236,7 +237,7 @@ class StepRun:
         if type(layer) is W.Conv:
             scatter = X.explain_conv_input_grad_scatter(self.net, self.trace, stop.layer, 0, *cell)
             gather = explain_conv_input_grad(self.net, self.trace, stop.layer, 0, *cell)
-            return ConvBackward(scatter, gather, self.scatter(stop.layer))
+            return ConvBackward(scatter, gather, self._scatter.get(stop.layer) if later else self.scatter(stop.layer))
         if isinstance(layer, L.FC):
             return F.explain_fc_input_grad(self.net, self.trace, stop.layer, 0, position)
         if layer.COMPOSITE:
@@ -249,9 +250,14 @@ class StepRun:
         return self._routing[name]
 
     def scatter(self, name: str) -> X.ConvScatter:
+        """dX of Conv layer ``name`` for the whole image by scatter and by gather, against the engine's."""
         if name not in self._scatter:
-            self._scatter[name] = X.conv_input_grad_scatter(self.net, self.trace, name, 0)
+            self.keep_scatter(name, X.conv_input_grad_scatter(self.net, self.trace, name, 0))
         return self._scatter[name]
+
+    def keep_scatter(self, name: str, whole: X.ConvScatter) -> None:
+        """Keep the whole-image check of ``name`` (made on a thread with ``conv_input_grad_scatter``)."""
+        self._scatter[name] = whole
 
     # -- the update ---------------------------------------------------------------------------------------
     def update_names(self) -> list[str]:

@@ -123,6 +123,31 @@ class StepTracing:
         if self.in_field_view():
             self._render()  # draws it if it is still the selected cell's, else asks for that one
 
+    # -- a Conv input gradient's check over the whole image ------------------------------------------------
+    def _check_whole(self, stop) -> None:
+        """Scatter and gather dX of the whole image on a thread, then draw the stop again with the verdict."""
+        from convviz.engine.explain_layers import conv_input_grad_scatter
+
+        run, layer = self.run, stop.layer
+        what = f"Checking {layer}'s scatter and gather against the engine's dX over the whole image …"
+        self.caption.setText(what)
+        if self.jobs.busy("scatter") and self._checking == (run, layer):
+            return  # another cell of the same stop: the check asked for already is the one wanted
+        self._checking = (run, layer)
+
+        def done(whole, error) -> None:
+            if run is not self.run:
+                return
+            if error is not None:
+                self.caption.setText(f"Cannot check {layer}'s dX: {error}")
+                return
+            run.keep_scatter(layer, whole)
+            current = self.current_stop
+            if current is not None and current.kind == "backward" and current.layer == layer and not current.part:
+                self._render()
+
+        self.jobs.run("scatter", what, lambda: conv_input_grad_scatter(run.net, run.trace, layer, 0), done)
+
     # -- FC → CONV ---------------------------------------------------------------------------------------
     def show_slide(self, on: bool = True) -> None:
         """The FC → CONV view (``on``) or the timeline's stop again; a big network slides on a thread."""

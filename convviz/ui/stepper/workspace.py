@@ -78,6 +78,7 @@ class StepWorkspaceView(StepTracing, StepControls, ImageChoice, StopDrawing, Bac
         self.jobs = Jobs(self)  # the trace, field, FC → CONV and gradient check of a big network, on threads
         self.sync_macs = SYNC_MACS  # more multiply-adds than this: slow work goes on a thread
         self._macs = 0  # the traced network's
+        self._checking = None  # (run, layer) whose whole-image dX check runs on a thread
         self.last_check = None  # the newest GradientCheck shown
         self.learning_rate = TrainConfig().lr  # the next run's (set_learning_rate), when no run goes on
         self.config_note = ""
@@ -346,7 +347,7 @@ class StepWorkspaceView(StepTracing, StepControls, ImageChoice, StopDrawing, Bac
             self._draw_field(stop, *self.field_volumes(stop))
             self.position_changed.emit(self.position)
             return
-        self.explanation = run.explain(stop, self.position)
+        self.explanation = run.explain(stop, self.position, later=self.in_background())
         checkable = self.check_target() is not None
         self.check_button.setVisible(checkable)
         self.check_label.setVisible(checkable)

@@ -379,6 +379,14 @@ def test_the_field_and_fc_to_conv_of_a_big_network_are_made_on_a_thread_the_newe
     assert isinstance(view.explanation, ReceptiveFieldExplanation) and view.explanation.cell == (1, 4, 4)
     assert not view.busy.isVisible() and "<b>conv1</b> receptive field of cell [1, 4, 4]" in view.heading.text()
 
+    view.go_to_layer("conv1", "backward")  # the check of dX over the whole image comes later
+    assert view.explanation.whole is None and view.explanation.scatter.matches
+    assert "Checking conv1's scatter and gather" in view.caption.text()
+    view.set_position((1, 2, 2))  # another cell meanwhile: the same check goes on
+    qtbot.waitUntil(lambda: not view.jobs.busy(), timeout=20_000)
+    assert view.explanation.whole.matches and view.explanation.scatter.c == 1
+    assert "both equal to the engine's dX" in view.caption.text()
+
     view.show_slide(True)
     assert view.jobs.busy("slide") and not view.in_slide_view()
     qtbot.waitUntil(view.in_slide_view, timeout=20_000)
@@ -389,6 +397,7 @@ def test_the_field_and_fc_to_conv_of_a_big_network_are_made_on_a_thread_the_newe
     view.show_slide(True)
     assert view.busy.isVisible()
     qtbot.mouseClick(view.busy.cancel_button, Qt.MouseButton.LeftButton)  # the user stops waiting
-    assert not view.slide_button.isChecked() and not view.jobs.busy()
+    assert not view.slide_button.isChecked() and not view.jobs.busy("slide")
     qtbot.wait(300)  # the dropped result, arriving late, changes nothing
     assert not view.in_slide_view() and view.current_stop.layer == "conv1"
+    qtbot.waitUntil(lambda: not view.jobs.busy(), timeout=20_000)  # the stop's own dX check
