@@ -10,7 +10,14 @@ import numpy as np
 from convviz.engine.explain_blocks import BlockExplanation
 from convviz.engine.explain_fc import FCInputGradExplanation
 from convviz.engine.explain_step import ledger_terms
-from convviz.ui.stepper.ledger import SCATTER_HEADERS, LazyRow, Row, index, number, scatter_rows
+from convviz.ui.stepper.ledger import (
+    SCATTER_HEADERS,
+    LazyRow,
+    Row,
+    index,
+    number,
+    scatter_rows,
+)
 from convviz.ui.stepper.stepping import AvgPoolBackward, ConvBackward, MaxPoolBackward
 
 

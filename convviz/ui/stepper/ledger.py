@@ -50,7 +50,7 @@ class LazyRow:
     """A :class:`Row` whose cells are made by ``make()`` when first read: a ledger of 50,000 terms (a
     weight gradient of VGG-16's first layer) is shown at once, its rows formatted as they scroll by."""
 
-    __slots__ = ("_make", "_cells", "style", "term")
+    __slots__ = ("_cells", "_make", "style", "term")
 
     def __init__(self, make, style: str = "term", term: int | None = None):
         self._make, self._cells, self.style, self.term = make, None, style, term
