@@ -40,7 +40,7 @@ class StepControls:
         self.check_button.setEnabled(False)
         self.check_label.setText("checking …")
         self.jobs.run("check", "Checking the gradient by centred differences …",
-                      lambda: gradient_check(run.net, run.trace, [run.label], *target),
+                      lambda: _locked(run, lambda: gradient_check(run.net, run.trace, [run.label], *target)),
                       lambda result, error: self._on_checked(run, result if error is None else error),
                       on_cancel=lambda: self._on_checked(run, ValueError("cancelled")))
 
@@ -121,3 +121,9 @@ class StepControls:
     def in_field_view(self) -> bool:
         stop = self.current_stop
         return self.field_button.isChecked() and stop is not None and self.run.has_field(stop)
+
+
+def _locked(run, work):
+    """``work()`` while holding the run's lock: its network's forward pass is not to be shared."""
+    with run.lock:
+        return work()

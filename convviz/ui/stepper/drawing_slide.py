@@ -15,10 +15,35 @@ from convviz.ui.stepper.ledger import Row, number
 class SlideDrawing:
     """The FC → CONV view."""
 
+    def _slide_cell(self, k: int, i: int, j: int):
+        """The SlideCell of (k, i, j): made already, made now (a small network), or asked for on a thread
+        (None: drawn when it arrives). The original network's forward pass on the crop is what it costs."""
+        run, m = self.run, self.slide[1]
+        key = (id(m), k, i, j)
+        if key in self.slide_cells:
+            return self.slide_cells[key]
+        if not self.in_background():
+            with run.lock:
+                self.slide_cells = {key: explain_slide_cell(run.net, m, k, i, j)}
+            return self.slide_cells[key]
+
+        def work():
+            with run.lock:  # the network's forward pass is not to be shared with a gradient check's
+                return explain_slide_cell(run.net, m, k, i, j)
+
+        def done(cell, error) -> None:
+            if error is None and self.slide is not None and self.slide[1] is m:
+                self.slide_cells = {key: cell}
+                if self.in_slide_view() and tuple(self.position) == (k, i, j):
+                    self._render()
+
+        self.jobs.run("slide cell", f"FC → CONV: the original network on the crop of ({i}, {j}) …", work, done)
+        return None
+
     def _draw_slide(self) -> None:
         m = self.slide[1]  # (the StepRun it was made for, the SlideMap)
         k, i, j = self.position
-        e = explain_slide_cell(self.run.net, m, k, i, j)
+        e = self._slide_cell(k, i, j)
         self.explanation = e
         K, H, W = m.scores.shape
         c, h, w = m.image.shape
@@ -27,7 +52,7 @@ class SlideDrawing:
         self.canvas.right.show(m.scores, f"class-score map {W}×{H}, one slice per class", focus=k,
                                key=self._key("slide map"))
         self._select_cell(self.canvas.right, self.position)
-        (r, col), (ch, cw) = e.offset, e.size
+        (r, col), (ch, cw) = m.converted.offset(i, j), m.converted.window
         for s in range(c):
             self.canvas.left.outline(s, r, col, ch, cw, colour="#ff8c00", width=2.5)
         self.canvas.left.zoom_to(0, r, col, min(ch, 8), min(cw, 8))
@@ -38,11 +63,15 @@ class SlideDrawing:
             rows.append(Row((str(q), self.run.class_name(q), number(float(m.scores[q, i, j])), f"{number(top)} at ({y}, {x})"),
                             "winner" if q == k else "term"))
         winner = int(np.argmax(m.scores[:, i, j]))
-        rows += [Row(("", f"map s[{k}, {i}, {j}] ({self.run.class_name(k)})", "", number(e.map_score)), "total"),
-                 Row(("", f"original net on crop ({r}, {col})", "", number(e.crop_score)),
-                     "check" if e.matches else "wrong"),
-                 Row(("", "difference", "", number(e.difference)), "sum"),
-                 Row(("", "the conversion is exact", "", "yes" if m.exact else "no"), "check" if m.exact else "wrong")]
+        rows.append(Row(("", f"map s[{k}, {i}, {j}] ({self.run.class_name(k)})", "", number(float(m.scores[k, i, j]))),
+                        "total"))
+        if e is None:
+            rows.append(Row(("", f"original net on crop ({r}, {col})", "", "computing …"), "term"))
+        else:
+            rows += [Row(("", f"original net on crop ({r}, {col})", "", number(e.crop_score)),
+                         "check" if e.matches else "wrong"),
+                     Row(("", "difference", "", number(e.difference)), "sum")]
+        rows.append(Row(("", "the conversion is exact", "", "yes" if m.exact else "no"), "check" if m.exact else "wrong"))
         self.ledger.show_rows(("", "class", f"score at ({i}, {j})", "best in the map"), rows)
         sh, sw = m.converted.stride
         apart = f"{sw}" if sh == sw else f"{sh} (down) and {sw} (across)"

@@ -11,6 +11,7 @@ on its running statistics), so every explained number equals the engine's exactl
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,6 +123,7 @@ class StepRun:
         self.optimizer_state = optimizer_state  # the run's velocity or moments (None: a first step from 0)
         self.state_error = ""  # why ``optimizer_state`` did not fit the optimizer (then it starts from 0)
         self._optimizer = None
+        self.lock = threading.Lock()  # held by whoever runs the network's own forward pass (a check, a crop)
         self.trace, self.loss, self.dscores = S.trace_step(self.net, self.x, [self.label], own=True)
         self.stops = timeline(self.trace)
         self._routing: dict[str, P.MaxPoolRouting] = {}

@@ -136,6 +136,7 @@ class StepWorkspaceView(StepTracing, StepControls, ImageChoice, StopDrawing, Bac
         self.slide_button.setToolTip("Convert the FC layers to convolutions and slide the network over a larger image "
                                      "in one pass: the class-score map")
         self.slide = None  # the SlideMap of the FC → CONV view, once made for this trace
+        self.slide_cells = {}  # the newest SlideCell made, by (map, k, i, j)
         self.slide_text = ""
         bar = QHBoxLayout()
         bar.addWidget(self.back_button)

@@ -391,6 +391,11 @@ def test_the_field_and_fc_to_conv_of_a_big_network_are_made_on_a_thread_the_newe
     assert view.jobs.busy("slide") and not view.in_slide_view()
     qtbot.waitUntil(view.in_slide_view, timeout=20_000)
     assert view.slide[1].scores.shape == (10, 9, 9) and "class-score map" in view.canvas.right.title.text()
+    qtbot.waitUntil(lambda: not view.jobs.busy(), timeout=20_000)  # the first position's crop
+    view.set_position((3, 4, 5))  # the original network on this crop: on a thread too
+    assert view.explanation is None and view.ledger.row_text("original net on crop (16, 20)") == "computing …"
+    qtbot.waitUntil(lambda: view.explanation is not None, timeout=20_000)
+    assert view.explanation.offset == (16, 20) and view.ledger.row_text("difference") is not None
 
     view.show_slide(False)
     view.reload(wait=True)  # new run: the map is made again
