@@ -169,12 +169,15 @@ class RunSession(QObject, SessionProbes):
         run.start()
 
     def want_gradients(self, on: bool) -> None:
-        """Snapshots carry dL/d activation from now on (a view that shows gradients asks)."""
+        """Snapshots carry dL/d activation from now on (a view that shows gradients asks); with no run
+        going, the newest snapshot is taken again with them."""
         self.snapshot_gradients = bool(on)
         if self._run is not None:
             self._run.control.set_snapshot_gradients(self.snapshot_gradients)
             if self.snapshot_gradients:
                 self._run.control.request_snapshot()
+        if self.snapshot_gradients and not self.running and self.records.snapshot is not None:
+            self.refresh_snapshot()
 
     def adopt_run(self, opened: OpenedRun) -> bool:
         """Make the run read by :func:`read_run` the session's: its records, and its weights for its

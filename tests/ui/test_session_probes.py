@@ -125,3 +125,14 @@ def test_an_opened_run_shows_its_data_sets_probes_and_class_names(qtbot, tmp_pat
     else:  # CIFAR-10 not here: the user's probe alone, still with the run's class names
         assert shot.probe_names == ("mine.png",)
     assert session.shutdown(10_000)
+
+
+def test_asking_for_gradients_after_a_run_takes_its_last_snapshot_again_with_them(qtbot, session):
+    with qtbot.waitSignal(session.run_finished, timeout=30_000):
+        session.start(TrainConfig(epochs=1, batch_size=50), "synthetic")
+    assert not session.records.snapshot.has_activation_grads
+    with qtbot.waitSignal(session.snapshot, timeout=20_000) as emitted:
+        session.want_gradients(True)
+    shot = emitted.args[0]
+    assert shot.has_activation_grads and shot.step == session.records.metrics[-1].step
+    assert len(shot.probe_names) == 10 and session.records.snapshot is shot

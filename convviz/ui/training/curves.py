@@ -204,7 +204,8 @@ class CurvesView(QWidget):
         """Mark the metrics record nearest ``step`` on every plot and read every curve there into the row
         at the top; returns that record's step (None, and the hint, when there is none or ``step`` is None)."""
         records = self.session.records
-        if step is None or not len(self._steps) or len(self._steps) != len(records.metrics):
+        # the records drawn are the first len(_steps) (records only grow, until a new run)
+        if step is None or not len(self._steps) or len(records.metrics) < len(self._steps):
             for line in self.hover_lines:
                 line.setVisible(False)
             self.readout.setText(HOVER_HINT)
