@@ -41,6 +41,10 @@ which is what the next kernel reads fastest; ``np.ascontiguousarray`` gives plai
 some code needs it. A forward's cache may refer to its ``x`` and ``w``: do not modify them in place
 before the backward.
 
+Paths: stride-1, undilated convolutions skip im2col where it measured faster (``kernels.implicit``:
+products on strided views of a rows-first input copy); batch norm's training passes run a cache-sized
+block of channels at a time (``kernels.norm``). ``bench/bench_conv_paths.py`` times the paths.
+
 BLAS threads: the fast conv and local kernels run with ``convviz.engine.blas.ENGINE_THREADS`` BLAS
 threads (1: as fast as two on the 2-core machine, and it leaves a core to the GUI) and restore the
 caller's count afterwards. Memory: the first convolution asks glibc to keep freed memory for reuse
