@@ -124,10 +124,12 @@ def test_gradients_of_the_routed_path_pass_a_float64_gradient_check():
     assert rel_error(dx[:, :1], numerical_gradient(f, x_slice, dout)) < 1e-7
 
 
-@pytest.mark.parametrize("max_inner", [7, 12, 10_000])
-def test_dw_summed_in_pieces_is_the_whole_sum(monkeypatch, max_inner):
-    """dw's products cover at most MAX_INNER (j, n) positions at a time (an uneven last piece too)."""
+@pytest.mark.parametrize("max_inner, parts_bytes", [(7, 1), (12, 10_000), (10_000, 1 << 20)])
+def test_dw_summed_in_pieces_is_the_whole_sum(monkeypatch, max_inner, parts_bytes):
+    """dw's products cover at most MAX_INNER (j, n) positions at a time (an uneven last piece too),
+    and blocks of output rows whose partial products fit PARTS_BYTES (one row; 2 of 6; all)."""
     monkeypatch.setattr(implicit, "MAX_INNER", max_inner)
+    monkeypatch.setattr(implicit, "PARTS_BYTES", parts_bytes)
     x, w, b, dout, pad = make((3, 8, 6, 7, 4, 3, 3, 1), np.float64)
     geo = window2d(*x.shape[2:], 3, 3, 1, pad, 1, what="filter")
     xh = implicit.rows_first(x.transpose(1, 2, 3, 0), geo.pad)

@@ -36,6 +36,8 @@ CHUNK_BYTES = 512 << 10
 # (48 × 2048) @ (2048 × 16) products of a 16-channel 32×32 layer at batch 64 1.45× slower in one
 # piece than in two (other shapes: no difference).
 MAX_INNER = 1024
+# dw keeps every output row's partial product of a block of rows: at most about this many bytes.
+PARTS_BYTES = 4 << 20
 
 
 # Where implicit products beat im2col (measured at batch 32 and 64, ``bench/bench_conv_paths.py``):
@@ -145,15 +147,22 @@ def implicit_filter_grad(xh: np.ndarray, d: np.ndarray, taps: tuple[int, int]) -
     pieces = -(-length // MAX_INNER)  # the fewest pieces of about MAX_INNER, cut between output columns
     step = -(-Wo // pieces) * N
     starts = range(0, length, step)
-    # one stacked product per (q, piece) over all output rows (each row's product is separate work
-    # anyway), every row's (Fh·C, K) result kept, and all of them summed at the end
-    parts = np.empty((Fw, len(starts), Ho, Fh * C, K), xh.dtype)
-    for q in range(Fw):
-        for index, start in enumerate(starts):
-            stop = min(length, start + step)
-            cols = view[:, :, q * N + start : q * N + stop]  # (Ho, Fh·C, ≤ MAX_INNER)
-            np.matmul(cols, d_rows[:, :, start:stop].transpose(0, 2, 1), out=parts[q, index])
-    dw = parts.sum(axis=(1, 2))
+    # one stacked product per (q, piece) over a block of output rows (each row's product is separate
+    # work anyway), every row's (Fh·C, K) result kept and summed after the block; a block's results
+    # take at most about PARTS_BYTES (VGG-16's 512-channel layers would otherwise keep 100s of MB)
+    per_row = Fw * len(starts) * Fh * C * K * xh.itemsize
+    block = max(1, min(Ho, PARTS_BYTES // per_row))
+    parts = np.empty((Fw, len(starts), block, Fh * C, K), xh.dtype)
+    dw = np.zeros((Fw, Fh * C, K), xh.dtype)
+    for first in range(0, Ho, block):
+        rows = slice(first, min(Ho, first + block))
+        n = rows.stop - rows.start
+        for q in range(Fw):
+            for index, start in enumerate(starts):
+                stop = min(length, start + step)
+                cols = view[rows, :, q * N + start : q * N + stop]  # (n, Fh·C, ≤ MAX_INNER)
+                np.matmul(cols, d_rows[rows, :, start:stop].transpose(0, 2, 1), out=parts[q, index, :n])
+        dw += parts[:, :, :n].sum(axis=(1, 2))
     # dw[q, (p, c), k] → (K, C, Fh, Fw)
     return dw.reshape(Fw, Fh, C, K).transpose(3, 2, 1, 0)
 
