@@ -6,8 +6,8 @@ For each preset named (default: convnetjs smallvgg resnet20), batch 64, float32,
 BLAS thread for the engine, ``torch.set_num_threads(1)``), a training step as in
 ``bench_train.py``. Each layer's forward and backward is timed on its own:
 
-- engine: every step of the fast plan (a ReLU fused with its 2×2 max pool is one step, named
-  ``relu+pool``) is wrapped with a timer; a residual block's own work (the add, and the sum of the
+- engine: every step of the fast plan (a ReLU fused with its 2×2 max pool, or a batch norm with the
+  ReLU after it, is one step, e.g. ``relu1+maxpool1``) is wrapped with a timer; a residual block's own work (the add, and the sum of the
   two input gradients) is the block's time minus its stacks';
 - PyTorch: native modules (``ReLU(inplace=False)``, so that full backward hooks can be used) with
   forward pre/post hooks and backward pre/post hooks on every leaf module; a block's add likewise.
@@ -93,13 +93,14 @@ def timed(clock, key, fn):
 
 
 def kind_of(step) -> str:
+    """A fused step's kind names both layers (ReLU + max pool, batch norm + ReLU)."""
     if hasattr(step, "layers") and not isinstance(step, Stack) and not step.COMPOSITE:
-        return "relu+pool"
+        return "+".join(type(layer).__name__ for layer in step.layers)
     return type(step).__name__
 
 
 def step_name(step) -> str:
-    return "+".join(layer.name for layer in step.layers) if kind_of(step) == "relu+pool" else step.name
+    return "+".join(layer.name for layer in step.layers) if "+" in kind_of(step) else step.name
 
 
 def instrument_engine(stack: Stack, clock: Clock, kinds: dict, children: dict) -> None:

@@ -79,6 +79,8 @@ class BatchNorm(Layer):
         self.buffers["running_mean"] = np.zeros(c, self.dtype)
         self.buffers["running_var"] = np.ones(c, self.dtype)
 
+    relu_out = None  # y of a fused ReLU (BatchNormReLU), read by backward
+
     @classmethod
     def build(cls, report, dtype, part):
         return cls(report, dtype, part)
@@ -87,7 +89,8 @@ class BatchNorm(Layer):
         """The Part when this pass runs on a split batch, else None."""
         return self.part if self.part is not None and self.part.split else None
 
-    def forward(self, x, train, inplace=False):
+    def forward(self, x, train, inplace=False, relu=False):
+        """``relu``: return max(0, y), the ReLU after this layer fused in (``BatchNormReLU``)."""
         eps, momentum = self.spec.eps, self.spec.momentum
         rows, self.perm = slice_rows(x)
         self.shape = x.shape
@@ -105,7 +108,7 @@ class BatchNorm(Layer):
             xhat = rows if inplace else np.empty_like(rows)
             y = np.empty_like(rows)
             mean, var, inv_std = norm.train_forward(rows, gamma, beta, eps, n, xhat, y,
-                                                    None if part is None else part.sum)
+                                                    None if part is None else part.sum, relu)
             if part is None or part.rank == 0:  # the running statistics are shared by the parts
                 running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
                 running_mean *= 1 - momentum
@@ -113,6 +116,7 @@ class BatchNorm(Layer):
                 running_var *= 1 - momentum
                 running_var += (momentum * n / (n - 1)) * var
             self.train, self.xhat, self.inv_std, self.n = train, xhat, inv_std, n
+            self.relu_out = y if relu else None
             return rows_back(y, self.perm, self.shape)
         inv_std = (1 / np.sqrt(self.buffers["running_var"] + eps)).astype(self.dtype)
         xhat = rows - self.buffers["running_mean"][:, None]
@@ -120,21 +124,55 @@ class BatchNorm(Layer):
         self.train, self.xhat, self.inv_std, self.n = train, xhat, inv_std, n
         y = xhat * gamma[:, None]
         y += beta[:, None]
+        if relu:
+            np.maximum(y, 0, out=y)
+        self.relu_out = y if relu else None
         return rows_back(y, self.perm, self.shape)
 
     def backward(self, dout, inplace=False):
+        """dout: the gradient of this layer's output, or of the fused ReLU's when forward had ``relu``."""
         xhat, inv_std, gamma = self.xhat, self.inv_std, self.params["weight"]
         d, _ = slice_rows(dout, self.perm)
         dbeta, dgamma = self.grads["bias"], self.grads["weight"]
         if not self.train:
+            if self.relu_out is not None:
+                d = d * (self.relu_out > 0)
             np.sum(d, axis=1, out=dbeta)
             dgamma[...] = np.einsum("cm,cm->c", d, xhat)
             return rows_back(d * (gamma * inv_std)[:, None], self.perm, self.shape)
         part = self._split_part()
         # dout's rows may take dx when nobody else reads dout, or when lining them up copied them
         dx = d if inplace or not np.may_share_memory(d, dout) else np.empty_like(d)
-        norm.train_backward(d, xhat, gamma, inv_std, self.n, dx, dgamma, dbeta, None if part is None else part.sum)
+        norm.train_backward(d, xhat, gamma, inv_std, self.n, dx, dgamma, dbeta, None if part is None else part.sum,
+                            self.relu_out)
         return rows_back(dx, self.perm, self.shape)
+
+
+class BatchNormReLU:
+    """A batch norm and the ReLU after it, run as one step of the fast (untraced) plan: the ReLU is
+    applied to each block of channels while batch norm has it in cache, and its derivative [y > 0]
+    is applied the same way in backward. Traced passes run the two layers separately."""
+
+    KEEPS_OUTPUT = True  # backward reads y (the ReLU's mask)
+    OUTPUT_ALIASES_INPUT = False
+    DX_ALIASES_DOUT = False
+    COMPOSITE = False
+
+    def __init__(self, norm_layer, relu):
+        self.layers = (norm_layer, relu)
+        self.norm = norm_layer
+        self.name = f"{norm_layer.name}+{relu.name}"
+        self.output = relu.output
+
+    @staticmethod
+    def fusable(first, second) -> bool:
+        return type(first) is BatchNorm and type(second) is ReLU
+
+    def forward(self, x, train, inplace=False):
+        return self.norm.forward(x, train, inplace, relu=True)
+
+    def backward(self, dout, inplace=False):
+        return self.norm.backward(dout, inplace)
 
 
 def channel_window_sum(z: np.ndarray, before: int, after: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Stacks of engine layers and the blocks that hold stacks (residual, branch), built from reports.
 
 A :class:`Stack` runs its layers in order with one of two plans: the fast plan (training: ReLU
-fused with a 2×2 max pool, in-place work where nobody else reads an array) or the traced plan
+fused with a 2×2 max pool or into the batch norm before it, in-place work where nobody else reads an array) or the traced plan
 (every layer on its own, each reported to a recorder). ``build_stack`` builds every layer of a
 list of reports with the engine class registered for its type.
 """
@@ -42,6 +42,11 @@ class Stack:
                 W.fusable_relu_pool(layers[i], layers[i + 1]) or W.fusable_relu_pool(layers[i + 1], layers[i])
             ):
                 steps.append(W.ReLUMaxPool(layers[i], layers[i + 1]))
+                i += 2
+            elif (i + 1 < len(layers) and L.BatchNormReLU.fusable(layers[i], layers[i + 1])
+                  and not (i + 2 < len(layers) and W.fusable_relu_pool(layers[i + 1], layers[i + 2]))):
+                # (a ReLU before a 2×2 max pool stays with the pool: it then runs on a quarter of the values)
+                steps.append(L.BatchNormReLU(layers[i], layers[i + 1]))
                 i += 2
             else:
                 steps.append(layers[i])

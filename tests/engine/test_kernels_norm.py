@@ -78,3 +78,20 @@ def test_float32_stays_float32_and_close_to_float64():
     for got, want in ((y, exact_y), (dx, exact[0]), (dgamma, exact[1]), (dbeta, exact[2])):
         assert got.dtype == np.float32
         assert np.max(np.abs(got - want)) / np.max(np.abs(want)) < 1e-5
+
+
+@pytest.mark.parametrize("phased", [False, True], ids=["one part", "phased as for a split batch"])
+def test_fused_relu_is_max_0_and_its_mask_in_backward(small_blocks, phased):
+    """relu=True gives max(0, y); relu_out=y makes backward take dout·[y > 0] as its upstream."""
+    rows, gamma, beta, d = make(seed=3)
+    total = (lambda a: a) if phased else None
+    xhat, y = np.empty_like(rows), np.empty_like(rows)
+    _, _, inv_std = norm.train_forward(rows, gamma, beta, 1e-5, rows.shape[1], xhat, y, total, relu=True)
+    want_xhat, want_y, _, var = naive_forward(rows, gamma, beta, 1e-5)
+    np.testing.assert_allclose(y, np.maximum(want_y, 0), rtol=1e-12, atol=1e-12)
+    assert np.any(y == 0) and np.any(y > 0)
+    dx, dgamma, dbeta = np.empty_like(d), np.empty(7), np.empty(7)
+    norm.train_backward(d, xhat, gamma, inv_std, rows.shape[1], dx, dgamma, dbeta, total, relu_out=y)
+    want = naive_backward(d * (want_y > 0), want_xhat, gamma, var, 1e-5)
+    for got, expected in zip((dx, dgamma, dbeta), want):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)

@@ -133,6 +133,31 @@ def test_fast_plan_equals_layer_by_layer_plan():
     assert any(step.name == "relu1+maxpool1" for step in net.stack.fast)
 
 
+@pytest.mark.parametrize("name", ["smallvgg", "resnet20"])
+def test_batch_norm_and_relu_fused_give_the_layer_by_layer_numbers(name):
+    """The fast plan runs a batch norm and the ReLU after it as one step (a ReLU before a 2×2 max
+    pool stays with the pool); train and eval passes and every gradient equal the traced plan's."""
+    net = Network(preset(name), dtype=np.float64, seed=1)
+    steps = [step.name for step in net.stack.fast]
+    assert "bn1+relu1" in steps
+    if name == "smallvgg":
+        assert "bn2" in steps and "relu2+maxpool1" in steps
+    x = batch(net, 3)
+    d = np.random.default_rng(2).standard_normal((3, 10))
+    for train in (True, False):
+        with net.run_state_kept():
+            fast = net.forward(x, train=train)
+            net.backward(d)
+            fast_grads = {k: g.copy() for k, g in net.grads().items()}
+        with net.run_state_kept():
+            trace = net.trace_forward(x, train=train)
+            net.trace_backward(trace, d)
+        np.testing.assert_allclose(trace.scores, fast, rtol=1e-11, atol=1e-12)
+        for key, g in fast_grads.items():
+            layer, kind = key.rsplit(".", 1)
+            np.testing.assert_allclose(trace[layer].param_grads[kind], g, rtol=1e-9, atol=1e-12, err_msg=key)
+
+
 def test_user_arrays_are_never_modified():
     net = small_net()
     x = batch(net)

@@ -24,11 +24,12 @@ def channel_blocks(rows: np.ndarray) -> list[slice]:
     return [slice(start, min(rows.shape[0], start + step)) for start in range(0, rows.shape[0], step)]
 
 
-def train_forward(rows, gamma, beta, eps: float, n: int, xhat, y, total=None):
+def train_forward(rows, gamma, beta, eps: float, n: int, xhat, y, total=None, relu: bool = False):
     """x̂ into ``xhat`` and y into ``y`` (both (C, M), ``xhat`` may be ``rows``); returns (μ, σ², 1/σ̂).
 
     ``total(array)`` sums a per-channel array over the batch's parts (None: one part, and n is
     this part's count); the mean's sums are ``total``-ed too, so n must be the whole batch's count.
+    ``relu``: y = max(0, γ·x̂ + β), the ReLU after the layer applied while the block is in cache.
     """
     C, dtype = rows.shape[0], rows.dtype
     mean, var, inv_std = (np.empty(C, dtype) for _ in range(3))
@@ -40,7 +41,7 @@ def train_forward(rows, gamma, beta, eps: float, n: int, xhat, y, total=None):
             centred = np.subtract(rows[b], mean[b, None], out=xhat[b])
             var[b] = np.einsum("cm,cm->c", centred, centred) / scale_n
             inv_std[b] = 1 / np.sqrt(var[b] + eps)
-            scale_shift(centred, inv_std[b], gamma[b], beta[b], y[b])
+            scale_shift(centred, inv_std[b], gamma[b], beta[b], y[b], relu)
         return mean, var, inv_std
     mean[...] = total(rows.sum(axis=1)) / scale_n
     squares = np.empty(C, dtype)
@@ -50,34 +51,46 @@ def train_forward(rows, gamma, beta, eps: float, n: int, xhat, y, total=None):
     var[...] = total(squares) / scale_n
     inv_std[...] = 1 / np.sqrt(var + eps)
     for b in blocks:
-        scale_shift(xhat[b], inv_std[b], gamma[b], beta[b], y[b])
+        scale_shift(xhat[b], inv_std[b], gamma[b], beta[b], y[b], relu)
     return mean, var, inv_std
 
 
-def scale_shift(centred, inv_std, gamma, beta, y) -> None:
-    """x̂ = centred · 1/σ̂ (in place), y = γ·x̂ + β."""
+def scale_shift(centred, inv_std, gamma, beta, y, relu: bool = False) -> None:
+    """x̂ = centred · 1/σ̂ (in place), y = γ·x̂ + β (then max(0, y) with ``relu``)."""
     centred *= inv_std[:, None]
     np.multiply(centred, gamma[:, None], out=y)
     y += beta[:, None]
+    if relu:
+        np.maximum(y, 0, out=y)
 
 
-def train_backward(d, xhat, gamma, inv_std, n: int, dx, dgamma, dbeta, total=None) -> None:
+def train_backward(d, xhat, gamma, inv_std, n: int, dx, dgamma, dbeta, total=None, relu_out=None) -> None:
     """dx (C, M) (may be ``d``), and this part's dγ, dβ (C,) into ``dgamma``/``dbeta``.
 
     With ``total`` (a split batch), dx uses the whole batch's Σdout and Σdout·x̂ while dγ and dβ
-    keep this part's share (the network adds the parts' gradients).
+    keep this part's share (the network adds the parts' gradients). ``relu_out``: the fused ReLU's
+    output y (C, M); d is then the ReLU's upstream gradient, and dout = d·[y > 0] is formed block by
+    block in ``dx`` before the layer's own backward reads it.
     """
     blocks = channel_blocks(d)
+
+    def upstream(b):
+        if relu_out is None:
+            return d[b]
+        return np.multiply(d[b], relu_out[b] > 0, out=dx[b])
+
     if total is None:
         for b in blocks:
-            sums(d[b], xhat[b], dgamma[b], dbeta[b])
-            input_grad(d[b], xhat[b], gamma[b], inv_std[b], n, dgamma[b], dbeta[b], dx[b])
+            g = upstream(b)
+            sums(g, xhat[b], dgamma[b], dbeta[b])
+            input_grad(g, xhat[b], gamma[b], inv_std[b], n, dgamma[b], dbeta[b], dx[b])
         return
-    for b in blocks:
-        sums(d[b], xhat[b], dgamma[b], dbeta[b])
+    masked = [upstream(b) for b in blocks]
+    for b, g in zip(blocks, masked):
+        sums(g, xhat[b], dgamma[b], dbeta[b])
     whole_dbeta, whole_dgamma = total(np.stack([dbeta, dgamma]))
-    for b in blocks:
-        input_grad(d[b], xhat[b], gamma[b], inv_std[b], n, whole_dgamma[b], whole_dbeta[b], dx[b])
+    for b, g in zip(blocks, masked):
+        input_grad(g, xhat[b], gamma[b], inv_std[b], n, whole_dgamma[b], whole_dbeta[b], dx[b])
 
 
 def sums(d, xhat, dgamma, dbeta) -> None:
