@@ -331,7 +331,7 @@ class RunSession(QObject, SessionProbes):
         the running trainer's (copied between two steps, as :meth:`current_weights`), an ended run's, or an
         opened run's checkpoint's (read once; ValueError if it cannot be); None for fresh or imported weights."""
         if self.running:
-            request = self._run.worker.request_weights()
+            request = self._run.worker.request_weights(optimizer=True)
             if not request.wait(timeout):
                 raise TimeoutError(f"the trainer did not finish its step within {timeout:g} s")
             return request.optimizer

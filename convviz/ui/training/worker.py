@@ -10,8 +10,8 @@ GUI takes it with :meth:`TrainingWorker.take_snapshot`, so a slow view never bac
 
 Weights are copied between steps: while the generator is suspended at a ``yield`` it runs no code,
 so after each record the worker answers any :class:`WeightsRequest` with a copy of the network's
-parameters and buffers, and of the optimizer's state (velocity or Adam moments) with the next
-step's learning rate. Only this module and :class:`~convviz.ui.session.RunSession` touch the worker.
+parameters and buffers, and, when asked, of the optimizer's state (velocity or Adam moments) with
+the next step's learning rate. Only this module and :class:`~convviz.ui.session.RunSession` touch the worker.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from convviz.training.records import Evaluation, Event, Metrics, Snapshot
 class WeightsRequest:
     """A copy of the weights asked for from the GUI thread and answered by the worker thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, optimizer: bool = False) -> None:
         self._answered = threading.Event()
+        self.wants_optimizer = optimizer  # also copy the optimizer's state (as big as the weights again)
         self.weights: dict | None = None  # None: the run ended before a network was built
-        self.optimizer: OptimizerState | None = None  # the trainer's optimizer at that moment
+        self.optimizer: OptimizerState | None = None  # the trainer's optimizer at that moment (if asked for)
 
     def answer(self, weights: dict | None, optimizer: OptimizerState | None = None) -> None:
         self.weights, self.optimizer = weights, optimizer
@@ -120,14 +121,15 @@ class TrainingWorker(QObject):
             waiting, self._requests = self._requests, []
         if waiting:
             weights = self.trainer.net.get_weights()  # copies
-            optimizer = optimizer_state(self.trainer, "running")  # its arrays are only read, never changed
+            wanted = any(request.wants_optimizer for request in waiting)
+            optimizer = optimizer_state(self.trainer, "running") if wanted else None  # only read, never changed
             for i, request in enumerate(waiting):
                 request.answer(weights if i == 0 else copy_weights(weights), optimizer)
 
-    def request_weights(self) -> WeightsRequest:
-        """Ask for a copy of the weights (and the optimizer's state) at the trainer's next pause between
-        steps (from any thread)."""
-        request = WeightsRequest()
+    def request_weights(self, optimizer: bool = False) -> WeightsRequest:
+        """Ask for a copy of the weights (and with ``optimizer`` of the optimizer's state) at the trainer's
+        next pause between steps (from any thread)."""
+        request = WeightsRequest(optimizer)
         with self._lock:
             ended = self._ended
             if not ended:
