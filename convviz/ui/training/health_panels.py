@@ -9,7 +9,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-PANEL_GAP = 0.24  # between two panels, in panel widths: room for the next one's range
+PANEL_GAP = 0.36  # between two panels, in panel widths: room for the next one's range ("-28.7")
+LEFT_MARGIN = 0.42  # left of the first panel, for its range with a sign
+WIDE_PANEL = 150  # pixels a panel needs for its long title; narrower rows show the short ones
 MAX_RIDGES = 10  # weight histograms drawn per row (evenly over the kept snapshots, the newest always)
 RIDGE_SPAN = 0.72  # the oldest histogram's baseline; the newest sits at 0, in front
 RIDGE_HEIGHT = 0.34  # the tallest bin of a histogram, in panel heights
@@ -32,8 +34,9 @@ class Panel:
     """One sparkline panel of a row, at x offset ``index``·(1 + PANEL_GAP) of the row's view box: a
     frame, a title, its y range as two numbers, and curves fed in the panel's own [0, 1] square."""
 
-    def __init__(self, box: pg.ViewBox, index: int, title: str) -> None:
+    def __init__(self, box: pg.ViewBox, index: int, title: str, short: str | None = None) -> None:
         self.left = index * (1 + PANEL_GAP)
+        self.titles = (title, short or title)  # long, and short for a narrow row
         frame = pg.QtWidgets.QGraphicsRectItem(self.left, 0, 1, 1)
         frame.setPen(pg.mkPen((0, 0, 0, 40), width=0))
         frame.setBrush(pg.mkBrush(None))
@@ -62,6 +65,10 @@ class Panel:
         self.low.setText(low)
         self.high.setText(high)
 
+    def set_compact(self, compact: bool) -> None:
+        """The short title when the panel is too narrow for the long one."""
+        self.title.setText(self.titles[1] if compact else self.titles[0])
+
 
 def ridge_colour(age: float) -> tuple[int, int, int]:
     """The colour of a histogram ``age`` (0 the newest … 1 the oldest) along the ridgeline."""
@@ -86,7 +93,7 @@ class Ridgeline(Panel):
     TensorBoard's offset histograms. x: the weight value over every shown histogram's range."""
 
     def __init__(self, box: pg.ViewBox, index: int) -> None:
-        super().__init__(box, index, "weights over time")
+        super().__init__(box, index, "weights by step", "weights")
         self.ridges = []
         for i in range(MAX_RIDGES + 1):  # + the cursor's own when it is not among the even ones
             ridge = pg.PlotCurveItem()
@@ -98,7 +105,8 @@ class Ridgeline(Panel):
         self.axis_high = pg.TextItem("", color="#777", anchor=(1, 0))
         self.axis_low.setPos(self.left, 0.0)
         self.axis_high.setPos(self.left + 1, 0.0)
-        # the steps of the back (oldest) and front (newest) histograms, right of the panel
+        # the steps of the back (oldest) and front (newest) histograms, right of the panel (the title
+        # says "by step")
         self.oldest = pg.TextItem("", color="#777", anchor=(0, 0.5))
         self.newest = pg.TextItem("", color="#777", anchor=(0, 0.5))
         self.newest.setPos(self.left + 1.02, 0.05)
@@ -136,8 +144,8 @@ class Ridgeline(Panel):
             ridge.setPen(pg.mkPen(colour, width=2 if i == near else 1))
             ridge.setBrush(pg.mkBrush(255, 255, 255, 235))
             ridge.setVisible(True)
-        self.oldest.setText(f"step {picked[0][0]:,}")
-        self.newest.setText(f"step {picked[-1][0]:,}")
+        self.oldest.setText(f"{picked[0][0]:,}")
+        self.newest.setText(f"{picked[-1][0]:,}")
         self.oldest.setPos(self.left + 1.02, RIDGE_SPAN + 0.05)
         self.axis_low.setText(number(low))
         self.axis_high.setText(number(high))

@@ -35,7 +35,16 @@ from PySide6.QtWidgets import (
 
 from convviz.training.records import LayerSnapshot, Snapshot
 from convviz.ui.session import RunSession
-from convviz.ui.training.health_panels import PANEL_GAP, Panel, Ridgeline, TimeCursor, power, scaled  # noqa: F401
+from convviz.ui.training.health_panels import (  # noqa: F401 (power, scaled: re-exported)
+    LEFT_MARGIN,
+    PANEL_GAP,
+    WIDE_PANEL,
+    Panel,
+    Ridgeline,
+    TimeCursor,
+    power,
+    scaled,
+)
 from convviz.ui.training.maps import caption_label, number, row_column
 
 REDRAW_MS = 500
@@ -46,6 +55,8 @@ HEALTHY = 1e-3
 BAND = (3e-4, 3e-3)  # drawn around 1e-3: about half a decade either side
 MEAN, DEAD, GRAD, RATIO = (40, 60, 200), (200, 60, 40), (90, 90, 90), (30, 150, 60)
 PLOTS = ("activation mean ± std", "dead ReLUs", "gradient norm ‖dW‖", "update/weight ‖ΔW‖/‖W‖")
+SHORT_PLOTS = ("mean ± std", "dead", "‖dW‖", "‖ΔW‖/‖W‖")  # in a narrow row
+PANEL_UNITS = LEFT_MARGIN + 5 + 4 * PANEL_GAP + 0.5  # the view box's width in panel widths
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ class HealthRow(QFrame):
         heading.addWidget(self.title)
         heading.addWidget(self.numbers, 1)
         side = QWidget()
-        side.setFixedWidth(190)
+        side.setFixedWidth(165)
         side.setLayout(heading)
         self.view = pg.GraphicsView()
         self.view.setBackground("w")
@@ -113,10 +124,12 @@ class HealthRow(QFrame):
         self.box = pg.ViewBox(enableMouse=False, enableMenu=False)
         self.box.setMouseEnabled(False, False)
         self.view.setCentralItem(self.box)
-        width = 5 + 4 * PANEL_GAP  # four sparklines and the ridgeline, and its steps right of it
-        self.box.setRange(xRange=(-PANEL_GAP, width + 0.5), yRange=(-0.22, 1.3), padding=0)
+        # four sparklines and the ridgeline, and its steps right of it
+        self.box.setRange(xRange=(-LEFT_MARGIN, PANEL_UNITS - LEFT_MARGIN), yRange=(-0.22, 1.3), padding=0)
         dead_title = PLOTS[1] + (f" ({self.relu})" if self.relu else ": no ReLU after it")
-        self.panels = [Panel(self.box, i, title) for i, title in enumerate((PLOTS[0], dead_title, PLOTS[2], PLOTS[3]))]
+        dead_short = SHORT_PLOTS[1] + (f" ({self.relu})" if self.relu else ": no ReLU")
+        titles = zip((PLOTS[0], dead_title, PLOTS[2], PLOTS[3]), (SHORT_PLOTS[0], dead_short, *SHORT_PLOTS[2:]))
+        self.panels = [Panel(self.box, i, title, short) for i, (title, short) in enumerate(titles)]
         mean, dead, grad, ratio = self.panels
         self.upper, self.lower = mean.curve(MEAN, 1, 110), mean.curve(MEAN, 1, 110)  # ± one std
         self.mean_curve = mean.curve(MEAN)
@@ -140,6 +153,12 @@ class HealthRow(QFrame):
         layout.addWidget(side)
         layout.addWidget(self.view, 1)
         self.view.scene().sigMouseClicked.connect(lambda _event: self.clicked.emit(self.name))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        compact = self.view.width() / PANEL_UNITS < WIDE_PANEL
+        for panel in (*self.panels, self.ridgeline):
+            panel.set_compact(compact)
 
     def on_screen(self) -> bool:
         return self.isVisible() and not self.visibleRegion().isEmpty()

@@ -58,8 +58,8 @@ def test_each_row_draws_its_weight_histograms_over_the_run_newest_in_front(qtbot
     assert front.zValue() > back.zValue()
     assert front.getData()[1].min() == pytest.approx(0.0, abs=1e-9) and back.getData()[1].min() > 0.5
     ridgeline = row.ridgeline
-    assert ridgeline.oldest.toPlainText() == f"step {kept[0].step:,}"  # at the back, on top
-    assert ridgeline.newest.toPlainText() == f"step {kept[-1].step:,}"  # in front, at the bottom
+    assert ridgeline.oldest.toPlainText() == f"{kept[0].step:,}"  # at the back, on top
+    assert ridgeline.newest.toPlainText() == f"{kept[-1].step:,}"  # in front, at the bottom
     assert ridgeline.oldest.pos().y() > ridgeline.newest.pos().y() and ridgeline.axis_low.toPlainText()
 
 
