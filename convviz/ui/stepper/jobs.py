@@ -78,15 +78,15 @@ class Jobs(QObject):
 
 
 class BusyBar(QWidget):
-    """A busy bar saying what runs, and a Cancel button; hidden while nothing runs."""
+    """A busy bar (its tooltip says what runs) and a Cancel button; hidden while nothing runs."""
 
     def __init__(self, jobs: Jobs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.jobs = jobs
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)  # busy: numpy work does not say how far it got
-        self.bar.setTextVisible(True)
-        self.bar.setMinimumWidth(160)
+        self.bar.setTextVisible(False)  # what runs is in its tooltip and the view's caption
+        self.bar.setFixedWidth(110)  # never takes the timeline's room
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop waiting for this work (the window goes on without it)")
         layout = QHBoxLayout(self)
@@ -99,6 +99,5 @@ class BusyBar(QWidget):
 
     def _update(self) -> None:
         text = self.jobs.describe()
-        self.bar.setFormat(text)
         self.bar.setToolTip(text)
         self.setVisible(self.jobs.busy())

@@ -22,6 +22,7 @@ STYLES = {"term": None, "pad": "#f1f3f4", "subtotal": "#e8f0fe", "sum": "#e8f0fe
 SHOWN_ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.BackgroundRole,
                Qt.ItemDataRole.FontRole)
 BOLD_STYLES = ("total", "check", "wrong", "winner")
+SAMPLE = 1000  # rows measured for the column widths
 RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
@@ -219,21 +220,25 @@ class LedgerTable(QTableView):
         self.horizontalHeader().setStretchLastSection(True)
 
     def _fit_columns(self) -> None:
-        """Every column as wide as its widest text among the first and the last 200 rows (indices grow
-        along a ledger, numbers are at most ``+1.23457e-05`` wide) and its header: measured here with the
-        font's metrics, as ``resizeColumnsToContents`` would but without asking for every cell's data."""
+        """Every column as wide as its widest text and its header: measured here with the font's metrics,
+        as ``resizeColumnsToContents`` would but without asking Qt for every cell's data; a ledger of more
+        than SAMPLE rows is measured on its first and last 200 (indices grow along it) and every k-th."""
         rows = self.rows
-        sample = rows if len(rows) <= 400 else rows[:200] + rows[-200:]
+        if len(rows) <= SAMPLE:
+            sample = rows
+        else:
+            step = max(1, (len(rows) - 400) // (SAMPLE - 400))
+            sample = rows[:200] + rows[200:-200:step] + rows[-200:]
         plain, bold = self.fontMetrics(), QFontMetrics(self.model_._bold)
         header = self.horizontalHeader().fontMetrics()
-        widths = [header.horizontalAdvance(text) + 24 for text in self.model_.headers]  # + the sort arrow
+        widths = [header.horizontalAdvance(text) + 18 for text in self.model_.headers]  # + the sort arrow
         for row in sample:
             cells = row.cells
             metrics = bold if row.style in BOLD_STYLES else plain
             spans = row.term is None and len(cells) > 3 and not cells[2]
             for column, text in enumerate(cells[:len(widths)]):
                 if text and not (spans and column == 1):  # a spanning label takes the empty cells after it
-                    widths[column] = max(widths[column], metrics.horizontalAdvance(text) + 16)  # + the margins
+                    widths[column] = max(widths[column], metrics.horizontalAdvance(text) + 15)  # + the margins (13 elides)
         for column, width in enumerate(widths):
             self.setColumnWidth(column, width)
 

@@ -177,7 +177,7 @@ class StepWorkspaceView(StepTracing, StepControls, ImageChoice, StopDrawing, Bac
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
-        splitter.setSizes([650, 630])
+        splitter.setSizes([615, 665])  # the ledger of a conv layer: seven columns of numbers, whole
         self.splitter = splitter
         self.caption = QLabel("Press → to step forward through the network.")
         self.caption.setWordWrap(True)
