@@ -94,12 +94,15 @@ def run_train(args) -> int:
 def _set_up(args):
     """(the trainer, whether it resumes a run); any failure is a UserError: one line, no traceback."""
     from convviz.data import DataError, load_dataset
+    from convviz.export import ExportError
     from convviz.model import SpecFormatError
-    from convviz.training.checkpoint import CheckpointError, load_checkpoint, resume_trainer
+    from convviz.training.checkpoint import (
+        CheckpointError,
+        load_checkpoint,
+        resume_trainer,
+    )
     from convviz.training.fine_tune import start_from
     from convviz.training.trainer import Trainer, TrainingError
-
-    from convviz.export import ExportError
 
     try:
         checkpoint = load_checkpoint(args.resume) if args.resume else None

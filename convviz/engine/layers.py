@@ -11,7 +11,6 @@ The in-place ownership flags (``KEEPS_OUTPUT`` …) are explained in ``convviz.e
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 

@@ -14,7 +14,6 @@ from convviz.model import (  # noqa: E402
     FC,
     LRN,
     AvgPool,
-    BatchNorm,
     Branch,
     ELU,
     Conv,

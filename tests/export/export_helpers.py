@@ -12,7 +12,7 @@ import numpy as np
 
 from convviz.engine import Network
 from convviz.model import (
-    ELU, FC, LRN, AvgPool, BatchNorm, Branch, Conv, Dropout, Flatten, GlobalAvgPool, LeakyReLU, LocallyConnected,
+    ELU, FC, LRN, AvgPool, BatchNorm, Branch, Conv, Dropout, GlobalAvgPool, LeakyReLU, LocallyConnected,
     MaxPool, NetworkSpec, ReLU, Residual, Sigmoid, Softmax, Tanh, Volume,
 )
 

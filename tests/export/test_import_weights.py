@@ -197,7 +197,7 @@ def test_torchvisions_vgg16_imports(tmp_path):
 
 def test_the_vgg_layout_maps_a_small_vgg_style_network(tmp_path):
     """The vgg16 map on a small network of the same shape (conv, ReLU and pool layers, Flatten, FCs)."""
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed: .pth files need it")
+    pytest.importorskip("torch", reason="PyTorch is not installed: .pth files need it")
     from convviz.model import FC, Conv, Dropout, Flatten, MaxPool, NetworkSpec, ReLU, Softmax, Volume
 
     spec = NetworkSpec(Volume(8, 8, 3), [Conv(4, 3, pad=1), ReLU(), MaxPool(2), Conv(6, 3, pad=1), ReLU(), Conv(6, 3, pad=1),
