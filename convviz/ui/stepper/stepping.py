@@ -263,8 +263,11 @@ class StepRun:
 
     # -- the update ---------------------------------------------------------------------------------------
     def update_names(self) -> list[str]:
-        """``layer.param`` of every parameter array with a gradient in the trace."""
-        return [f"{name}.{key}" for name, record in self.trace.layers.items() for key in record.param_grads]
+        """``layer.param`` of every parameter array with a gradient in the trace that training updates
+        (a frozen layer's, for fine-tuning, stays as it is, as in the run)."""
+        trained = self.net.trainable_params()
+        return [f"{name}.{key}" for name, record in self.trace.layers.items() for key in record.param_grads
+                if f"{name}.{key}" in trained]
 
     def set_config(self, config: TrainConfig) -> None:
         """Another optimizer or learning rate for the update stop."""

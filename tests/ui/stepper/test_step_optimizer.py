@@ -77,3 +77,28 @@ def test_an_opened_checkpoint_steps_from_its_saved_adam_moments(qtbot, make_view
     assert e.method == "Adam" and e.lr == pytest.approx(0.003) and e.step_number == trainer.optimizer.steps + 1
     assert any(label.startswith("m ← β₁·m") and f"m was {float(m):+.6g}" in label for label, _ in e.rows)
     assert f"Adam's moments from step {trainer.step:,} of the opened run" in view.caption.text()
+
+
+
+def test_a_frozen_layer_has_no_update_stop_and_the_runs_state_still_fits():
+    """Fine-tuning: the run never updates a frozen layer, so the update stop leaves it out, and the
+    trainer's optimizer state (over the trainable parameters only) loads without a mismatch."""
+    from convviz.engine import Network
+    from convviz.engine.explain_update import OptimizerState
+    from convviz.model.fine_tune import freeze_up_to, parameter_layers
+    from convviz.training.optimization import make_optimizer
+    from convviz.ui.stepper.stepping import StepRun
+
+    spec = tiny_spec()
+    first = parameter_layers(spec)[0].name
+    frozen = freeze_up_to(spec, first)
+    net = Network(frozen, seed=0)
+    config = TrainConfig(optimizer="momentum")
+    state = OptimizerState(make_optimizer(config, net.trainable_params()).state_dict(), "momentum", 0.01, 3, "running")
+    v = frozen.input
+    x = np.random.default_rng(0).standard_normal((1, v.depth, v.height, v.width))
+    run = StepRun(frozen, net.get_weights(), x, 0, config=config, optimizer_state=state)
+    names = run.update_names()
+    assert names and not any(name.startswith(first + ".") for name in names)
+    run.optimizer()
+    assert run.state_error == ""
