@@ -46,6 +46,21 @@ def test_limit_threads_sets_and_restores(two_threads):
 def test_a_kernel_runs_with_the_engine_count_and_restores_the_callers(two_threads, monkeypatch):
     seen = []
     monkeypatch.setattr(np, "matmul", _spy(np.matmul, seen))
+    # stride 2: im2col and numpy's matmul (stride 1 calls BLAS through kernels.gemm)
+    kernels.conv2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), None, stride=2)
+    assert seen and set(seen) == {blas.ENGINE_THREADS}
+    assert blas.get_threads() == 2
+
+
+@needs_blas
+def test_the_accumulating_products_run_with_the_engine_count_too(two_threads, monkeypatch):
+    from convviz.engine.kernels import gemm
+
+    if not gemm.available(np.float64):
+        pytest.skip("numpy's BLAS has no cblas gemm that kernels.gemm reaches")
+    seen = []
+    routine = gemm.routine
+    monkeypatch.setattr(gemm, "routine", lambda dtype: _spy(routine(dtype), seen))
     kernels.conv2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), None)
     assert seen and set(seen) == {blas.ENGINE_THREADS}
     assert blas.get_threads() == 2
@@ -56,7 +71,7 @@ def test_env_var_overrides_or_turns_off(two_threads, monkeypatch):
     seen = []
     monkeypatch.setattr(np, "matmul", _spy(np.matmul, seen))
     monkeypatch.setenv(blas.ENV_VAR, "off")
-    kernels.conv2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), None)
+    kernels.conv2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), None, stride=2)
     assert set(seen) == {2}
     monkeypatch.setenv(blas.ENV_VAR, "two")
     with pytest.raises(ValueError, match=r"CONVVIZ_BLAS_THREADS must be a positive integer or 'off', got 'two'"):

@@ -1,15 +1,17 @@
 """The stride-1 implicit-product convolution (kernels.implicit) agrees with the naive loops.
 
-conv2d_forward/backward route stride-1, undilated calls with C ≥ 8 input channels and planes ≥ 12
-wide through it (dw: every stride-1 call); the cases below are built to take that route, and the
-implicit functions are also called directly on sizes under those thresholds.
+With BLAS's accumulating GEMM (kernels.gemm, numpy's OpenBLAS) conv2d_forward routes every
+stride-1, undilated call through it; with numpy's products only (``numpy_products``: another BLAS)
+calls with C ≥ 8 input channels and planes ≥ 12 wide (dw: every stride-1 call with K < 2C). The
+cases below are built to take that route either way, and the implicit functions are also called
+directly on sizes under those thresholds.
 """
 
 import numpy as np
 import pytest
 
 from convviz.engine import kernels
-from convviz.engine.kernels import conv, implicit, naive
+from convviz.engine.kernels import conv, gemm, implicit, naive
 from convviz.engine.kernels.layout import batch_last
 from convviz.model.geometry import window2d
 
@@ -27,6 +29,20 @@ ROUTED = {
 }
 
 
+@pytest.fixture(params=["accumulating GEMM", "numpy products"])
+def products(request, monkeypatch):
+    """Run a test with each of the implicit forward's two product paths."""
+    if request.param == "numpy products":
+        monkeypatch.setattr(gemm, "available", lambda dtype: False)
+    return request.param
+
+
+@pytest.fixture
+def numpy_products(monkeypatch):
+    """As with a BLAS that kernels.gemm cannot reach: numpy's products and their routing."""
+    monkeypatch.setattr(gemm, "available", lambda dtype: False)
+
+
 def make(case, dtype, seed=0):
     N, C, H, W, K, Fh, Fw, pad = case
     rng = np.random.default_rng(seed)
@@ -39,7 +55,7 @@ def make(case, dtype, seed=0):
 
 
 @pytest.mark.parametrize("case", ROUTED.values(), ids=ROUTED.keys())
-def test_routed_calls_take_the_implicit_path_and_match_naive_in_float64(case):
+def test_routed_calls_take_the_implicit_path_and_match_naive_in_float64(case, products):
     x, w, b, dout, pad = make(case, np.float64)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
     assert cache.rows_first and implicit.forward_pays(x.shape[1], w.shape[0], out.shape[3], w.shape[3])
@@ -52,7 +68,7 @@ def test_routed_calls_take_the_implicit_path_and_match_naive_in_float64(case):
 
 
 @pytest.mark.parametrize("case", [(2, 3, 7, 9, 4, 3, 3, 1), (1, 2, 5, 6, 3, 2, 3, ((0, 1), (2, 0))), (2, 1, 4, 4, 2, 1, 1, 0)])
-def test_implicit_functions_match_naive_below_the_routing_thresholds(case):
+def test_implicit_functions_match_naive_below_the_routing_thresholds(case, products):
     x, w, b, dout, pad = make(case, np.float64)
     geo = window2d(*x.shape[2:], *w.shape[2:], 1, pad, 1, what="filter")
     xh = implicit.rows_first(x.transpose(1, 2, 3, 0), geo.pad)
@@ -66,9 +82,9 @@ def test_implicit_functions_match_naive_below_the_routing_thresholds(case):
     np.testing.assert_allclose(dx, want_dx, rtol=1e-10, atol=1e-11)
 
 
-def test_small_channel_counts_keep_im2col_but_share_the_rows_first_cache():
-    """C = 3 (an image): the forward runs im2col from a view of the rows-first buffer, dw the
-    implicit products; both agree with the naive loops."""
+def test_small_channel_counts_keep_im2col_but_share_the_rows_first_cache(numpy_products):
+    """With numpy's products and C = 3 (an image): the forward runs im2col from a view of the
+    rows-first buffer, dw the implicit products; both agree with the naive loops."""
     x, w, b, dout, pad = make((2, 3, 12, 12, 8, 3, 3, 1), np.float64)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
     assert cache.rows_first and not implicit.forward_pays(3, 8, 12, 3) and implicit.filter_grad_pays(3, 8)
@@ -78,19 +94,20 @@ def test_small_channel_counts_keep_im2col_but_share_the_rows_first_cache():
     np.testing.assert_allclose(dw, naive.conv2d_backward(dout, want_cache)[1], rtol=1e-10, atol=1e-11)
 
 
-def test_twice_as_many_filters_as_channels_reads_im2col_from_the_rows_first_cache():
-    """K ≥ 2C: forward and dw by im2col from a view of the rows-first buffer, dx by implicit products."""
+def test_twice_as_many_filters_as_channels_reads_im2col_from_the_rows_first_cache(numpy_products):
+    """With numpy's products and K ≥ 2C: forward and dw by im2col from a view of the rows-first
+    buffer, dx by implicit products."""
     x, w, b, dout, pad = make((2, 8, 12, 13, 16, 3, 3, ((1, 0), (2, 1))), np.float64)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
     assert cache.rows_first and not implicit.forward_pays(8, 16, 12, 3) and not implicit.filter_grad_pays(8, 16)
-    assert implicit.input_grad_pays(16, 13, 3)
+    assert implicit.input_grad_pays(8, 16, 13, 3)
     dx, dw, db = kernels.conv2d_backward(dout, cache)
     want_out, want_cache = naive.conv2d_forward(x, w, b, pad=pad)
     for got, want in zip((out, dx, dw, db), (want_out, *naive.conv2d_backward(dout, want_cache))):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-11)
 
 
-def test_float32_error_is_that_of_a_float32_sum():
+def test_float32_error_is_that_of_a_float32_sum(products):
     """In float32 the implicit path is as close to the float64 result as im2col's one GEMM."""
     x, w, b, dout, pad = make((4, 16, 16, 16, 16, 3, 3, 1), np.float32)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
@@ -107,7 +124,7 @@ def test_float32_error_is_that_of_a_float32_sum():
     assert implicit_err < 4 * direct_err + 1e-7
 
 
-def test_gradients_of_the_routed_path_pass_a_float64_gradient_check():
+def test_gradients_of_the_routed_path_pass_a_float64_gradient_check(products):
     x, w, b, _, pad = make((1, 8, 12, 12, 8, 3, 3, 1), np.float64)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
     assert cache.rows_first and implicit.forward_pays(8, 8, 12, 3)
@@ -136,3 +153,35 @@ def test_dw_summed_in_pieces_is_the_whole_sum(monkeypatch, max_inner, parts_byte
     dw = implicit.implicit_filter_grad(xh, batch_last(dout), (3, 3))
     _, cache = naive.conv2d_forward(x, w, b, pad=pad)
     np.testing.assert_allclose(dw, naive.conv2d_backward(dout, cache)[1], rtol=1e-10, atol=1e-11)
+
+
+@pytest.mark.skipif(not gemm.available(np.float32), reason="numpy's BLAS has no cblas gemm that kernels.gemm reaches")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [(2, 8, 13, 12, 9, 3, 3), (3, 3, 7, 9, 4, 5, 5), (1, 5, 4, 6, 2, 1, 1), (2, 4, 6, 5, 3, 2, 3)])
+def test_accumulated_products_equal_the_shifted_adds(case, dtype):
+    """BLAS adding each filter column's product into the output gives the Z + shifted-adds result
+    (the same terms in the same order: equal to float rounding)."""
+    N, C, H, W, K, Fh, Fw = case
+    rng = np.random.default_rng(3)
+    xh = implicit.rows_first(rng.standard_normal((C, H, W, N)).astype(dtype), ((1, 0), (Fw // 2, 1)))
+    w = rng.standard_normal((K, C, Fh, Fw)).astype(dtype)
+    got, want = implicit.accumulated_correlate(xh, w), implicit.shifted_correlate(xh, w)
+    assert got.shape == want.shape == (K, xh.shape[0] - Fh + 1, xh.shape[2] - Fw + 1, N)
+    np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-13, atol=1e-6 if dtype == np.float32 else 1e-13)
+
+
+@pytest.mark.skipif(not gemm.available(np.float32), reason="numpy's BLAS has no cblas gemm that kernels.gemm reaches")
+def test_with_the_accumulating_gemm_an_image_and_8_wide_planes_take_the_implicit_forward():
+    """C = 3 and an 8-wide plane of 3×3 filters (numpy's products: im2col) now run implicit
+    products, forward and dx, and agree with the naive loops."""
+    for case in [(2, 3, 12, 12, 8, 3, 3, 1), (2, 16, 8, 8, 32, 3, 3, 1)]:
+        x, w, b, dout, pad = make(case, np.float64)
+        out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
+        C, K = x.shape[1], w.shape[0]
+        assert implicit.forward_pays(C, K, out.shape[3], 3) and implicit.input_grad_pays(C, K, x.shape[3], 3)
+        dx, dw, db = kernels.conv2d_backward(dout, cache)
+        want_out, want_cache = naive.conv2d_forward(x, w, b, pad=pad)
+        for got, want in zip((out, dx, dw, db), (want_out, *naive.conv2d_backward(dout, want_cache))):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-11)
+    # an image's 3 channels under 32 filters: dx keeps the scatter (implicit measured 0.8x)
+    assert not implicit.input_grad_pays(3, 32, 32, 3)

@@ -42,7 +42,9 @@ some code needs it. A forward's cache may refer to its ``x`` and ``w``: do not m
 before the backward.
 
 Paths: stride-1, undilated convolutions skip im2col where it measured faster (``kernels.implicit``:
-products on strided views of a rows-first input copy); batch norm's training passes run a cache-sized
+products on strided views of a rows-first input copy, each filter column's product added into the
+output by BLAS itself through ``kernels.gemm``, numpy's products where that BLAS routine is not
+there); batch norm's training passes run a cache-sized
 block of channels at a time (``kernels.norm``). ``bench/bench_conv_paths.py`` times the paths.
 
 BLAS threads: the fast conv and local kernels run with ``convviz.engine.blas.ENGINE_THREADS`` BLAS

@@ -15,8 +15,10 @@ scatter); other strides scatter the column gradients back (col2im).
 Stride 1 without dilation (every 3×3 convolution of the small VGG and ResNet-20, the 5×5 ones of
 ConvNetJS) goes through ``implicit`` instead where it measured faster: the cache then holds the
 input rows-first (Hp, C, Wp, N), and each pass takes implicit products where they measured faster
-(``implicit.forward_pays`` …; otherwise im2col, read from a view of the same buffer): on the presets'
-shapes 1.1–1.4× (forward), 1.0–1.9× (dw), 1.2–2× (dx), ``bench/bench_conv_paths.py``.
+(``implicit.forward_pays`` …; otherwise im2col, read from a view of the same buffer). With BLAS's
+accumulating GEMM (``kernels.gemm``) the forward and dx took implicit products on every stride-1
+shape of the presets, 1.1–2.1× im2col's speed (forward), 1.1–2× (dx); dw 1.0–1.6× where it is taken
+(``bench/bench_conv_paths.py``).
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def conv2d_backward(dout, cache: ConvCache, *, input_grad: bool = True):
         dw = filter_grad(xp, d, geo).reshape(w.shape)
     if not input_grad:
         return None, dw, db
-    if implicit.applies(geo) and implicit.input_grad_pays(K, geo.in_w, geo.taps_w):
+    if implicit.applies(geo) and implicit.input_grad_pays(w.shape[1], K, geo.in_w, geo.taps_w):
         return implicit_input_grad(d, w, geo).transpose(3, 0, 1, 2), dw, db
     # The stride-1 gather copies K·Fh·Fw values per input pixel, the scatter C·Fh·Fw: with few input
     # channels (an image's 3) the scatter wins. ConvNetJS conv1 (C=3, K=16, 5×5): 10 ms vs 32 ms;

@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from convviz.engine.kernels import gemm
+
 # About this many bytes of Z (Fw·K·Wp·N values per output row) per product: whole steps of
 # ResNet-20 and the small VGG ran 1–2% faster at 512 KiB than at 2 MiB (256 KiB: equal).
 CHUNK_BYTES = 512 << 10
@@ -40,20 +42,29 @@ MAX_INNER = 1024
 PARTS_BYTES = 4 << 20
 
 
-# Where implicit products beat im2col (measured at batch 32 and 64, ``bench/bench_conv_paths.py``):
-# with C = 3 (an image) the forward runs at 0.5–0.7× im2col's speed; on planes under 12 wide, 3×3
-# filters break even (0.85–1.03×: the Fw − 1 extra columns of Z are 25% of an 8-wide row) while 5×5
-# ones still win 1.3–1.4× (im2col copies 25 values per input value); with K ≥ 2C the forward and dw
-# run at 0.85–0.99× (the output-side adds grow with K, im2col's copy with C). dw with C = 3 is
-# 1.5–1.9× faster, dx with K ≥ 8 on wide planes 1.1–2×.
+# Where implicit products beat im2col (measured at batch 32 and 64, ``bench/bench_conv_paths.py``).
+# With BLAS's accumulating GEMM (``gemm``: the forward adds its Fw products in place) the implicit
+# forward won on every stride-1 shape of the presets, 1.1–1.8× (an image's 3 channels and 8-wide
+# planes included), and so did dx except with few output channels and many filters (an image's 3
+# channels under 32 filters: 0.8×, which a network's first layer never needs). With numpy's products
+# only (Z and shifted adds): with C = 3 the forward ran at 0.5–0.7× im2col's speed; on planes under
+# 12 wide, 3×3 filters broke even (the Fw − 1 extra columns of Z are 25% of an 8-wide row) while 5×5
+# ones still won 1.3–1.4×; with K ≥ 2C the forward and dw ran at 0.85–0.99×. dw (the same kernel
+# either way): 1.5–1.9× faster with C = 3, 0.9–1.0× with K ≥ 2C.
 MIN_CHANNELS = 8
 MIN_WIDTH = 12
 WIDE_FILTER = 5
+FEW_CHANNELS_MAX_RATIO = 8  # dx with C < MIN_CHANNELS: implicit while K < 8·C
 
 
 def applies(geo) -> bool:
     """Stride 1 and no dilation: the rows (p, c) of X_i are then one row stride apart."""
     return geo.stride == (1, 1) and geo.dilation == (1, 1)
+
+
+def accumulates() -> bool:
+    """The float32 products can add into their output (``gemm``), which moves the routing below."""
+    return gemm.available(np.float32)
 
 
 def wide_enough(width: int, taps: int) -> bool:
@@ -63,6 +74,8 @@ def wide_enough(width: int, taps: int) -> bool:
 def forward_pays(channels: int, filters: int, width: int, taps: int) -> bool:
     """The implicit forward beats im2col for C input channels, K filters, this output width and
     filter width."""
+    if accumulates():
+        return True
     return channels >= MIN_CHANNELS and filters < 2 * channels and wide_enough(width, taps)
 
 
@@ -71,9 +84,14 @@ def filter_grad_pays(channels: int, filters: int) -> bool:
     return channels < MIN_CHANNELS or filters < 2 * channels
 
 
-def input_grad_pays(filters: int, width: int, taps: int) -> bool:
-    """dx by the implicit forward (K input channels, the input's width) beats gather and scatter."""
-    return filters >= MIN_CHANNELS and wide_enough(width, taps)
+def input_grad_pays(channels: int, filters: int, width: int, taps: int) -> bool:
+    """dx by the implicit forward (K input channels, C outputs, the input's width) beats gather and
+    scatter."""
+    if filters < MIN_CHANNELS:
+        return False
+    if accumulates():
+        return channels >= MIN_CHANNELS or filters < FEW_CHANNELS_MAX_RATIO * channels
+    return wide_enough(width, taps)
 
 
 def rows_first(a: np.ndarray, pad) -> np.ndarray:
@@ -112,6 +130,40 @@ def chunks(rows: int, bytes_per_row: int) -> list[slice]:
 
 def implicit_correlate(xh: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
     """xh (Hp, C, Wp, N) ⋆ w (K, C, Fh, Fw) (+ b (K,)) → contiguous (K, Ho, Wo, N), stride 1."""
+    if gemm.available(xh.dtype) and xh.flags.c_contiguous:
+        out = accumulated_correlate(xh, w)
+    else:
+        out = shifted_correlate(xh, w)
+    if b is not None:
+        out += b[:, None, None, None]
+    return out
+
+
+def accumulated_correlate(xh: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """implicit_correlate without Z: per output row i and filter column q, BLAS adds
+    w_q (K, Fh·C) @ X_i[:, (q … q + Wo − 1, n)] (a strided matrix, no copy) into out[:, i]
+    (beta = 1 from q = 1 on: the same sums in the same order as ``shifted_correlate``)."""
+    K, C, Fh, Fw = w.shape
+    Hp, _, Wp, N = xh.shape
+    Ho, Wo = Hp - Fh + 1, Wp - Fw + 1
+    wq = np.ascontiguousarray(w.transpose(3, 0, 2, 1))  # (Fw, K, Fh, C): w_q[k, (p, c)]
+    out = np.empty((K, Ho, Wo, N), xh.dtype)
+    run = gemm.routine(xh.dtype)
+    size, inner = xh.itemsize, Fh * C
+    x_row, w_step, o_row = C * Wp * N * size, K * inner * size, Wo * N * size
+    x0, w0, o0 = xh.ctypes.data, wq.ctypes.data, out.ctypes.data
+    zero, one = (np.array(v, xh.dtype).item() for v in (0.0, 1.0))
+    for i in range(Ho):
+        for q in range(Fw):
+            # c = out[:, i] (K, Wo·N), row stride Ho·Wo·N; b = X_i from column q·N, row stride Wp·N
+            run(o0 + i * o_row, Ho * Wo * N, w0 + q * w_step, inner, x0 + i * x_row + q * N * size, Wp * N,
+                K, Wo * N, inner, one if q else zero)
+    return out
+
+
+def shifted_correlate(xh: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """implicit_correlate with numpy's products: Z_i = w3 @ X_i for a few rows at a time, then the
+    shifted adds (for a BLAS without an accumulating GEMM that ``gemm`` can reach)."""
     K, C, Fh, Fw = w.shape
     Hp, _, Wp, N = xh.shape
     Ho, Wo = Hp - Fh + 1, Wp - Fw + 1
@@ -130,8 +182,6 @@ def implicit_correlate(xh: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
             np.add(z5[:, 0, :, :Wo], z5[:, 1, :, 1 : 1 + Wo], out=target)
         for q in range(2, Fw):
             target += z5[:, q, :, q : q + Wo]
-    if b is not None:
-        out += b[:, None, None, None]
     return out
 
 
