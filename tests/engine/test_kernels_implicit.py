@@ -142,9 +142,10 @@ def test_gradients_of_the_routed_path_pass_a_float64_gradient_check(products):
 
 
 @pytest.mark.parametrize("max_inner, parts_bytes", [(7, 1), (12, 10_000), (10_000, 1 << 20)])
-def test_dw_summed_in_pieces_is_the_whole_sum(monkeypatch, max_inner, parts_bytes):
+def test_dw_summed_in_pieces_is_the_whole_sum(monkeypatch, max_inner, parts_bytes, products):
     """dw's products cover at most MAX_INNER (j, n) positions at a time (an uneven last piece too),
-    and blocks of output rows whose partial products fit PARTS_BYTES (one row; 2 of 6; all)."""
+    and (numpy's products) blocks of output rows whose partial products fit PARTS_BYTES (one row;
+    2 of 6; all)."""
     monkeypatch.setattr(implicit, "MAX_INNER", max_inner)
     monkeypatch.setattr(implicit, "PARTS_BYTES", parts_bytes)
     x, w, b, dout, pad = make((3, 8, 6, 7, 4, 3, 3, 1), np.float64)
@@ -185,3 +186,18 @@ def test_with_the_accumulating_gemm_an_image_and_8_wide_planes_take_the_implicit
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-11)
     # an image's 3 channels under 32 filters: dx keeps the scatter (implicit measured 0.8x)
     assert not implicit.input_grad_pays(3, 32, 32, 3)
+
+
+@pytest.mark.skipif(not gemm.available(np.float32), reason="numpy's BLAS has no cblas gemm that kernels.gemm reaches")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [(2, 8, 13, 12, 9, 3, 3), (3, 3, 7, 9, 4, 5, 5), (1, 5, 4, 6, 2, 1, 1), (2, 4, 6, 5, 3, 2, 3)])
+def test_accumulated_dw_equals_the_stacked_products(case, dtype):
+    """dw with BLAS adding each row's product into it equals numpy's kept-and-summed products."""
+    N, C, H, W, K, Fh, Fw = case
+    rng = np.random.default_rng(4)
+    xh = implicit.rows_first(rng.standard_normal((C, H, W, N)).astype(dtype), ((1, 0), (Fw // 2, 1)))
+    d = rng.standard_normal((K, xh.shape[0] - Fh + 1, xh.shape[2] - Fw + 1, N)).astype(dtype)
+    got, want = implicit.accumulated_filter_grad(xh, d, (Fh, Fw)), implicit.stacked_filter_grad(xh, d, (Fh, Fw))
+    assert got.shape == want.shape == (K, C, Fh, Fw)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)

@@ -21,7 +21,7 @@ import functools
 
 import numpy as np
 
-ROW_MAJOR, NO_TRANS = 101, 111
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 ROUTINE_NAMES = {np.dtype(np.float32): "scipy_cblas_sgemm64_", np.dtype(np.float64): "scipy_cblas_dgemm64_"}
 
 
@@ -57,15 +57,16 @@ def available(dtype) -> bool:
     return np.dtype(dtype) in _routines()
 
 
-def routine(dtype):
+def routine(dtype, transpose_b: bool = False):
     """The raw ``gemm(c_addr, ldc, a_addr, lda, b_addr, ldb, m, n, k, beta)`` for ``dtype``: addresses
     in bytes, leading dimensions and sizes in elements, all matrices row-major with unit column
-    stride. The caller keeps the arrays alive and the sizes in bounds."""
+    stride; with ``transpose_b`` the product reads B (n, k) as its transpose. The caller keeps the
+    arrays alive and the sizes in bounds."""
     function, scalar = _routines()[np.dtype(dtype)]
-    one = scalar(1.0)
+    one, b_op = scalar(1.0), TRANS if transpose_b else NO_TRANS
 
     def gemm(c, ldc, a, lda, b, ldb, m, n, k, beta):
-        function(ROW_MAJOR, NO_TRANS, NO_TRANS, m, n, k, one, a, lda, b, ldb, beta, c, ldc)
+        function(ROW_MAJOR, NO_TRANS, b_op, m, n, k, one, a, lda, b, ldb, beta, c, ldc)
 
     return gemm
 

@@ -188,15 +188,56 @@ def shifted_correlate(xh: np.ndarray, w: np.ndarray) -> np.ndarray:
 def implicit_filter_grad(xh: np.ndarray, d: np.ndarray, taps: tuple[int, int]) -> np.ndarray:
     """dw (K, C, Fh, Fw) of implicit_correlate: xh (Hp, C, Wp, N) its input, d (K, Ho, Wo, N) the
     gradient of its output (batch-last memory: d[:, i] is then a (K, Wo·N) matrix in place)."""
+    d = np.ascontiguousarray(d)  # free for the kernels' dout
+    if d.size == 0:
+        return np.zeros((d.shape[0], xh.shape[1], *taps), xh.dtype)
+    if gemm.available(xh.dtype) and xh.flags.c_contiguous:
+        return accumulated_filter_grad(xh, d, taps)
+    return stacked_filter_grad(xh, d, taps)
+
+
+def inner_pieces(Wo: int, N: int) -> range:
+    """Starts of the fewest pieces of about MAX_INNER (j, n) positions, cut between output columns."""
+    length = Wo * N
+    pieces = -(-length // MAX_INNER)
+    return range(0, length, -(-Wo // pieces) * N)
+
+
+def accumulated_filter_grad(xh: np.ndarray, d: np.ndarray, taps: tuple[int, int]) -> np.ndarray:
+    """implicit_filter_grad with BLAS adding every (row, piece) product into dw_q (Fh·C, K) itself:
+    dw_q += X_i[:, (q + j, n) of the piece] @ d_i[:, piece]ᵀ, no partial products kept (measured
+    3–12% faster than ``stacked_filter_grad`` on the presets' shapes)."""
+    Fh, Fw = taps
+    Hp, C, Wp, N = xh.shape
+    K, Ho, Wo = d.shape[:3]
+    dw = np.empty((Fw, Fh * C, K), xh.dtype)
+    run = gemm.routine(xh.dtype, transpose_b=True)
+    size, inner, length = xh.itemsize, Fh * C, Wo * N
+    starts = inner_pieces(Wo, N)
+    x0, d0, w0 = xh.ctypes.data, d.ctypes.data, dw.ctypes.data
+    zero, one = (np.array(v, xh.dtype).item() for v in (0.0, 1.0))
+    for i in range(Ho):
+        for start in starts:
+            n = min(length, start + starts.step) - start
+            beta = one if i or start else zero
+            for q in range(Fw):
+                # c = dw_q (Fh·C, K); a = X_i from column q·N + start, row stride Wp·N;
+                # b = d_i's piece (K, n), row stride Ho·Wo·N, read transposed
+                run(w0 + q * inner * K * size, K, x0 + (i * C * Wp * N + q * N + start) * size, Wp * N,
+                    d0 + (i * length + start) * size, Ho * length, inner, K, n, beta)
+    return dw.reshape(Fw, Fh, C, K).transpose(3, 2, 1, 0)
+
+
+def stacked_filter_grad(xh: np.ndarray, d: np.ndarray, taps: tuple[int, int]) -> np.ndarray:
+    """implicit_filter_grad with numpy's products (for a BLAS that ``gemm`` cannot reach)."""
     Fh, Fw = taps
     Hp, C, Wp, N = xh.shape
     K, Ho, Wo = d.shape[:3]
     view = row_matrices(xh, Fh)  # (Ho, Fh·C, Wp·N)
-    d_rows = _row_stack(np.ascontiguousarray(d))  # (Ho, K, Wo·N), free for the kernels' dout
+    d_rows = _row_stack(d)  # (Ho, K, Wo·N)
     length = Wo * N
-    pieces = -(-length // MAX_INNER)  # the fewest pieces of about MAX_INNER, cut between output columns
-    step = -(-Wo // pieces) * N
-    starts = range(0, length, step)
+    starts = inner_pieces(Wo, N)
+    step = starts.step
     # one stacked product per (q, piece) over a block of output rows (each row's product is separate
     # work anyway), every row's (Fh·C, K) result kept and summed after the block; a block's results
     # take at most about PARTS_BYTES (VGG-16's 512-channel layers would otherwise keep 100s of MB)
