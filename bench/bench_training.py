@@ -29,11 +29,11 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from convviz.data import synthetic_dataset  # noqa: E402
-from convviz.model import preset  # noqa: E402
-from convviz.training.config import TrainConfig  # noqa: E402
-from convviz.training.records import Metrics  # noqa: E402
-from convviz.training.trainer import Trainer  # noqa: E402
+from convviz.data import synthetic_dataset
+from convviz.model import preset
+from convviz.training.config import TrainConfig
+from convviz.training.records import Metrics
+from convviz.training.trainer import Trainer
 
 
 def config(args) -> TrainConfig:
@@ -180,7 +180,7 @@ def main() -> None:
         print(f"round {round_ + 1}: bare {bare[-1]:,.0f} images/s, worker + window {rate:,.0f} images/s, "
               f"{shown} snapshots shown, GUI thread on the CPU {gui_share:.0%} of the time", flush=True)
     late.sort()
-    p = lambda q: late[min(len(late) - 1, int(q * len(late)))]  # noqa: E731
+    p = lambda q: late[min(len(late) - 1, int(q * len(late)))]
     ratio = statistics.median(worker) / statistics.median(bare)
     print(f"\n{args.preset}, batch {args.batch}, {args.steps} steps per round, {args.rounds} rounds (medians):")
     print(f"  bare trainer:              {statistics.median(bare):8,.0f} images/s")

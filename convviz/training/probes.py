@@ -65,7 +65,7 @@ class UserProbes:
         return len(self.images)
 
     @classmethod
-    def empty(cls, height: int, width: int, channels: int) -> "UserProbes":
+    def empty(cls, height: int, width: int, channels: int) -> UserProbes:
         return cls(np.zeros((0, height, width, channels), np.uint8), np.zeros(0, np.int64), ())
 
 

@@ -46,7 +46,7 @@ class IdleSnapshots(QObject):
         while True:
             try:
                 snapshot = job()
-            except Exception:  # a network or weights that cannot be run: no snapshot, never a dead thread
+            except Exception:  # noqa: BLE001 (a network or weights that cannot be run: no snapshot, never a dead thread)
                 snapshot = None
             self.ready.emit(serial, snapshot)
             with self._lock:
@@ -186,7 +186,7 @@ class SessionProbes:
 
             try:
                 dataset = _load_dataset(opened.dataset, opened.config, data_folder)
-            except Exception:  # the user's probes are shown alone
+            except Exception:  # noqa: BLE001 (no CIFAR-10 here, a damaged or unknown data set: the user's probes alone)
                 dataset = None
             self._probe_dataset = (opened.folder, dataset)
         return dataset

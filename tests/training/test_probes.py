@@ -10,7 +10,11 @@ from convviz.engine import Network
 from convviz.training.config import TrainConfig
 from convviz.training.probes import UserProbes, one_per_class, probe_batch
 from convviz.training.records import Snapshot
-from convviz.training.snapshot import probe_loss_gradient, take_snapshot, weight_histogram
+from convviz.training.snapshot import (
+    probe_loss_gradient,
+    take_snapshot,
+    weight_histogram,
+)
 from convviz.training.trainer import Trainer
 
 

@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from convviz.training.records import Snapshot
-from convviz.ui.run_records import MAX_SNAPSHOTS, SNAPSHOT_BUDGET, RunRecords, SnapshotRing
+from convviz.ui.run_records import (
+    MAX_SNAPSHOTS,
+    SNAPSHOT_BUDGET,
+    RunRecords,
+    SnapshotRing,
+)
 
 
 def snapshot(step: int, kilobytes: int = 1) -> Snapshot:

@@ -72,7 +72,7 @@ class Panel:
 
 def ridge_colour(age: float) -> tuple[int, int, int]:
     """The colour of a histogram ``age`` (0 the newest … 1 the oldest) along the ridgeline."""
-    return tuple(int(round(n + (o - n) * age)) for n, o in zip(NEW_RIDGE, OLD_RIDGE))
+    return tuple(round(n + (o - n) * age) for n, o in zip(NEW_RIDGE, OLD_RIDGE, strict=True))
 
 
 def chosen_ridges(steps: list[int], cursor: int | None, count: int = MAX_RIDGES) -> list[int]:
@@ -83,7 +83,7 @@ def chosen_ridges(steps: list[int], cursor: int | None, count: int = MAX_RIDGES)
         return []
     chosen = set(np.unique(np.rint(np.linspace(0, n - 1, min(count, n))).astype(int)).tolist())
     if cursor is not None:
-        chosen.add(int(np.argmin(np.abs(np.asarray(steps) - cursor))))
+        chosen.add(np.argmin(np.abs(np.asarray(steps) - cursor)).item())
     return sorted(chosen)
 
 

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from convviz.training.records import LayerSnapshot, Snapshot
 from convviz.ui.session import RunSession
-from convviz.ui.training.health_panels import (  # noqa: F401 (power, scaled: re-exported)
+from convviz.ui.training.health_panels import (
     LEFT_MARGIN,
     PANEL_GAP,
     WIDE_PANEL,

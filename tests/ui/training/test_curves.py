@@ -88,7 +88,7 @@ def test_the_curves_export_as_csv_with_a_row_per_record(trained, tmp_path):
 def test_the_curves_export_as_png_and_a_failed_write_keeps_the_old_file(trained, tmp_path):
     from PySide6.QtGui import QImage
 
-    session, view = trained
+    _, view = trained
     path = tmp_path / "curves.png"
     width, height = view.export_png(str(path))
     image = QImage(str(path))
