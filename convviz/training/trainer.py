@@ -12,8 +12,8 @@ Divergence: the loss and every gradient are checked before the update, so a NaN 
 reaches the weights. When one appears the run pauses at the last good state and an Event names the
 first layer and tensor where it appeared, with a suggestion (see ``convviz.training.divergence``).
 
-Checkpoints: :meth:`Trainer.state_dict` and :meth:`Trainer.load_state_dict` hold everything a run
-needs to go on exactly; ``convviz.training.checkpoint`` saves them and resumes from them.
+Checkpoints: :meth:`Trainer.state_dict` and :meth:`Trainer.load_state_dict` (in ``trainer_state``) hold
+everything a run needs to go on exactly; ``convviz.training.checkpoint`` saves them and resumes from them.
 
 Helpers live in ``checks``, ``optimization``, ``divergence`` and ``snapshot``; what callers import
 from here (``TrainingError``, ``check_compatible``, ``check_memory``, ``make_optimizer`` …) still is.
@@ -21,7 +21,6 @@ from here (``TrainingError``, ``check_compatible``, ``check_memory``, ``make_opt
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 import traceback
@@ -34,14 +33,27 @@ from convviz.data.augment import Augmentation
 from convviz.data.dataset import ImageDataset
 from convviz.model import NetworkSpec
 from convviz.training.checkpoint_format import save_checkpoint
-from convviz.training.checks import ENGINE_OVERHEAD, TrainingError, check_compatible, check_memory
+from convviz.training.checks import (
+    ENGINE_OVERHEAD,
+    TrainingError,
+    check_compatible,
+    check_memory,
+)
 from convviz.training.config import TrainConfig
 from convviz.training.control import Control
 from convviz.training.divergence import divergence_message, locate_nonfinite
 from convviz.training.optimization import make_optimizer, make_schedule
 from convviz.training.probes import one_per_class
-from convviz.training.records import Evaluation, Event, Metrics, Record, Snapshot, record_to_json
+from convviz.training.records import (
+    Evaluation,
+    Event,
+    Metrics,
+    Record,
+    Snapshot,
+    record_to_json,
+)
 from convviz.training.snapshot import norms_by_layer, take_snapshot
+from convviz.training.trainer_state import STATE_KEYS, TrainerState  # noqa: F401 (STATE_KEYS re-exported)
 
 __all__ = [
     "Trainer", "TrainingError", "check_compatible", "check_memory", "ENGINE_OVERHEAD", "make_optimizer",
@@ -50,11 +62,6 @@ __all__ = [
 
 EVAL_BATCH = 250
 SMOOTHING = 0.95  # β of the loss's moving average (about the last 20 steps)
-
-#: The keys of ``Trainer.state_dict()``.
-STATE_KEYS = ("step", "epoch", "batch_index", "smoothed_loss", "history", "epoch_order", "rng", "weights",
-              "buffers", "optimizer")
-
 
 def debiased_average(previous: float | None, loss: float, t: int, beta: float = SMOOTHING) -> float:
     """The debiased moving average after the ``t``-th loss (t ≥ 1), given the one after the (t−1)-th.
@@ -68,7 +75,7 @@ def debiased_average(previous: float | None, loss: float, t: int, beta: float = 
     return (kept + (1 - beta) * loss) / (1 - beta ** t)
 
 
-class Trainer:
+class Trainer(TrainerState):
     """Trains ``spec`` on ``dataset`` with ``config``; see the module docstring.
 
     ``checkpoint_dir``: where to write a checkpoint at each epoch end and when stopped (optional).
@@ -120,71 +127,6 @@ class Trainer:
         self._run_start = time.perf_counter()
         self._last_snapshot_time = time.perf_counter()
         self._pause_announced = False
-
-    # -- the state a checkpoint keeps --------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        """Copies of everything the run needs to go on exactly from here (keys ``STATE_KEYS``):
-
-        ``step`` (steps done), ``epoch`` (epochs done), ``batch_index`` (batches done in this epoch),
-        ``smoothed_loss`` (None before the first step), ``history`` (the records kept, as JSON dicts),
-        ``epoch_order`` ((N,) int64 order of the N training images, None between epochs), ``rng``
-        (``data``: the data-order and augmentation generator's state, ``network``: the dropout
-        generator's, both plain data), ``weights`` and ``buffers`` (arrays by stable name, as
-        ``net.get_weights()`` gives them) and ``optimizer`` (its ``state_dict()``).
-        """
-        weights = self.net.get_weights()
-        buffer_names = set(self.net.buffers())
-        return {
-            "step": self.step,
-            "epoch": self.epoch,
-            "batch_index": self.batch_index,
-            "smoothed_loss": self.smoothed_loss,
-            "history": [dict(record) for record in self.history],
-            "epoch_order": None if self.epoch_order is None else self.epoch_order.copy(),
-            "rng": {"data": copy.deepcopy(self.rng.bit_generator.state), "network": self.net.get_rng_state()},
-            "weights": {name: a for name, a in weights.items() if name not in buffer_names},
-            "buffers": {name: a for name, a in weights.items() if name in buffer_names},
-            "optimizer": self.optimizer.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        """Go on from ``state``, a ``state_dict()`` of a trainer built from the same spec, data set and
-        config (the number of epochs may differ). Raises ValueError, changing nothing, if it does not fit."""
-        previous = self.state_dict()
-        try:
-            self._set_state(state)
-        except (ValueError, TypeError, KeyError, OverflowError) as exc:
-            self._set_state(previous)
-            if isinstance(exc, ValueError):
-                raise
-            raise ValueError(f"not a trainer state: {type(exc).__name__}: {exc}") from None
-
-    def _set_state(self, state: dict) -> None:
-        missing = [key for key in STATE_KEYS if key not in state]
-        if missing:
-            raise ValueError(f"the state lacks {', '.join(missing)}")
-        step, epoch, batch_index = (_count(state, key) for key in ("step", "epoch", "batch_index"))
-        if batch_index > self.steps_per_epoch:
-            raise ValueError(f"batch_index {batch_index} is beyond the {self.steps_per_epoch} batches of an epoch")
-        order = state["epoch_order"]
-        if order is not None:
-            order = np.asarray(order)
-            if (order.shape != (self.train_count,) or order.dtype.kind not in "iu"
-                    or not np.array_equal(np.sort(order), np.arange(self.train_count))):
-                raise ValueError(f"epoch_order is not an order of the {self.train_count} training images")
-            order = order.astype(np.int64)
-        elif batch_index:
-            raise ValueError("the state is inside an epoch but lacks epoch_order")
-        loss = state["smoothed_loss"]
-        if loss is not None and not (isinstance(loss, (int, float)) and math.isfinite(loss)):
-            raise ValueError(f"smoothed_loss must be a finite number or None, got {loss!r}")
-        self.net.set_weights({**state["weights"], **state["buffers"]})  # each of these changes nothing
-        self.optimizer.load_state_dict(state["optimizer"])  # when it raises
-        self.rng.bit_generator.state = state["rng"]["data"]
-        self.net.set_rng_state(state["rng"]["network"])
-        self.step, self.epoch, self.batch_index, self.epoch_order = step, epoch, batch_index, order
-        self.smoothed_loss = None if loss is None else float(loss)
-        self.history = [dict(record) for record in state["history"]]
 
     # -- the generator ---------------------------------------------------------------------------------
     def run(self) -> Iterator[Record]:
@@ -420,10 +362,3 @@ class Trainer:
 def _counted(n: int, noun: str) -> str:
     """``1 epoch``, ``5 epochs``."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-def _count(state: dict, key: str) -> int:
-    value = int(state[key]) if isinstance(state[key], np.integer) else state[key]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{key} must be a whole number ≥ 0, got {value!r}")
-    return value
