@@ -67,6 +67,7 @@ def plot_widget(minimum_height: int) -> pg.PlotWidget:
     plot = pg.PlotWidget()
     plot.setBackground("w")
     plot.setLabel("bottom", "step")
+    plot.getAxis("bottom").enableAutoSIPrefix(False)  # steps are counted, never "(x0.001)"
     plot.addItem(light_grid())
     plot.setMinimumHeight(minimum_height)
     return plot
@@ -95,6 +96,7 @@ class CurvesView(QWidget):
         self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=pg.mkBrush(*BAND, 90))
         for item in (self.band_low, self.band_high, self.band):
             self.loss_plot.addItem(item)
+        self.band.setVisible(False)
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(BATCH_LOSS, width=1), name="batch")
         self.smooth_curve = self.loss_plot.plot(pen=pg.mkPen(SMOOTHED, width=2), name="smoothed")
         self.acc_legend = legend_row("Accuracy", [("batch", BATCH_ACCURACY, "━━"), ("validation", VALIDATION, "━●━"),
@@ -131,6 +133,7 @@ class CurvesView(QWidget):
         menu.addAction("Curves as CSV…", lambda: self._export("csv"))
         self.export_button.setMenu(menu)
         self.export_button.setToolTip("Save the curves as a picture (PNG) or their numbers by step (CSV)")
+        self.export_button.setStyleSheet("QToolButton { padding-right: 14px; }")  # room for the menu arrow
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.readout, 1)
@@ -185,6 +188,7 @@ class CurvesView(QWidget):
         band_steps = np.array([m.step for m in banded], dtype=float)
         self.band_low.setData(band_steps, np.array([m.loss_min for m in banded], dtype=float))
         self.band_high.setData(band_steps, np.array([m.loss_max for m in banded], dtype=float))
+        self.band.setVisible(len(banded) > 0)  # an empty band's bounds would centre the empty plot on 0
         self.batch_acc_curve.setData(steps, np.array([m.batch_accuracy for m in records.metrics], dtype=float))
         for split, curve in (("validation", self.val_curve), ("test", self.test_curve)):
             shown = [e for e in records.evaluations if e.split == split]

@@ -116,3 +116,20 @@ def test_a_hidden_view_does_no_work_and_catches_up_when_shown(qtbot, trained):
     view.show()
     qtbot.waitUntil(lambda: bool(calls), timeout=5_000)
     assert len(view.lr_curve.getData()[0]) == len(session.records.metrics)
+
+
+def test_before_a_run_the_loss_plot_reads_from_step_0_not_around_it(qtbot):
+    """No records yet: the loss plot's steps start at 0 (an empty loss band once centred it on 0, with
+    negative steps counted as "(x0.001)")."""
+    from convviz.ui.session import RunSession
+    from convviz.ui.training.curves import CurvesView
+
+    view = CurvesView(RunSession(lambda: tiny_spec()))
+    qtbot.addWidget(view)
+    view.resize(1280, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    view.redraw()
+    (x_low, _), _ = view.loss_plot.getPlotItem().getViewBox().viewRange()
+    assert x_low >= -0.1
+    assert not view.loss_plot.getAxis("bottom").autoSIPrefix
