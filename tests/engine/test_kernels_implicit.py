@@ -31,9 +31,12 @@ ROUTED = {
 
 @pytest.fixture(params=["accumulating GEMM", "numpy products"])
 def products(request, monkeypatch):
-    """Run a test with each of the implicit forward's two product paths."""
+    """Run a test with each of the implicit forward's two product paths (the accumulating one
+    however small the products: these cases are)."""
     if request.param == "numpy products":
         monkeypatch.setattr(gemm, "available", lambda dtype: False)
+    else:
+        monkeypatch.setattr(implicit, "MIN_CALL_MACS", 0)
     return request.param
 
 
@@ -58,7 +61,7 @@ def make(case, dtype, seed=0):
 def test_routed_calls_take_the_implicit_path_and_match_naive_in_float64(case, products):
     x, w, b, dout, pad = make(case, np.float64)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
-    assert cache.rows_first and implicit.forward_pays(x.shape[1], w.shape[0], out.shape[3], w.shape[3])
+    assert cache.rows_first and implicit.forward_pays(x.shape[1], w.shape[0], out.shape[3], w.shape[3], x.shape[0])
     dx, dw, db = kernels.conv2d_backward(dout, cache)
     want_out, want_cache = naive.conv2d_forward(x, w, b, pad=pad)
     want = (want_out, *naive.conv2d_backward(dout, want_cache))
@@ -87,7 +90,7 @@ def test_small_channel_counts_keep_im2col_but_share_the_rows_first_cache(numpy_p
     rows-first buffer, dw the implicit products; both agree with the naive loops."""
     x, w, b, dout, pad = make((2, 3, 12, 12, 8, 3, 3, 1), np.float64)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
-    assert cache.rows_first and not implicit.forward_pays(3, 8, 12, 3) and implicit.filter_grad_pays(3, 8)
+    assert cache.rows_first and not implicit.forward_pays(3, 8, 12, 3, 2) and implicit.filter_grad_pays(3, 8)
     _, dw, _ = kernels.conv2d_backward(dout, cache, input_grad=False)
     want_out, want_cache = naive.conv2d_forward(x, w, b, pad=pad)
     np.testing.assert_allclose(out, want_out, rtol=1e-10, atol=1e-11)
@@ -99,8 +102,8 @@ def test_twice_as_many_filters_as_channels_reads_im2col_from_the_rows_first_cach
     buffer, dx by implicit products."""
     x, w, b, dout, pad = make((2, 8, 12, 13, 16, 3, 3, ((1, 0), (2, 1))), np.float64)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
-    assert cache.rows_first and not implicit.forward_pays(8, 16, 12, 3) and not implicit.filter_grad_pays(8, 16)
-    assert implicit.input_grad_pays(8, 16, 13, 3)
+    assert cache.rows_first and not implicit.forward_pays(8, 16, 12, 3, 2) and not implicit.filter_grad_pays(8, 16)
+    assert implicit.input_grad_pays(8, 16, 13, 3, 2)
     dx, dw, db = kernels.conv2d_backward(dout, cache)
     want_out, want_cache = naive.conv2d_forward(x, w, b, pad=pad)
     for got, want in zip((out, dx, dw, db), (want_out, *naive.conv2d_backward(dout, want_cache))):
@@ -127,7 +130,7 @@ def test_float32_error_is_that_of_a_float32_sum(products):
 def test_gradients_of_the_routed_path_pass_a_float64_gradient_check(products):
     x, w, b, _, pad = make((1, 8, 12, 12, 8, 3, 3, 1), np.float64)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
-    assert cache.rows_first and implicit.forward_pays(8, 8, 12, 3)
+    assert cache.rows_first and implicit.forward_pays(8, 8, 12, 3, 1)
     dout = np.random.default_rng(5).standard_normal(out.shape)
     dx, dw, db = kernels.conv2d_backward(dout, cache)
 
@@ -172,20 +175,37 @@ def test_accumulated_products_equal_the_shifted_adds(case, dtype):
 
 
 @pytest.mark.skipif(not gemm.available(np.float32), reason="numpy's BLAS has no cblas gemm that kernels.gemm reaches")
-def test_with_the_accumulating_gemm_an_image_and_8_wide_planes_take_the_implicit_forward():
-    """C = 3 and an 8-wide plane of 3×3 filters (numpy's products: im2col) now run implicit
-    products, forward and dx, and agree with the naive loops."""
+def test_with_the_accumulating_gemm_an_image_and_8_wide_planes_take_the_implicit_forward(monkeypatch):
+    """C = 3 and an 8-wide plane of 3×3 filters (numpy's products: im2col) run implicit products,
+    forward and dx, and agree with the naive loops (here however small the products)."""
+    monkeypatch.setattr(implicit, "MIN_CALL_MACS", 0)
     for case in [(2, 3, 12, 12, 8, 3, 3, 1), (2, 16, 8, 8, 32, 3, 3, 1)]:
         x, w, b, dout, pad = make(case, np.float64)
         out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
         C, K = x.shape[1], w.shape[0]
-        assert implicit.forward_pays(C, K, out.shape[3], 3) and implicit.input_grad_pays(C, K, x.shape[3], 3)
+        assert implicit.forward_pays(C, K, out.shape[3], 3, 2) and implicit.input_grad_pays(C, K, x.shape[3], 3, 2)
         dx, dw, db = kernels.conv2d_backward(dout, cache)
         want_out, want_cache = naive.conv2d_forward(x, w, b, pad=pad)
         for got, want in zip((out, dx, dw, db), (want_out, *naive.conv2d_backward(dout, want_cache))):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-11)
     # an image's 3 channels under 32 filters: dx keeps the scatter (implicit measured 0.8x)
-    assert not implicit.input_grad_pays(3, 32, 32, 3)
+    assert not implicit.input_grad_pays(3, 32, 32, 3, 64)
+
+
+@pytest.mark.skipif(not gemm.available(np.float32), reason="numpy's BLAS has no cblas gemm that kernels.gemm reaches")
+def test_small_products_keep_numpys_stacked_products(monkeypatch):
+    """Under MIN_CALL_MACS multiply-adds per product (ConvNetJS's first layer at half a batch) the
+    GIL-bound ctypes calls are not taken: numpy's products, and their routing."""
+    calls = []
+    monkeypatch.setattr(implicit, "accumulated_correlate", lambda *a: calls.append("forward"))
+    monkeypatch.setattr(implicit, "accumulated_filter_grad", lambda *a: calls.append("dw"))
+    x, w, b, dout, pad = make((2, 8, 12, 12, 8, 3, 3, 1), np.float32)
+    out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
+    kernels.conv2d_backward(dout, cache)
+    assert calls == []
+    assert not implicit.forward_pays(3, 16, 32, 5, 32)  # 16 x 15 x 1,024 per product: im2col
+    assert implicit.forward_pays(3, 16, 32, 5, 64)  # a whole batch: twice that
+    assert implicit.forward_pays(16, 16, 32, 3, 32) and implicit.input_grad_pays(16, 16, 32, 3, 32)
 
 
 @pytest.mark.skipif(not gemm.available(np.float32), reason="numpy's BLAS has no cblas gemm that kernels.gemm reaches")

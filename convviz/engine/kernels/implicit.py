@@ -62,19 +62,32 @@ def applies(geo) -> bool:
     return geo.stride == (1, 1) and geo.dilation == (1, 1)
 
 
-def accumulates() -> bool:
-    """The float32 products can add into their output (``gemm``), which moves the routing below."""
-    return gemm.available(np.float32)
+# Each accumulating product is one ctypes call, whose arguments Python prepares holding the GIL (a
+# few µs). With products of a few µs, two threads (a split batch) spent their time handing the GIL
+# to each other: ConvNetJS's first layer's dw (15 × 16 × 1,024 multiply-adds per call) and forward
+# (half a batch: 16 × 15 × 1,024) made a two-thread step 10–15% slower than numpy's stacked
+# products, which loop in C. Smaller products than this keep numpy's.
+MIN_CALL_MACS = 1 << 18
+
+
+def accumulates(call_macs: int, dtype=np.float32) -> bool:
+    """Products of ``call_macs`` multiply-adds each take ``gemm``'s accumulating GEMM."""
+    return call_macs >= MIN_CALL_MACS and gemm.available(dtype)
+
+
+def forward_call_macs(channels: int, filters: int, width: int, taps: int, batch: int) -> int:
+    """Multiply-adds of one accumulated forward product (K × Fh·C × Wo·N; Fh taken as Fw)."""
+    return filters * taps * channels * width * batch
 
 
 def wide_enough(width: int, taps: int) -> bool:
     return width >= MIN_WIDTH or taps >= WIDE_FILTER
 
 
-def forward_pays(channels: int, filters: int, width: int, taps: int) -> bool:
-    """The implicit forward beats im2col for C input channels, K filters, this output width and
-    filter width."""
-    if accumulates():
+def forward_pays(channels: int, filters: int, width: int, taps: int, batch: int) -> bool:
+    """The implicit forward beats im2col for C input channels, K filters, this output width, filter
+    width and batch (part)."""
+    if accumulates(forward_call_macs(channels, filters, width, taps, batch)):
         return True
     return channels >= MIN_CHANNELS and filters < 2 * channels and wide_enough(width, taps)
 
@@ -84,12 +97,12 @@ def filter_grad_pays(channels: int, filters: int) -> bool:
     return channels < MIN_CHANNELS or filters < 2 * channels
 
 
-def input_grad_pays(channels: int, filters: int, width: int, taps: int) -> bool:
+def input_grad_pays(channels: int, filters: int, width: int, taps: int, batch: int) -> bool:
     """dx by the implicit forward (K input channels, C outputs, the input's width) beats gather and
     scatter."""
     if filters < MIN_CHANNELS:
         return False
-    if accumulates():
+    if accumulates(forward_call_macs(filters, channels, width, taps, batch)):
         return channels >= MIN_CHANNELS or filters < FEW_CHANNELS_MAX_RATIO * channels
     return wide_enough(width, taps)
 
@@ -130,7 +143,9 @@ def chunks(rows: int, bytes_per_row: int) -> list[slice]:
 
 def implicit_correlate(xh: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
     """xh (Hp, C, Wp, N) ⋆ w (K, C, Fh, Fw) (+ b (K,)) → contiguous (K, Ho, Wo, N), stride 1."""
-    if gemm.available(xh.dtype) and xh.flags.c_contiguous:
+    K, C, Fh, Fw = w.shape
+    Hp, _, Wp, N = xh.shape
+    if xh.flags.c_contiguous and accumulates(K * Fh * C * (Wp - Fw + 1) * N, xh.dtype):
         out = accumulated_correlate(xh, w)
     else:
         out = shifted_correlate(xh, w)
@@ -191,7 +206,8 @@ def implicit_filter_grad(xh: np.ndarray, d: np.ndarray, taps: tuple[int, int]) -
     d = np.ascontiguousarray(d)  # free for the kernels' dout
     if d.size == 0:
         return np.zeros((d.shape[0], xh.shape[1], *taps), xh.dtype)
-    if gemm.available(xh.dtype) and xh.flags.c_contiguous:
+    K, C, Fh, length = d.shape[0], xh.shape[1], taps[0], d.shape[2] * d.shape[3]
+    if xh.flags.c_contiguous and accumulates(Fh * C * K * min(length, MAX_INNER), xh.dtype):
         return accumulated_filter_grad(xh, d, taps)
     return stacked_filter_grad(xh, d, taps)
 
