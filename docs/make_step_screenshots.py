@@ -19,16 +19,11 @@ folder ``--data`` (it holds ``cifar10/``), saving:
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trained_window import ROOT, trained_window  # noqa: E402  (docs/ is on sys.path)
 
 
 def main(argv: list[str]) -> int:
@@ -43,36 +38,7 @@ def main(argv: list[str]) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    import pyqtgraph as pg
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    pg.setConfigOptions(imageAxisOrder="row-major")
-    app = QApplication.instance() or QApplication([])
-    from convviz.ui.widgets.dialogs import ConsoleDialogs
-    from convviz.ui.window.main_window import MainWindow
-
-    def settle(condition=lambda: True, timeout=600.0):
-        end = time.time() + timeout
-        while not condition():
-            if time.time() > end:
-                raise RuntimeError("timed out")
-            app.processEvents()
-            time.sleep(0.01)
-        for _ in range(30):
-            app.processEvents()
-            time.sleep(0.01)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = shutil.copytree(args.checkpoint, os.path.join(tmp, "ckpt"))
-        settings = QSettings(os.path.join(tmp, "s.ini"), QSettings.Format.IniFormat)
-        settings.setValue("data/folder", args.data)
-        window = MainWindow(settings=settings, dialogs=ConsoleDialogs())
-        window.session.data_folder = args.data
-        window.resize(width, height)
-        window.show()
-        if not window.open_any_path(checkpoint):
-            raise SystemExit(f"cannot open the run in {args.checkpoint}")
+    with trained_window(args.checkpoint, args.data, width, height) as (window, settle, tmp):
         window.workspaces.switch("step")
         page = window.stepper
         settle(lambda: page.run is not None and not page.jobs.busy())
@@ -105,9 +71,6 @@ def main(argv: list[str]) -> int:
         page.check_gradient()
         settle(lambda: page.last_check is not None)
         shot("step-gradcheck.png")
-        window.session.shutdown()
-        window.document.undo_stack.setClean()
-        window.close()
     return 0
 
 
