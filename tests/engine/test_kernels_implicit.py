@@ -37,6 +37,7 @@ def products(request, monkeypatch):
         monkeypatch.setattr(gemm, "available", lambda dtype: False)
     else:
         monkeypatch.setattr(implicit, "MIN_CALL_MACS", 0)
+        monkeypatch.setattr(implicit, "MIN_DW_CALL_MACS", 0)
     return request.param
 
 

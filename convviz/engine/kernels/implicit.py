@@ -66,8 +66,11 @@ def applies(geo) -> bool:
 # few µs). With products of a few µs, two threads (a split batch) spent their time handing the GIL
 # to each other: ConvNetJS's first layer's dw (15 × 16 × 1,024 multiply-adds per call) and forward
 # (half a batch: 16 × 15 × 1,024) made a two-thread step 10–15% slower than numpy's stacked
-# products, which loop in C. Smaller products than this keep numpy's.
+# products, which loop in C. Smaller products than this keep numpy's. dw's products (an (Fh·C, K)
+# result, B read transposed) needed more: ConvNetJS's conv2 and conv3 (0.5–0.8 M per call) on two
+# threads ran 3,208 images/s with them against 3,452 with numpy's (interleaved, one run).
 MIN_CALL_MACS = 1 << 18
+MIN_DW_CALL_MACS = 1 << 20
 
 
 def accumulates(call_macs: int, dtype=np.float32) -> bool:
@@ -207,7 +210,8 @@ def implicit_filter_grad(xh: np.ndarray, d: np.ndarray, taps: tuple[int, int]) -
     if d.size == 0:
         return np.zeros((d.shape[0], xh.shape[1], *taps), xh.dtype)
     K, C, Fh, length = d.shape[0], xh.shape[1], taps[0], d.shape[2] * d.shape[3]
-    if xh.flags.c_contiguous and accumulates(Fh * C * K * min(length, MAX_INNER), xh.dtype):
+    macs = Fh * C * K * min(length, MAX_INNER)
+    if xh.flags.c_contiguous and macs >= MIN_DW_CALL_MACS and accumulates(macs, xh.dtype):
         return accumulated_filter_grad(xh, d, taps)
     return stacked_filter_grad(xh, d, taps)
 
