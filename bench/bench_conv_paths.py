@@ -92,9 +92,9 @@ def passes(C, K, H, W, F, pad, N, repeats):
         lambda: conv.implicit_input_grad(d, w, geo),
     ], repeats)
     return {
-        "forward": (timed[0], timed[1], implicit.forward_pays(C, K, geo.out_w, F, N)),
+        "forward": (timed[0], timed[1], implicit.forward_pays(C, K, geo.out_w, F)),
         "dw": (timed[2], timed[3], implicit.filter_grad_pays(C, K)),
-        f"dx ({'gather' if gather_dx else 'scatter'})": (timed[4], timed[5], implicit.input_grad_pays(C, K, geo.in_w, F, N)),
+        f"dx ({'gather' if gather_dx else 'scatter'})": (timed[4], timed[5], implicit.input_grad_pays(C, K, geo.in_w, F)),
     }
 
 

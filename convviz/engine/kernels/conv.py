@@ -59,7 +59,7 @@ def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, *, geometry=None):
     keep_freed_memory()
     if implicit.applies(geo):
         xh = implicit.rows_first(x.transpose(1, 2, 3, 0), geo.pad)
-        if implicit.forward_pays(x.shape[1], w.shape[0], geo.out_w, geo.taps_w, x.shape[0]):
+        if implicit.forward_pays(x.shape[1], w.shape[0], geo.out_w, geo.taps_w):
             out = implicit.implicit_correlate(xh, w, b)
         else:
             out = correlate(xh.transpose(1, 0, 2, 3), w.reshape(w.shape[0], -1), geo, b)
@@ -91,7 +91,7 @@ def conv2d_backward(dout, cache: ConvCache, *, input_grad: bool = True):
         dw = filter_grad(xp, d, geo).reshape(w.shape)
     if not input_grad:
         return None, dw, db
-    if implicit.applies(geo) and implicit.input_grad_pays(w.shape[1], K, geo.in_w, geo.taps_w, N):
+    if implicit.applies(geo) and implicit.input_grad_pays(w.shape[1], K, geo.in_w, geo.taps_w):
         return implicit_input_grad(d, w, geo).transpose(3, 0, 1, 2), dw, db
     # The stride-1 gather copies K·Fh·Fw values per input pixel, the scatter C·Fh·Fw: with few input
     # channels (an image's 3) the scatter wins. ConvNetJS conv1 (C=3, K=16, 5×5): 10 ms vs 32 ms;

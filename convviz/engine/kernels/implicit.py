@@ -69,8 +69,12 @@ def applies(geo) -> bool:
 # products, which loop in C. Smaller products than this keep numpy's. dw's products (an (Fh·C, K)
 # result, B read transposed) needed more: ConvNetJS's conv2 and conv3 (0.5–0.8 M per call) on two
 # threads ran 3,208 images/s with them against 3,452 with numpy's (interleaved, one run).
+# Products are sized as at CALL_BATCH images (a two-thread half of a batch of 64), whatever the
+# batch: the path, and with it the float32 rounding, then does not depend on the batch size (a
+# layer's maps come out the same evaluated 70 images at a time or all at once).
 MIN_CALL_MACS = 1 << 18
 MIN_DW_CALL_MACS = 1 << 20
+CALL_BATCH = 32
 
 
 def accumulates(call_macs: int, dtype=np.float32) -> bool:
@@ -78,19 +82,20 @@ def accumulates(call_macs: int, dtype=np.float32) -> bool:
     return call_macs >= MIN_CALL_MACS and gemm.available(dtype)
 
 
-def forward_call_macs(channels: int, filters: int, width: int, taps: int, batch: int) -> int:
-    """Multiply-adds of one accumulated forward product (K × Fh·C × Wo·N; Fh taken as Fw)."""
-    return filters * taps * channels * width * batch
+def forward_call_macs(channels: int, filters: int, width: int, taps: int) -> int:
+    """Multiply-adds of one accumulated forward product at CALL_BATCH images, K × Fh·C × Wo·N, with
+    the filter's width for Fh (the routing sees one filter size; the presets' filters are square)."""
+    return filters * taps * channels * width * CALL_BATCH
 
 
 def wide_enough(width: int, taps: int) -> bool:
     return width >= MIN_WIDTH or taps >= WIDE_FILTER
 
 
-def forward_pays(channels: int, filters: int, width: int, taps: int, batch: int) -> bool:
-    """The implicit forward beats im2col for C input channels, K filters, this output width, filter
-    width and batch (part)."""
-    if accumulates(forward_call_macs(channels, filters, width, taps, batch)):
+def forward_pays(channels: int, filters: int, width: int, taps: int) -> bool:
+    """The implicit forward beats im2col for C input channels, K filters, this output width and
+    filter width."""
+    if accumulates(forward_call_macs(channels, filters, width, taps)):
         return True
     return channels >= MIN_CHANNELS and filters < 2 * channels and wide_enough(width, taps)
 
@@ -100,12 +105,12 @@ def filter_grad_pays(channels: int, filters: int) -> bool:
     return channels < MIN_CHANNELS or filters < 2 * channels
 
 
-def input_grad_pays(channels: int, filters: int, width: int, taps: int, batch: int) -> bool:
+def input_grad_pays(channels: int, filters: int, width: int, taps: int) -> bool:
     """dx by the implicit forward (K input channels, C outputs, the input's width) beats gather and
     scatter."""
     if filters < MIN_CHANNELS:
         return False
-    if accumulates(forward_call_macs(filters, channels, width, taps, batch)):
+    if accumulates(forward_call_macs(filters, channels, width, taps)):
         return channels >= MIN_CHANNELS or filters < FEW_CHANNELS_MAX_RATIO * channels
     return wide_enough(width, taps)
 
@@ -147,8 +152,7 @@ def chunks(rows: int, bytes_per_row: int) -> list[slice]:
 def implicit_correlate(xh: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
     """xh (Hp, C, Wp, N) ⋆ w (K, C, Fh, Fw) (+ b (K,)) → contiguous (K, Ho, Wo, N), stride 1."""
     K, C, Fh, Fw = w.shape
-    Hp, _, Wp, N = xh.shape
-    if xh.flags.c_contiguous and accumulates(K * Fh * C * (Wp - Fw + 1) * N, xh.dtype):
+    if xh.flags.c_contiguous and accumulates(forward_call_macs(C, K, xh.shape[2] - Fw + 1, Fh), xh.dtype):
         out = accumulated_correlate(xh, w)
     else:
         out = shifted_correlate(xh, w)
@@ -209,8 +213,8 @@ def implicit_filter_grad(xh: np.ndarray, d: np.ndarray, taps: tuple[int, int]) -
     d = np.ascontiguousarray(d)  # free for the kernels' dout
     if d.size == 0:
         return np.zeros((d.shape[0], xh.shape[1], *taps), xh.dtype)
-    K, C, Fh, length = d.shape[0], xh.shape[1], taps[0], d.shape[2] * d.shape[3]
-    macs = Fh * C * K * min(length, MAX_INNER)
+    macs = taps[0] * xh.shape[1] * d.shape[0] * d.shape[2] * CALL_BATCH  # Fh·C × K × Wo·N
+
     if xh.flags.c_contiguous and macs >= MIN_DW_CALL_MACS and accumulates(macs, xh.dtype):
         return accumulated_filter_grad(xh, d, taps)
     return stacked_filter_grad(xh, d, taps)
