@@ -30,6 +30,7 @@ from convviz.ui.session import RunSession
 from convviz.ui.training import curve_export
 
 REDRAW_MS = 200  # curves are redrawn at most five times a second
+STAGGER_MS = 40  # each plot below the loss is redrawn this much after the one before, in a frame of its own
 
 
 def light_grid() -> pg.GridItem:
@@ -160,7 +161,11 @@ class CurvesView(QWidget):
         self._steps = np.zeros(0)  # the metrics records' steps, as last drawn (for hovering)
         self._stale = False  # records came while hidden: redraw when shown
         self._redraw_timer = QTimer(self, interval=REDRAW_MS, singleShot=True)
-        self._redraw_timer.timeout.connect(self.redraw)
+        self._redraw_timer.timeout.connect(self._redraw_in_turn)
+        self._lower_timer = QTimer(self, interval=STAGGER_MS, singleShot=True)
+        self._lower_timer.timeout.connect(self._next_turn)
+        self._lower_parts = (self._redraw_accuracy, self._redraw_lr, self._redraw_rate)
+        self._turn = 0
         session.run_started.connect(self._schedule)
         session.metrics.connect(self._schedule)
         session.evaluation.connect(self._schedule)
@@ -178,6 +183,24 @@ class CurvesView(QWidget):
             self._schedule()
 
     def redraw(self) -> None:
+        """Every curve from the session's records, at once."""
+        self._redraw_loss()
+        self._redraw_lower()
+
+    def _redraw_in_turn(self) -> None:
+        """The loss plot now, each plot below it a moment after the one before: each repaint is then a
+        frame of its own, so the GUI thread is never busy painting all four plots in one go."""
+        self._redraw_loss()
+        self._turn = 0
+        self._lower_timer.start()
+
+    def _next_turn(self) -> None:
+        self._lower_parts[self._turn]()
+        self._turn += 1
+        if self._turn < len(self._lower_parts):
+            self._lower_timer.start()
+
+    def _redraw_loss(self) -> None:
         self._stale = False
         records = self.session.records
         steps = np.array([m.step for m in records.metrics], dtype=float)
@@ -189,12 +212,27 @@ class CurvesView(QWidget):
         self.band_low.setData(band_steps, np.array([m.loss_min for m in banded], dtype=float))
         self.band_high.setData(band_steps, np.array([m.loss_max for m in banded], dtype=float))
         self.band.setVisible(len(banded) > 0)  # an empty band's bounds would centre the empty plot on 0
+
+    def _redraw_lower(self) -> None:
+        for part in self._lower_parts:
+            part()
+
+    def _redraw_accuracy(self) -> None:
+        records = self.session.records
+        steps = np.array([m.step for m in records.metrics], dtype=float)
         self.batch_acc_curve.setData(steps, np.array([m.batch_accuracy for m in records.metrics], dtype=float))
         for split, curve in (("validation", self.val_curve), ("test", self.test_curve)):
             shown = [e for e in records.evaluations if e.split == split]
             curve.setData(np.array([e.step for e in shown], dtype=float), np.array([e.accuracy for e in shown], dtype=float))
-        self.lr_curve.setData(steps, np.array([m.lr for m in records.metrics], dtype=float))
-        self.rate_curve.setData(steps, np.array([m.images_per_second for m in records.metrics], dtype=float))
+
+    def _redraw_lr(self) -> None:
+        metrics = self.session.records.metrics
+        self.lr_curve.setData(np.array([m.step for m in metrics], dtype=float), np.array([m.lr for m in metrics], dtype=float))
+
+    def _redraw_rate(self) -> None:
+        metrics = self.session.records.metrics
+        self.rate_curve.setData(np.array([m.step for m in metrics], dtype=float),
+                                np.array([m.images_per_second for m in metrics], dtype=float))
 
     # -- hover values ----------------------------------------------------------------------------------------
     def _mouse_moved(self, plot: pg.PlotWidget, pos) -> None:

@@ -27,7 +27,8 @@ def trained(qtbot, quick_data):
     qtbot.waitExposed(view)
     with qtbot.waitSignal(session.run_finished, timeout=60_000):
         session.start(TrainConfig(epochs=2, batch_size=40, metrics_every=2, schedule="cosine", lr=0.05), "synthetic")
-    qtbot.waitUntil(lambda: len(view.lr_curve.getData()[0] if view.lr_curve.getData()[0] is not None else ())
+    # the plots are redrawn in turn, the images/s plot last
+    qtbot.waitUntil(lambda: len(view.rate_curve.getData()[0] if view.rate_curve.getData()[0] is not None else ())
                     == len(session.records.metrics), timeout=5_000)
     yield session, view
     assert session.shutdown(10_000)
