@@ -44,7 +44,7 @@ from convviz.ui.training.maps import (
     tile_at,
 )
 
-REDRAW_MS = 500
+REDRAW_MS = 700  # apart from the other views' delays (probes 250, rows 400, health 550): never one frame for all
 MAX_FILTERS = 64  # filters drawn (the rest are counted)
 MAX_CHANNELS = 32  # input channels drawn of a deeper layer's filters
 GROUP_GAP = 3  # pixels of the grid between two filters (one between two input channels of a filter)

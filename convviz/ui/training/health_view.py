@@ -47,7 +47,7 @@ from convviz.ui.training.health_panels import (
 )
 from convviz.ui.training.maps import caption_label, number, row_column
 
-REDRAW_MS = 500
+REDRAW_MS = 550  # apart from the other views' delays (probes 250, rows 400, filters 700): never one frame for all
 BUDGET_S = 0.006  # the GUI thread draws (or builds) rows for at most this long, then lets other events in
 MAX_POINTS = 600  # snapshots kept per layer (at one a second: the last ten minutes)
 ROW_HEIGHT = 104

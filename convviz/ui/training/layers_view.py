@@ -47,7 +47,7 @@ from convviz.ui.training.layer_rows import (
 from convviz.ui.training.maps import caption_label, row_column
 from convviz.ui.training.paths import JOIN, LAYER, PathNote, PlanItem, row_plan
 
-REDRAW_MS = 500  # rows are redrawn at most twice a second
+REDRAW_MS = 400  # rows are redrawn at most every 0.4 s (the views wait different times, so they never draw in one frame)
 BUDGET_S = 0.006  # the GUI thread makes or draws rows for at most this long, then lets other events in
 
 
