@@ -50,7 +50,8 @@ def test_the_slider_goes_back_to_an_earlier_snapshot_holds_it_and_returns_to_liv
                     timeout=20_000)
     np.testing.assert_array_equal(conv1.values, earliest.layer("conv1").activation[0])
     assert f"Step {earliest.step}," in layers.caption.text() and "held by the time slider" in layers.caption.text()
-    qtbot.waitUntil(lambda: probes._drawn is earliest and filters._drawn is not None and filters.snapshot is earliest,
+    qtbot.waitUntil(lambda: probes._drawn is earliest and filters.snapshot is earliest and filters._drawn is not None
+                    and filters._drawn[0] == filters.serial,  # drawn since it was given the held snapshot
                     timeout=20_000)
     expected = probe_probabilities(earliest)[0]
     assert probes.cards[0].classes[0][2] == pytest.approx(expected.max())
