@@ -49,8 +49,7 @@ def run_evaluate(args) -> int:
         dataset = load_dataset(args.data, validation=source.config.validation, seed=source.config.seed)
     except DataError as exc:
         raise UserError(str(exc)) from None
-    net = Network(source.spec, seed=source.config.seed)
-    net.set_weights(source.weights)
+    net = Network(source.spec, seed=source.config.seed, weights=source.weights)
     bar = ProgressBar()
     try:
         result = evaluate(net, dataset, split=args.split, batch=args.batch,

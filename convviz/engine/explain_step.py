@@ -156,9 +156,7 @@ def float64_network(spec, weights: dict):
     buffer by name, as ``get_weights`` gives them, of any float dtype): explanations are then exact."""
     from convviz.engine.network import Network
 
-    net = Network(spec, dtype=np.float64)
-    net.set_weights(weights)
-    return net
+    return Network(spec, dtype=np.float64, weights=weights)
 
 
 def trace_step(net, x, labels, own: bool = False):

@@ -92,9 +92,8 @@ def fc_to_conv(net, input_size: tuple[int, int], seed: int = 0) -> ConvertedNetw
         name=f"{net.spec.name or 'network'} (all-conv, {width}×{height})",
         description="FC layers converted to convolutions (convviz.engine.fc_to_conv)",
     )
-    converted = Network(spec, seed=seed, dtype=net.dtype)  # raises, listing the problems, for a bad size
     weights = {name: value.reshape(shapes.get(name, value.shape)) for name, value in net.get_weights().items()}
-    converted.set_weights(weights)
+    converted = Network(spec, seed=seed, dtype=net.dtype, weights=weights)  # raises, listing the problems, for a bad size
     return ConvertedNetwork(spec, converted.get_weights(), converted, (stride_h, stride_w),
                             (net.spec.input.height, net.spec.input.width), exact)
 

@@ -66,7 +66,11 @@ class Network:
     up to rounding. Traced passes always run on one thread.
     """
 
-    def __init__(self, spec: NetworkSpec, seed: int = 0, dtype=np.float32, threads: int = 1):
+    def __init__(self, spec: NetworkSpec, seed: int = 0, dtype=np.float32, threads: int = 1,
+                 weights: dict | None = None):
+        """``weights`` (every parameter and buffer by name, as :meth:`get_weights` gives them): start from
+        these instead of drawing seeded random weights (the draw takes seconds on VGG-16); checked as
+        :meth:`set_weights` checks them (ValueError)."""
         dtype = np.dtype(dtype)
         if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -92,13 +96,16 @@ class Network:
             (g, *(layers[i].grads[key] for layers in replica_layers))
             for i, main in enumerate(walk_layers(self.stack)) for key, g in main.grads.items()
         ] if self._replicas else []
-        self._init_weights(np.random.default_rng(init_seq))
+        if weights is None:
+            self._init_weights(np.random.default_rng(init_seq))
         self._params = {f"{l.name}.{k}": v for l in self.layers.values() for k, v in l.params.items()}
         self._grads = {f"{l.name}.{k}": v for l in self.layers.values() for k, v in l.grads.items()}
         self._buffers = {f"{l.name}.{k}": v for l in self.layers.values() for k, v in l.buffers.items()}
         self.output_volume = report.output
         self._forward_shape = None  # shape of the last forward's scores (None: no forward yet)
         self._forward_id = 0  # counts forward passes, so a trace knows whether the caches are its own
+        if weights is not None:
+            self.set_weights(weights)
 
     def _replica(self, part: Part) -> Stack:
         """The layers again for ``part``, sharing this network's parameter and buffer arrays."""

@@ -168,8 +168,7 @@ class SessionProbes:
                 dataset = None  # the builder's network now takes another input
             if dataset is None and not len(user):
                 return None
-            net = Network(spec, seed=0)
-            net.set_weights(weights)
+            net = Network(spec, seed=0, weights=weights)
             probes = probe_batch(dataset, split, indices, user)
             names = tuple(dataset.class_names) if dataset is not None else self._opened_classes(opened)
             return snapshot_of(net, probes, names, step=step, epoch=epoch, gradients=gradients)

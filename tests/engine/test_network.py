@@ -388,3 +388,18 @@ def test_elu_gives_x_above_zero_and_alpha_expm1_below():
     assert init_scale([Conv(4, 3), ELU()], 0) == ("he", 2.0)
     large = net.forward(np.full((1, 1, 1, 2), -800.0), train=False)  # no overflow warning, → −α
     np.testing.assert_allclose(large, [[-0.5, -0.5]])
+
+
+def test_a_network_built_with_weights_holds_them_and_checks_them():
+    """Network(spec, weights=...) starts from those weights (no random draw) and refuses a wrong set."""
+    from convviz.model import preset
+
+    spec = preset("convnetjs")
+    trained = Network(spec, seed=3).get_weights()
+    built = Network(spec, seed=0, weights=trained)
+    for name, value in trained.items():
+        np.testing.assert_array_equal(built.get_weights()[name], value, err_msg=name)
+    wrong = dict(trained)
+    wrong.pop(next(iter(wrong)))
+    with pytest.raises(ValueError, match="cannot set weights"):
+        Network(spec, weights=wrong)
