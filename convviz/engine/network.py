@@ -21,7 +21,13 @@ import numpy as np
 
 from convviz.engine import layers as L
 from convviz.engine.blas import engine_threads
-from convviz.engine.parallel import Collective, Part, Runner, check_threads, split_bounds
+from convviz.engine.parallel import (
+    Collective,
+    Part,
+    Runner,
+    check_threads,
+    split_bounds,
+)
 from convviz.engine.stack import Branch, Residual, Stack, build_stack, walk_layers  # noqa: F401 (re-exported)
 from convviz.model.analysis import analyze
 from convviz.model.network import NetworkSpec
