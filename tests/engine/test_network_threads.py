@@ -1,7 +1,7 @@
-"""A batch split across two Python threads is still one batch: the same scores, input gradient,
-parameter gradients, batch-norm running statistics and dropout generator state as one thread, up to
-rounding (float64: ~1e-12), for the ConvNetJS net, the small VGG (batch norm + dropout) and ResNet-20
-(batch norm + residuals)."""
+"""A batch split across two cores is still one batch: the same scores, input gradient, parameter
+gradients, batch-norm running statistics and dropout generator state as one thread, up to rounding
+(float64: ~1e-12), for the ConvNetJS net, the small VGG (batch norm + dropout) and ResNet-20 (batch
+norm + residuals), with part 1 in a helper process (the default) or on a second Python thread."""
 
 import threading
 import warnings
@@ -12,9 +12,21 @@ import pytest
 from convviz.engine import Network, softmax_cross_entropy
 from convviz.engine.optim import SGD
 from convviz.engine.parallel import Collective, Part, Runner, split_bounds
-from convviz.model import FC, BatchNorm, Conv, Dropout, Flatten, NetworkSpec, ReLU, Volume, preset
+from convviz.engine.processes import ProcessRunner
+from convviz.model import (
+    FC,
+    BatchNorm,
+    Conv,
+    Dropout,
+    Flatten,
+    NetworkSpec,
+    ReLU,
+    Volume,
+    preset,
+)
 
 PRESETS = ("convnetjs", "smallvgg", "resnet20")
+BACKENDS = ("process", "thread")
 
 
 def data(spec, n, seed=0):
@@ -67,11 +79,13 @@ def assert_same(one, two, rtol):
     assert not bad, f"differences above {rtol:.0e} of the largest value of their kind: {bad}"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", PRESETS)
-def test_two_threads_give_the_one_thread_step_float64(name):
+def test_two_threads_give_the_one_thread_step_float64(name, backend):
     spec = preset(name)
     batches = [data(spec, 9, seed=1), data(spec, 8, seed=2)]  # 5 + 4 images, then 4 + 4
-    one, two = Network(spec, seed=3, dtype=np.float64), Network(spec, seed=3, dtype=np.float64, threads=2)
+    one = Network(spec, seed=3, dtype=np.float64)
+    two = Network(spec, seed=3, dtype=np.float64, threads=2, backend=backend)
     assert_same(train_steps(one, batches), train_steps(two, batches), rtol=1e-12)
     assert two.get_rng_state() == one.get_rng_state()  # dropout drew the same numbers, no more
 
@@ -84,15 +98,16 @@ def test_two_threads_give_the_one_thread_step_float64(name):
 FLIP_FLOOR = {"resnet20": {"scores": 5e-4, "dx": 0.15, "grad": 0.08, "buffer": 5e-5, "eval": 5e-3, "param": 1e-3}}
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", PRESETS)
-def test_two_threads_give_the_one_thread_step_float32(name):
+def test_two_threads_give_the_one_thread_step_float32(name, backend):
     """Within float32 rounding: against float64, two threads are off by no more than one thread is
     (or than float32's ReLU flips make one thread off, see FLIP_FLOOR). The small VGG draws its
     dropout masks in the network's dtype, so float64 draws others: there the two float32 runs are
     compared with each other."""
     spec = preset(name)
     batches = [data(spec, 33, seed=1), data(spec, 16, seed=2)]  # 17 + 16 images, then 8 + 8
-    one, two = Network(spec, seed=3), Network(spec, seed=3, threads=2)
+    one, two = Network(spec, seed=3), Network(spec, seed=3, threads=2, backend=backend)
     run_one, run_two = train_steps(one, batches), train_steps(two, batches)
     assert two.get_rng_state() == one.get_rng_state()
     if any(isinstance(r.layer, Dropout) for r in one.report.layers):
@@ -106,15 +121,17 @@ def test_two_threads_give_the_one_thread_step_float32(name):
     assert not worse, f"(one thread, two threads) off float64 by: {worse}"
 
 
-def test_odd_batches_split_unevenly_and_a_single_image_runs_on_one_thread(monkeypatch):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_odd_batches_split_unevenly_and_a_single_image_runs_on_one_thread(monkeypatch, backend):
     assert split_bounds(33, 2) == [(0, 17), (17, 33)]
     assert split_bounds(64, 2) == [(0, 32), (32, 64)]
     assert split_bounds(5, 3) == [(0, 2), (2, 4), (4, 5)]
     runs = []
-    original = Runner.run
-    monkeypatch.setattr(Runner, "run", lambda self, bounds, total, task: runs.append(bounds) or original(self, bounds, total, task))
+    runner = ProcessRunner if backend == "process" else Runner
+    original = runner.run
+    monkeypatch.setattr(runner, "run", lambda self, bounds, *rest: runs.append(bounds) or original(self, bounds, *rest))
     spec = preset("convnetjs")
-    one, two = Network(spec, dtype=np.float64), Network(spec, dtype=np.float64, threads=2)
+    one, two = Network(spec, dtype=np.float64), Network(spec, dtype=np.float64, threads=2, backend=backend)
     for n in (1, 2, 3):
         x, y = data(spec, n)
         np.testing.assert_allclose(two.forward(x), one.forward(x), rtol=1e-12, atol=1e-12)
@@ -127,15 +144,16 @@ def test_parts_really_run_on_two_threads(monkeypatch):
     threads = set()
     forward = L.FC.forward
     monkeypatch.setattr(L.FC, "forward", lambda self, *a, **k: threads.add(threading.get_ident()) or forward(self, *a, **k))
-    net = Network(preset("convnetjs"), threads=2)
+    net = Network(preset("convnetjs"), threads=2, backend="thread")
     net.forward(data(net.spec, 4)[0])
     assert len(threads) == 2 and threading.get_ident() in threads  # part 0 runs on the caller's thread
 
 
-def test_batch_norm_on_parts_of_one_image_uses_the_whole_batch():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batch_norm_on_parts_of_one_image_uses_the_whole_batch(backend):
     """Flat batch norm over 2 images split 1 + 1: each part alone would have n = 1 and fail."""
     spec = NetworkSpec(Volume(1, 1, 4), [FC(6), BatchNorm(), ReLU(), FC(3)])
-    one, two = Network(spec, dtype=np.float64), Network(spec, dtype=np.float64, threads=2)
+    one, two = Network(spec, dtype=np.float64), Network(spec, dtype=np.float64, threads=2, backend=backend)
     x = data(spec, 2)[0]
     np.testing.assert_allclose(two.forward(x), one.forward(x), rtol=1e-12)
     np.testing.assert_allclose(two.buffers()["bn1.running_var"], one.buffers()["bn1.running_var"], rtol=1e-12)
@@ -167,10 +185,11 @@ class _NoRecorder:
     def backward_out(self, layer, d): pass
 
 
-def test_the_callers_errstate_holds_in_every_part():
-    """The trainer runs its passes under np.errstate(all="ignore"): the second thread must too."""
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_callers_errstate_holds_in_every_part(backend):
+    """The trainer runs its passes under np.errstate(all="ignore"): the second part must too."""
     spec = NetworkSpec(Volume(2, 2, 1), [Flatten(), FC(3), ReLU(), FC(2)])
-    net = Network(spec, threads=2)
+    net = Network(spec, threads=2, backend=backend)
     x = np.full((4, 1, 2, 2), 3e38, np.float32)  # overflows to inf, then inf − inf = nan
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -220,7 +239,7 @@ def test_a_network_no_longer_used_takes_its_thread_with_it():
     import time
 
     before = set(threading.enumerate())  # Thread objects: an ended thread's ident may be reused
-    net = Network(preset("convnetjs"), threads=2)
+    net = Network(preset("convnetjs"), threads=2, backend="thread")
     net.forward(data(net.spec, 2)[0])
     assert any(t.name.startswith("convviz-engine") for t in set(threading.enumerate()) - before)
     del net
