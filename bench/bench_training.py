@@ -1,6 +1,6 @@
 """Training in the background: throughput through the Qt worker, and the GUI thread's latency meanwhile.
 
-    python bench/bench_training.py [--steps 300] [--batch 64] [--preset convnetjs]
+    python bench/bench_training.py [--steps 300] [--batch 64] [--preset convnetjs] [--cores 1|2]
 
 1. The bare trainer (a plain loop over ``Trainer.run()``, no snapshots) against the same run in the
    app's worker thread while the real window consumes it, in the Train workspace with every view
@@ -37,7 +37,7 @@ from convviz.training.trainer import Trainer
 
 
 def config(args) -> TrainConfig:
-    return TrainConfig(epochs=1000, batch_size=args.batch, metrics_every=10, augment=True, threads=1)  # as the app trains
+    return TrainConfig(epochs=1000, batch_size=args.batch, metrics_every=10, augment=True, threads=args.cores)
 
 
 def bare_rate(spec, data, args) -> float:
@@ -71,6 +71,7 @@ def worker_rate(app, spec, data, args) -> tuple[float, list[float], int, float]:
         window.document.reset(spec)
         window.training.batch.setValue(args.batch)
         window.training.epochs.setValue(1000)
+        window.training.cores.setCurrentIndex(window.training.cores.findData(args.cores))
         window.workspaces.switch("train")
         if args.all_views:
             show_every_view(window)
@@ -158,9 +159,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--preset", default="convnetjs")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cores", type=int, default=None,
+                        help="cores that share each step, as the Training panel's Cores (default: the app's)")
     parser.add_argument("--tabs", dest="all_views", action="store_false",
                         help="leave the views as tabs (only the front one visible) instead of one window each")
     args = parser.parse_args()
+    if args.cores is None:
+        from convviz.ui.training.panel import DEFAULT_CORES
+
+        args.cores = DEFAULT_CORES
     if args.steps % 10:
         parser.error("--steps must be a multiple of 10 (metrics come every 10 steps)")
 
@@ -182,7 +189,8 @@ def main() -> None:
     late.sort()
     p = lambda q: late[min(len(late) - 1, int(q * len(late)))]
     ratio = statistics.median(worker) / statistics.median(bare)
-    print(f"\n{args.preset}, batch {args.batch}, {args.steps} steps per round, {args.rounds} rounds (medians):")
+    print(f"\n{args.preset}, batch {args.batch}, {args.cores} core{'s' if args.cores > 1 else ''}, "
+          f"{args.steps} steps per round, {args.rounds} rounds (medians):")
     print(f"  bare trainer:              {statistics.median(bare):8,.0f} images/s")
     print(f"  worker thread + window:    {statistics.median(worker):8,.0f} images/s  ({ratio:.0%} of bare; target ≥ 90%)")
     print(f"  GUI timer lateness (10 ms timer, {len(late):,} ticks): p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, "

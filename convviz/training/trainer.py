@@ -134,7 +134,7 @@ class Trainer(TrainerState):
         try:
             yield self._event("started", f"training {self.spec.name or 'the network'} on {self.dataset.name}: "
                               f"{_counted(self.config.epochs, 'epoch')} of {_counted(self.steps_per_epoch, 'step')} "
-                              f"(batch {self.config.batch_size})")
+                              f"(batch {self.config.batch_size}, {_counted(self.config.threads, 'core')})")
             self._run_start = time.perf_counter()
             self._window_start = time.perf_counter()
             while self.epoch < self.config.epochs:

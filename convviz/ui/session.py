@@ -130,10 +130,11 @@ class RunSession(QObject, SessionProbes, SessionWeights):
         return (not self.running and self.opened is not None
                 and same_network(self._spec_provider(), self.opened.spec))
 
-    def resume_run(self, source: str, epochs: int | None = None) -> bool:
+    def resume_run(self, source: str, epochs: int | None = None, threads: int | None = None) -> bool:
         """Continue the opened run on the data set ``source`` as ``convviz train --resume FOLDER`` does:
         ``resume_trainer`` on the data set loaded with the run's validation split and seed, writing
-        its checkpoints into the same folder; ``epochs`` is the new total (None: the run's own).
+        its checkpoints into the same folder; ``epochs`` is the new total (None: the run's own),
+        ``threads`` the cores that share each step from now on (None: the run's own).
         False if there is no run to resume (see :attr:`can_resume`). The records go on from the run's."""
         if not self.can_resume:
             return False
@@ -143,7 +144,8 @@ class RunSession(QObject, SessionProbes, SessionWeights):
             from convviz.training.checkpoint import resume_trainer
 
             dataset = _load_dataset(source, opened.config, data_folder)
-            return resume_trainer(opened.folder, dataset, checkpoint_dir=opened.folder, epochs=epochs, control=control)
+            return resume_trainer(opened.folder, dataset, checkpoint_dir=opened.folder, epochs=epochs,
+                                  threads=threads, control=control)
 
         # The records as the run's history has them, then what the resumed run adds.
         records = RunRecords(list(self.records.metrics), list(self.records.evaluations), list(self.records.events))

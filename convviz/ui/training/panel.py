@@ -16,6 +16,7 @@ settings and chosen again at the next start.
 from __future__ import annotations
 
 import datetime
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, Signal
@@ -40,6 +41,10 @@ from convviz.ui.session import ACTIVE_STATES, MAX_BATCH, RunSession
 
 
 DATA_SETTING = "training/data"  # synthetic, cifar10 or an archive's path
+CORES_SETTING = "training/cores"  # how many cores share each step (TrainConfig.threads)
+# The app's default: the batch split across both cores, part 1 in a helper process
+# (convviz.engine.processes): bench/bench_training.py measured the window's timer as on one core.
+DEFAULT_CORES = 2
 
 
 class TrainingPanel(QWidget):
@@ -91,6 +96,13 @@ class TrainingPanel(QWidget):
         self.optimizer.currentTextChanged.connect(lambda name: self.session.set_choices(optimizer=name))
         self.session.choices_changed.connect(self._show_choices)
         self.augment = QCheckBox("flip and crop", checked=True)
+        self.cores = QComboBox()
+        for n in range(1, max(2, os.cpu_count() or 1) + 1):
+            self.cores.addItem(f"{n} core{'s' if n > 1 else ''}", n)
+        self.cores.setToolTip("How many cores share each step: each takes a part of the batch (batch norm still "
+                              "uses the whole batch); 1 leaves the other cores to the window and other programs")
+        self._restore_cores()
+        self.cores.currentIndexChanged.connect(self._remember_cores)
         form = QFormLayout()
         form.addRow("Data", self.data_source)
         form.addRow("Epochs", self.epochs)
@@ -98,6 +110,7 @@ class TrainingPanel(QWidget):
         form.addRow("Learning rate", self.lr)
         form.addRow("Optimizer", self.optimizer)
         form.addRow("Augment", self.augment)
+        form.addRow("Cores", self.cores)
 
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
@@ -150,6 +163,15 @@ class TrainingPanel(QWidget):
         if source in ("synthetic", "cifar10") or (source and source != "choose" and Path(source).exists()):
             self.use_source(source)
 
+    def _restore_cores(self) -> None:
+        cores = self.settings.value(CORES_SETTING, DEFAULT_CORES, type=int) if self.settings is not None else DEFAULT_CORES
+        index = self.cores.findData(cores)
+        self.cores.setCurrentIndex(index if index >= 0 else self.cores.findData(min(DEFAULT_CORES, self.cores.count())))
+
+    def _remember_cores(self, _index: int = 0) -> None:
+        if self.settings is not None:
+            self.settings.setValue(CORES_SETTING, self.cores.currentData())
+
     def _remember_source(self, _index: int = 0) -> None:
         source = self.data_source.currentData()
         if self.settings is not None and source != "choose":
@@ -167,7 +189,7 @@ class TrainingPanel(QWidget):
         return TrainConfig(
             epochs=self.epochs.value(), batch_size=self.batch.value(), lr=self.lr.value(),
             optimizer=self.optimizer.currentText(), augment=self.augment.isChecked(),
-            threads=1,  # the app trains on one thread and leaves the other core to the window
+            threads=self.cores.currentData(),
         )
 
     def show_opened(self, opened) -> None:
@@ -190,7 +212,7 @@ class TrainingPanel(QWidget):
             self.dialogs.show_error("Nothing to resume", "Open a run first (File → Open Run…); the builder must "
                                     "show its network.")
             return False
-        if not self.session.resume_run(self.data_source.currentData(), self.epochs.value()):
+        if not self.session.resume_run(self.data_source.currentData(), self.epochs.value(), self.cores.currentData()):
             return False
         self.status.setText(f"Loading the {self.data_source.currentText()} data set to resume the run …")
         return True

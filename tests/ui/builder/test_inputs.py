@@ -100,5 +100,5 @@ def test_counts_say_1_layer_and_1_epoch(builder, small_data):
 
     trainer = Trainer(tiny_spec(), small_data, TrainConfig(epochs=1, batch_size=800))
     messages = [r.message for r in trainer.run() if getattr(r, "kind", "") in ("started", "finished")]
-    assert ": 1 epoch of 1 step (batch 800)" in messages[0]
+    assert ": 1 epoch of 1 step (batch 800, " in messages[0]
     assert messages[-1].startswith("finished 1 epoch (1 step) in")

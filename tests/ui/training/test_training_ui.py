@@ -386,3 +386,35 @@ def test_the_legends_sit_above_the_plots_never_over_the_data(qtbot, builder):
         assert plot.getPlotItem().legend is None  # no legend item inside the plot
         assert all(name in legend.text() for name in names)
         assert legend.isVisible() and legend.geometry().bottom() < plot.geometry().top()  # a row of its own above
+
+
+def test_the_cores_setting_trains_on_that_many_cores_and_is_remembered(qtbot, settings_path, fake_dialogs):
+    from PySide6.QtCore import QSettings
+
+    from convviz.ui.training.panel import DEFAULT_CORES
+    from convviz.ui.window.main_window import MainWindow
+
+    def window():
+        w = MainWindow(settings=QSettings(settings_path, QSettings.Format.IniFormat), dialogs=fake_dialogs)
+        qtbot.addWidget(w)
+        return w
+
+    first = window()
+    assert first.training.cores.currentData() == DEFAULT_CORES == first.training.config().threads
+    assert first.training.cores.itemText(0) == "1 core" and first.training.cores.itemText(1) == "2 cores"
+    first.training.cores.setCurrentIndex(first.training.cores.findData(1))
+    assert first.training.config().threads == 1
+    first.close()
+    second = window()
+    assert second.training.cores.currentData() == 1
+    second.training.cores.setCurrentIndex(second.training.cores.findData(2))
+    second.document.reset(tiny_spec())
+    second.training.epochs.setValue(30)
+    second.training.batch.setValue(16)
+    second.start_training()
+    qtbot.waitUntil(lambda: len(second.session.records.metrics) >= 2, timeout=30_000)
+    started = [e.message for e in second.session.records.events if e.kind == "started"]
+    assert started and started[0].endswith("(batch 16, 2 cores)")
+    second.session.stop()
+    qtbot.waitUntil(lambda: second.session.state == "finished", timeout=10_000)
+    second.close()
