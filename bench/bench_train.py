@@ -9,8 +9,9 @@ update. Prints:
 
 - the float32 GEMM rate of 2048² matrices (best of 7) on one BLAS thread (the engine's setting) and
   on two: the machine's own peak, measured in the same run;
-- each network's images/s with the engine on 1 thread and on 2 (``Network(threads=2)``: the batch
-  split across two Python threads, one BLAS thread each), its achieved GFLOP/s (6 × the multiply-
+- each network's images/s with the engine on 1 thread and on 2 cores (``Network(threads=2)``: the
+  batch split in two, part 1 in a helper process, one BLAS thread each), and for comparison on 2
+  Python threads in one process (``backend="thread"``), its achieved GFLOP/s (6 × the multiply-
   adds of a forward pass per image: forward, backward-data and backward-weights) and that as a share
   of the one-thread GEMM rate;
 - when PyTorch is installed, the same networks in PyTorch (native modules, same batch and update)
@@ -89,8 +90,8 @@ def batch_for(name: str, seed: int = 0, batch: int = BATCH):
     return x, y
 
 
-def engine_step(name: str, threads: int, batch: int = BATCH):
-    net = Network(preset(name), seed=0, threads=threads)
+def engine_step(name: str, threads: int, batch: int = BATCH, backend: str = "auto"):
+    net = Network(preset(name), seed=0, threads=threads, backend=backend)
     opt = SGD(net.params(), lr=0.01, momentum=0.9)
     x, y = batch_for(name, batch=batch)
 
@@ -198,13 +199,16 @@ for _ in range({steps}):
     _, d = softmax_cross_entropy(net.forward(x), rng.integers(0, 10, {batch}))
     net.backward(d, input_grad=False)
     opt.step(net.grads())
-status = open("/proc/self/status").read().split("\\n")
-print(next(line for line in status if line.startswith("VmHWM")).split()[1])
+def peak_kb(pid="self"):
+    status = open(f"/proc/{{pid}}/status").read().split("\\n")
+    return int(next(line for line in status if line.startswith("VmHWM")).split()[1])
+print(peak_kb() + sum(peak_kb(pid) for pid in net.helper_pids()))
 """
 
 
 def peak_rss_mb(threads: int, name: str = "convnetjs", batch: int = BATCH, steps: int = 15) -> float | None:
-    """Peak resident memory (MB) of a fresh process training ``name`` at ``batch`` (Linux only)."""
+    """Peak resident memory (MB) of a fresh process training ``name`` at ``batch``, its helper
+    processes' added (Linux only)."""
     if not os.path.exists("/proc/self/status"):
         return None
     script = PEAK_SCRIPT.format(root=str(ROOT), threads=threads, name=name, batch=batch, steps=steps)
@@ -215,10 +219,12 @@ def peak_rss_mb(threads: int, name: str = "convnetjs", batch: int = BATCH, steps
 def measure_network(name: str, have_torch: bool, rounds: int, steps: int) -> dict:
     """{"engine": {threads: images/s}, "pytorch": {threads: images/s}} for one preset, interleaved."""
     configs = {("engine", t): engine_step(name, t) for t in THREADS}
+    if 2 in THREADS:
+        configs[("engine-threads", 2)] = engine_step(name, 2, backend="thread")
     if have_torch:
         configs.update({("pytorch", t): torch_step(name, t) for t in THREADS})
     seconds = measure(configs, rounds, steps)
-    figures = {"engine": {}, "pytorch": {}}
+    figures = {"engine": {}, "engine-threads": {}, "pytorch": {}}
     for (kind, threads), s in seconds.items():
         figures[kind][threads] = BATCH / s
     return figures
@@ -227,19 +233,23 @@ def measure_network(name: str, have_torch: bool, rounds: int, steps: int) -> dic
 def table(name: str, figures: dict, gemm1: float) -> str:
     flops = training_flops(name)
     lines = [f"\n{name}: batch {BATCH}, float32, {flops / 1e6:.1f} MFLOP per training image",
-             f"  {'':<22}{'images/s':>10}{'GFLOP/s':>9}{'of GEMM':>9}{'× PyTorch 1t':>14}{'× PyTorch 2t':>14}"]
+             f"  {'':<28}{'images/s':>10}{'GFLOP/s':>9}{'of GEMM':>9}{'× PyTorch 1t':>14}{'× PyTorch 2t':>14}"]
     torch_rates = figures["pytorch"]
-    for kind in ("engine", "pytorch"):
-        for threads, rate in figures[kind].items():
-            label = f"{'engine' if kind == 'engine' else 'PyTorch'}, {threads} thread{'s' if threads > 1 else ''}"
+    names = {"engine": "engine", "engine-threads": "engine (threads)", "pytorch": "PyTorch"}
+    for kind in ("engine", "engine-threads", "pytorch"):
+        for threads, rate in figures.get(kind, {}).items():
+            unit = "core" if kind == "engine" and threads > 1 else "thread"
+            label = f"{names[kind]}, {threads} {unit}{'s' if threads > 1 else ''}"
             gflops = rate * flops / 1e9
-            line = f"  {label:<22}{rate:>10.0f}{gflops:>9.1f}{gflops / gemm1:>9.0%}"
+            line = f"  {label:<28}{rate:>10.0f}{gflops:>9.1f}{gflops / gemm1:>9.0%}"
             for ref in THREADS:
                 if ref in torch_rates:
                     line += f"{rate / torch_rates[ref]:>14.2f}"
             lines.append(line)
     if len(figures["engine"]) > 1:
-        lines.append(f"  engine 2 threads / 1 thread: {figures['engine'][2] / figures['engine'][1]:.2f}×"
+        lines.append(f"  engine 2 cores / 1 thread: {figures['engine'][2] / figures['engine'][1]:.2f}×"
+                     + (f" (2 threads in one process: {figures['engine-threads'][2] / figures['engine'][1]:.2f}×)"
+                        if figures.get("engine-threads") else "")
                      + (f"; PyTorch: {torch_rates[2] / torch_rates[1]:.2f}×" if len(torch_rates) > 1 else ""))
     return "\n".join(lines)
 
@@ -267,8 +277,8 @@ def scaling(name: str, have_torch: bool, rounds: int, steps: int) -> dict:
 
 def scaling_table(name: str, figures: dict) -> str:
     lines = [f"\n{name}: images/s and peak resident memory (fresh process) against batch size, float32",
-             f"  {'batch':>6}{'engine 1t':>11}{'engine 2t':>11}{'PyTorch 1t':>12}{'PyTorch 2t':>12}"
-             f"{'2t/1t':>7}{'MB 1t':>8}{'MB 2t':>8}"]
+             f"  {'batch':>6}{'engine 1t':>11}{'engine 2c':>11}{'PyTorch 1t':>12}{'PyTorch 2t':>12}"
+             f"{'2c/1t':>7}{'MB 1t':>8}{'MB 2c':>8}"]
     for batch, row in figures.items():
         engine, torch_rates, peak = row["engine"], row["pytorch"], row["peak_mb"]
         cells = [f"{engine[1]:>11.0f}", f"{engine[2]:>11.0f}"]
@@ -302,7 +312,7 @@ def data_side(name: str = "convnetjs", images: int = 640) -> dict:
         start = time.perf_counter()
         for _ in range(3):
             net.forward(x, train=False)
-        figures[f"evaluation, 10,000 images, {threads} thread{'s' if threads > 1 else ''}"] = \
+        figures[f"evaluation, 10,000 images, {threads} {'cores' if threads > 1 else 'thread'}"] = \
             (time.perf_counter() - start) / (3 * len(x)) * 10_000
     return figures
 
@@ -352,7 +362,7 @@ def main() -> None:
     if None not in peak.values():
         verdict = "under" if max(peak.values()) < 300 else "OVER"
         say(f"\npeak resident memory, ConvNetJS training at batch {BATCH} (fresh process): "
-            + ", ".join(f"{mb:.0f} MB on {t} thread{'s' if t > 1 else ''}" for t, mb in peak.items())
+            + ", ".join(f"{mb:.0f} MB on {'2 cores (both processes)' if t > 1 else '1 thread'}" for t, mb in peak.items())
             + f" ({verdict} the 300 MB target)")
     scaled, data_seconds = {}, None
     if args.scaling is not None:
@@ -375,6 +385,7 @@ def main() -> None:
                 name: {
                     "mflop_per_image": training_flops(name) / 1e6,
                     "engine_images_per_s": {str(t): r for t, r in figures["engine"].items()},
+                    "engine_thread_backend_images_per_s": {str(t): r for t, r in figures["engine-threads"].items()},
                     "pytorch_images_per_s": {str(t): r for t, r in figures["pytorch"].items()},
                 }
                 for name, figures in results.items()

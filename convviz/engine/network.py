@@ -148,6 +148,13 @@ class Network:
         if weights is not None:
             self.set_weights(weights)
 
+    def helper_pids(self) -> list[int]:
+        """Process ids of the helper processes running now (none on one thread, with the thread
+        backend, or before the first split pass)."""
+        if not isinstance(self._runner, ProcessRunner):
+            return []
+        return [helper.process.pid for helper in self._runner.helpers if helper.alive]
+
     def _replica(self, part: Part) -> Stack:  # (thread backend)
         """The layers again for ``part``, sharing this network's parameter and buffer arrays."""
         stack = build_stack(self.report.layers, self.dtype, part)

@@ -37,6 +37,7 @@ def test_part_one_runs_in_another_process_on_the_shared_weights():
             net.backward(d)
             opt.step(net.grads())
     assert helper_of(two).pid != os.getpid() and helper_of(two).poll() is None
+    assert two.helper_pids() == [helper_of(two).pid] and one.helper_pids() == []
     for name, p in one.params().items():
         np.testing.assert_allclose(two.params()[name], p, rtol=1e-12, atol=1e-14, err_msg=name)
     for name, b in one.buffers().items():  # part 0 keeps the running statistics
