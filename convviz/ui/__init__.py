@@ -6,5 +6,6 @@
 - ``training/``: the Train workspace: the training panel, curves, activations and filters, the
   worker thread and getting CIFAR-10;
 - ``widgets/``: what every part shares: layer colours and icons, dialogs, image files, the Qt check;
-- ``session.py``: the run session every view reads from (weights, worker, latest records).
+- ``session.py``: the run session every view reads from (weights, worker, latest records);
+- ``gui_gc.py``: garbage collected on the GUI thread only while the app's own threads run.
 """

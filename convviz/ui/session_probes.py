@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from convviz.training.probes import UserProbes
+from convviz.ui.gui_gc import collect_on_gui_thread
 
 
 class IdleSnapshots(QObject):
@@ -40,9 +41,11 @@ class IdleSnapshots(QObject):
                 self._pending = (serial, job)
                 return
             self._busy = True
-        threading.Thread(target=self._run, args=(serial, job), name="convviz-probe-snapshot", daemon=True).start()
+        release_gc = collect_on_gui_thread()  # garbage is collected on the GUI thread meanwhile
+        threading.Thread(target=self._run, args=(serial, job, release_gc), name="convviz-probe-snapshot",
+                         daemon=True).start()
 
-    def _run(self, serial: int, job) -> None:
+    def _run(self, serial: int, job, release_gc) -> None:
         while True:
             try:
                 snapshot = job()
@@ -52,6 +55,7 @@ class IdleSnapshots(QObject):
             with self._lock:
                 if self._pending is None:
                     self._busy = False
+                    release_gc()
                     return
                 (serial, job), self._pending = self._pending, None
 

@@ -10,6 +10,8 @@ import threading
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from convviz.ui.gui_gc import collect_on_gui_thread
+
 
 class _Float64Net:
     """A result's weights in a float64 network, built once on first use (by one thread at a time)."""
@@ -56,7 +58,8 @@ class LatestJob:
             if self._running:
                 return
             self._running = True
-        threading.Thread(target=self._loop, daemon=True, name=self.name).start()
+        release_gc = collect_on_gui_thread()  # garbage is collected on the GUI thread meanwhile
+        threading.Thread(target=self._loop, args=(release_gc,), daemon=True, name=self.name).start()
 
     def cancel(self) -> None:
         """Drop the pending job and ask the running one to stop."""
@@ -69,12 +72,13 @@ class LatestJob:
         with self._lock:
             return self._running
 
-    def _loop(self) -> None:
+    def _loop(self, release_gc) -> None:
         while True:
             with self._lock:
                 work, self._pending = self._pending, None
                 if work is None:
                     self._running = False
+                    release_gc()
                     return
                 self._cancel = cancel = threading.Event()
                 self.started += 1

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
+from convviz.ui.gui_gc import collect_on_gui_thread
+
 ERRORS = (ValueError, KeyError, MemoryError, OSError)  # what a job reports instead of raising
 
 
@@ -40,12 +42,17 @@ class Jobs(QObject):
         self._running[kind] = (what, on_done, on_cancel)
         self.changed.emit()
 
+        release_gc = collect_on_gui_thread()  # garbage is collected on the GUI thread meanwhile
+
         def body():
             try:
-                result, error = work(), None
-            except ERRORS as exc:
-                result, error = None, exc
-            self._done.emit(kind, ticket, result, error)
+                try:
+                    result, error = work(), None
+                except ERRORS as exc:
+                    result, error = None, exc
+                self._done.emit(kind, ticket, result, error)
+            finally:
+                release_gc()
 
         threading.Thread(target=body, daemon=True, name=f"convviz-step-{kind}").start()
 

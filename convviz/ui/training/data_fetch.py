@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from convviz.data.download import Progress
 from convviz.model.summary import format_bytes
+from convviz.ui.gui_gc import collect_on_gui_thread
 
 
 class Cancelled(Exception):
@@ -86,6 +87,8 @@ class FetchDialog(QProgressDialog):
         self.worker = FetchWorker(archive, cache)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
+        self._release_gc = lambda: None
+        self.worker.finished.connect(self._fetched, Qt.ConnectionType.DirectConnection)
         self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         queued = Qt.ConnectionType.QueuedConnection  # the worker emits from its own thread
         self.worker.progress.connect(self._on_progress, queued)
@@ -96,7 +99,12 @@ class FetchDialog(QProgressDialog):
         self._title = title
 
     def start(self) -> None:
+        self._release_gc = collect_on_gui_thread()  # garbage is collected on the GUI thread meanwhile
         self.thread.start()
+
+    def _fetched(self) -> None:
+        """The worker's last act on its thread: the GUI thread may let automatic collection back."""
+        self._release_gc()
 
     def _on_progress(self, progress: Progress) -> None:
         self.progress_seen.append(progress)

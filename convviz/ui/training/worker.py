@@ -12,6 +12,10 @@ Weights are copied between steps: while the generator is suspended at a ``yield`
 so after each record the worker answers any :class:`WeightsRequest` with a copy of the network's
 parameters and buffers, and, when asked, of the optimizer's state (velocity or Adam moments) with
 the next step's learning rate. Only this module and :class:`~convviz.ui.session.RunSession` touch the worker.
+
+While the thread runs, Python's garbage is collected on the GUI thread only
+(:func:`~convviz.ui.gui_gc.collect_on_gui_thread`): a collection started by the trainer's allocations
+would destroy closed widgets on this thread, which can deadlock PySide.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from convviz.engine.explain_update import OptimizerState
 from convviz.training.control import Control
 from convviz.training.records import Evaluation, Event, Metrics, Snapshot
+from convviz.ui.gui_gc import collect_on_gui_thread
 
 
 class WeightsRequest:
@@ -162,11 +167,18 @@ class WorkerThread(QObject):
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         # Direct: the thread must end even while the GUI thread is blocked in shutdown()'s wait.
+        self.worker.finished.connect(self._worked, Qt.ConnectionType.DirectConnection)
         self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self.finished)
+        self._release_gc = lambda: None
 
     def start(self) -> None:
+        self._release_gc = collect_on_gui_thread()  # the trainer's allocations never start a collection
         self.thread.start()
+
+    def _worked(self) -> None:
+        """The worker's last act on its thread: the GUI thread may let automatic collection back."""
+        self._release_gc()
 
     @property
     def running(self) -> bool:
