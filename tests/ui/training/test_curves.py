@@ -27,9 +27,14 @@ def trained(qtbot, quick_data):
     qtbot.waitExposed(view)
     with qtbot.waitSignal(session.run_finished, timeout=60_000):
         session.start(TrainConfig(epochs=2, batch_size=40, metrics_every=2, schedule="cosine", lr=0.05), "synthetic")
-    # the plots are redrawn in turn, the images/s plot last
-    qtbot.waitUntil(lambda: len(view.rate_curve.getData()[0] if view.rate_curve.getData()[0] is not None else ())
-                    == len(session.records.metrics), timeout=5_000)
+    # the plots are redrawn in turn, the images/s plot last: wait for a round that began after the last
+    # record (a round under way when it came draws its later plots with it, its earlier ones without)
+    def drawn():
+        x = view.rate_curve.getData()[0]
+        idle = not view._redraw_timer.isActive() and not view._lower_timer.isActive()
+        return idle and len(x if x is not None else ()) == len(session.records.metrics)
+
+    qtbot.waitUntil(drawn, timeout=5_000)
     yield session, view
     assert session.shutdown(10_000)
 
