@@ -173,6 +173,9 @@ def main() -> None:
 
     from PySide6.QtWidgets import QApplication
 
+    from convviz.engine.blas import settle_process_threads
+
+    settle_process_threads()  # as the app does at start (convviz.ui.window.app.run_app)
     app = QApplication.instance() or QApplication([])
     spec = preset(args.preset)
     data = synthetic_dataset(train=args.batch * (args.steps + 40), test=500, validation=200, seed=0)

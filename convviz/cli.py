@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from convviz.engine.blas import settle_process_threads
+
+    settle_process_threads()  # the engine's BLAS threads for the whole process (see there)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
         from convviz.ui.window.app import run_app  # Qt is imported only for the app
 

@@ -12,6 +12,8 @@ or MKL, or BLIS), found by ``threadpoolctl``, and only while an engine kernel ru
     limit_threads(n)          context manager: n threads inside, the previous count after
     engine_threads            decorator the kernels wear: ENGINE_THREADS inside the call (nested or
                               concurrent kernel calls set it once and restore it once)
+    settle_process_threads()  for processes that are the engine's own (the app, the command line):
+                              ENGINE_THREADS for the whole process, so nothing switches per call
 
 A trainer can wrap a whole step in ``limit_threads(ENGINE_THREADS)`` so its own small matrix
 products (FC layers) run the same way. bench/bench_kernels.py prints the 1- and 2-thread figures.
@@ -99,6 +101,22 @@ def configured_threads() -> int | None:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"{ENV_VAR} must be a positive integer or 'off', got {value!r}")
     return int(value)
+
+
+def settle_process_threads() -> int | None:
+    """Set numpy's BLAS to ``configured_threads()`` for the rest of the process; returns the count set.
+
+    For the app and the command line, whose numpy work is the engine's; call it from the main
+    thread, before other threads use BLAS. Once numpy's OpenBLAS (0.3.31 here) has run a product on
+    two threads, a Python thread other than the main one can no longer lower the count
+    (``set_threads(1)`` there leaves ``get_threads()`` at 2): the engine's kernels on the app's
+    training thread then ran their small products on two BLAS threads, a ConvNetJS step took
+    40–330 ms instead of 22, and a two-core step's helper process lost its core to OpenBLAS's
+    spinning worker. With the count settled at start, ``engine_threads`` changes nothing.
+    """
+    threads = configured_threads()
+    set_threads(threads)
+    return threads
 
 
 class _Scope:

@@ -105,3 +105,32 @@ def _spy(matmul, seen):
         return matmul(*args, **kwargs)
 
     return spy
+
+
+@needs_blas
+def test_a_settled_process_runs_the_engine_on_one_blas_thread_from_any_thread(monkeypatch):
+    """The app and the command line settle the count from the main thread at start: a training
+    thread's kernels then run on one BLAS thread. Unsettled, after an engine call on the main thread
+    (2 → 1 → 2) and a product on two BLAS threads, OpenBLAS 0.3.31 kept the count at 2 whatever the
+    training thread set, and its kernels ran on two."""
+    from convviz.engine import Network
+    from convviz.engine.kernels import implicit
+    from convviz.model import preset
+
+    previous = blas.set_threads(2)
+    try:
+        net, x = Network(preset("convnetjs")), np.zeros((4, 3, 32, 32), np.float32)
+        net.forward(x)  # on the main thread: 2 → 1 → 2
+        a = np.ones((512, 512), np.float32)
+        a @ a  # OpenBLAS's second thread has worked
+        assert blas.settle_process_threads() == 1
+        seen = []
+        original = implicit.implicit_correlate
+        monkeypatch.setattr(implicit, "implicit_correlate",
+                            lambda *args, **kw: seen.append(blas.get_threads()) or original(*args, **kw))
+        worker = threading.Thread(target=lambda: net.forward(x))
+        worker.start()
+        worker.join()
+        assert seen and set(seen) == {1} and blas.get_threads() == 1
+    finally:
+        blas.set_threads(previous)

@@ -34,6 +34,9 @@ def parse_app_args(argv: list[str]) -> argparse.Namespace:
 
 def run_app(argv: list[str]) -> int:
     args = parse_app_args(argv)
+    from convviz.engine.blas import settle_process_threads
+
+    settle_process_threads()  # the engine's BLAS threads for the whole app (see there)
     if args.screenshot and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
