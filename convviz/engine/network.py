@@ -314,6 +314,8 @@ class Network:
         x = self._prepare_input(x)
         n = x.shape[0]
         self._bounds = split_bounds(n, self.threads) if self._runner is not None and n >= self.threads else None
+        if self._bounds is not None and isinstance(self._runner, ProcessRunner) and not self._runner.ready():
+            self._bounds = None
         if self._bounds is None:
             raw = self.stack.forward(x, train)
         elif isinstance(self._runner, ProcessRunner):

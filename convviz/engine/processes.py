@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import threading
+import warnings
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -141,9 +142,28 @@ class ProcessRunner:
         self.blocks = blocks
         self.grads = [SharedBlock.create(grad_specs) for _ in range(parts - 1)]
         self.helpers: list[Helper] = []
+        self.unavailable: str | None = None  # why helpers could not be started (then passes stay whole)
         self._lock = threading.Lock()  # one split pass at a time
 
     # -- helpers ------------------------------------------------------------------------------------------
+    def ready(self) -> bool:
+        """The helpers run (started now if need be). If they cannot be started at all (no Python
+        executable to run, no processes allowed …), say so once as a RuntimeWarning and answer False
+        from then on: the network then runs whole batches here, on one core."""
+        if self.unavailable is not None:
+            return False
+        if len(self.helpers) == self.parts - 1 and all(helper.alive for helper in self.helpers):
+            return True
+        try:
+            with self._lock:
+                self._start()
+            return True
+        except (OSError, HelperStopped) as exc:
+            self.unavailable = str(exc)
+            warnings.warn(RuntimeWarning(f"the engine could not start its helper process ({exc}): "
+                                         "each batch runs on one core"), stacklevel=3)
+            return False
+
     def _start(self) -> None:
         self.helpers = [helper for helper in self.helpers if helper.alive]
         if len(self.helpers) == self.parts - 1:

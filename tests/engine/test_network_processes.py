@@ -131,3 +131,21 @@ def test_big_networks_share_their_weights_beyond_dev_shm():
     x = np.ones((4, 4096), np.float32).reshape(4, 4096, 1, 1)
     single = Network(spec, weights=net.get_weights())
     np.testing.assert_allclose(net.forward(x), single.forward(x), rtol=1e-5)
+
+
+def test_without_a_python_to_start_the_network_warns_once_and_runs_on_one_core(monkeypatch):
+    from convviz.engine import processes
+
+    monkeypatch.setattr(processes.sys, "executable", "/nonexistent/python")
+    net = Network(SPEC, dtype=np.float64, threads=2)
+    one = Network(SPEC, dtype=np.float64, weights=net.get_weights())
+    x, y = batch()
+    with pytest.warns(RuntimeWarning, match="could not start its helper process .* each batch runs on one core"):
+        scores = net.forward(x)
+    np.testing.assert_allclose(scores, one.forward(x), rtol=1e-12)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once
+        net.backward(softmax_cross_entropy(net.forward(x), y)[1])
+    assert net.helper_pids() == []
