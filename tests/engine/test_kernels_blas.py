@@ -54,11 +54,10 @@ def test_a_kernel_runs_with_the_engine_count_and_restores_the_callers(two_thread
 
 @needs_blas
 def test_the_accumulating_products_run_with_the_engine_count_too(two_threads, monkeypatch):
-    from convviz.engine.kernels import gemm, implicit
+    from convviz.engine.kernels import gemm
 
     if not gemm.available(np.float64):
         pytest.skip("numpy's BLAS has no cblas gemm that kernels.gemm reaches")
-    monkeypatch.setattr(implicit, "MIN_CALL_MACS", 0)
     seen = []
     routine = gemm.routine
     monkeypatch.setattr(gemm, "routine", lambda dtype: _spy(routine(dtype), seen))

@@ -14,7 +14,6 @@ from convviz.engine import kernels
 from convviz.engine.kernels import conv, gemm, implicit, naive
 from convviz.engine.kernels.layout import batch_last
 from convviz.model.geometry import window2d
-
 from tests.engine.test_kernels_gradcheck import numerical_gradient, rel_error
 
 # (N, C, H, W, K, Fh, Fw, pad)
@@ -31,13 +30,9 @@ ROUTED = {
 
 @pytest.fixture(params=["accumulating GEMM", "numpy products"])
 def products(request, monkeypatch):
-    """Run a test with each of the implicit forward's two product paths (the accumulating one
-    however small the products: these cases are)."""
+    """Run a test with each of the implicit forward's two product paths."""
     if request.param == "numpy products":
         monkeypatch.setattr(gemm, "available", lambda dtype: False)
-    else:
-        monkeypatch.setattr(implicit, "MIN_CALL_MACS", 0)
-        monkeypatch.setattr(implicit, "MIN_DW_CALL_MACS", 0)
     return request.param
 
 
@@ -178,8 +173,7 @@ def test_accumulated_products_equal_the_shifted_adds(case, dtype):
 @pytest.mark.skipif(not gemm.available(np.float32), reason="numpy's BLAS has no cblas gemm that kernels.gemm reaches")
 def test_with_the_accumulating_gemm_an_image_and_8_wide_planes_take_the_implicit_forward(monkeypatch):
     """C = 3 and an 8-wide plane of 3×3 filters (numpy's products: im2col) run implicit products,
-    forward and dx, and agree with the naive loops (here however small the products)."""
-    monkeypatch.setattr(implicit, "MIN_CALL_MACS", 0)
+    forward and dx, and agree with the naive loops (however small the products)."""
     for case in [(2, 3, 12, 12, 8, 3, 3, 1), (2, 16, 8, 8, 32, 3, 3, 1)]:
         x, w, b, dout, pad = make(case, np.float64)
         out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
@@ -194,19 +188,19 @@ def test_with_the_accumulating_gemm_an_image_and_8_wide_planes_take_the_implicit
 
 
 @pytest.mark.skipif(not gemm.available(np.float32), reason="numpy's BLAS has no cblas gemm that kernels.gemm reaches")
-def test_small_products_keep_numpys_stacked_products(monkeypatch):
-    """Under MIN_CALL_MACS multiply-adds per product at CALL_BATCH images (ConvNetJS's first layer)
-    the GIL-bound ctypes calls are not taken: numpy's products, and their routing, whatever the
-    batch size (which then does not change the rounding)."""
+def test_small_products_take_the_accumulating_gemm_too(monkeypatch):
+    """ConvNetJS's first layer and a 2-image batch of 12×12 planes: BLAS adds every product (no
+    GIL is shared with the batch's other part, which runs in a helper process)."""
     calls = []
-    monkeypatch.setattr(implicit, "accumulated_correlate", lambda *a: calls.append("forward"))
-    monkeypatch.setattr(implicit, "accumulated_filter_grad", lambda *a: calls.append("dw"))
+    forward, filter_grad = implicit.accumulated_correlate, implicit.accumulated_filter_grad
+    monkeypatch.setattr(implicit, "accumulated_correlate", lambda *a: calls.append("forward") or forward(*a))
+    monkeypatch.setattr(implicit, "accumulated_filter_grad", lambda *a: calls.append("dw") or filter_grad(*a))
     x, w, b, dout, pad = make((2, 8, 12, 12, 8, 3, 3, 1), np.float32)
     out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
     kernels.conv2d_backward(dout, cache)
-    assert calls == []
-    assert not implicit.forward_pays(3, 16, 32, 5)  # 16 x 15 x 1,024 per product: im2col
-    assert implicit.forward_pays(16, 16, 32, 3) and implicit.input_grad_pays(16, 16, 32, 3)
+    assert calls == ["forward", "dw", "forward"]  # dx is the forward of the flipped filters
+    assert implicit.forward_pays(3, 16, 32, 5) and implicit.forward_pays(16, 16, 32, 3)
+    assert implicit.input_grad_pays(16, 16, 32, 3)
 
 
 def test_a_layers_output_does_not_depend_on_the_batch_size():

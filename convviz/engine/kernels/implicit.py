@@ -62,30 +62,19 @@ def applies(geo) -> bool:
     return geo.stride == (1, 1) and geo.dilation == (1, 1)
 
 
-# Each accumulating product is one ctypes call, whose arguments Python prepares holding the GIL (a
-# few µs). With products of a few µs, two threads (a split batch) spent their time handing the GIL
-# to each other: ConvNetJS's first layer's dw (15 × 16 × 1,024 multiply-adds per call) and forward
-# (half a batch: 16 × 15 × 1,024) made a two-thread step 10–15% slower than numpy's stacked
-# products, which loop in C. Smaller products than this keep numpy's. dw's products (an (Fh·C, K)
-# result, B read transposed) needed more: ConvNetJS's conv2 and conv3 (0.5–0.8 M per call) on two
-# threads ran 3,208 images/s with them against 3,452 with numpy's (interleaved, one run).
-# Products are sized as at CALL_BATCH images (a two-thread half of a batch of 64), whatever the
-# batch: the path, and with it the float32 rounding, then does not depend on the batch size (a
-# layer's maps come out the same evaluated 70 images at a time or all at once).
-MIN_CALL_MACS = 1 << 18
-MIN_DW_CALL_MACS = 1 << 20
-CALL_BATCH = 32
+# Every product takes BLAS's accumulating GEMM where ``gemm`` reaches it, however small. With the
+# batch split across Python threads, products under 2^18 multiply-adds were kept on numpy's
+# stacked products: each ctypes call prepares its arguments holding the GIL, and ConvNetJS's
+# first-layer products made a two-thread step 5–15% slower. With the parts in helper processes no
+# GIL is shared: all products accumulating made ConvNetJS's one-thread step 0.96–0.97× → 1.00×
+# PyTorch's, two cores the same (bench/bench_train.py, one run, 2026-12-01; two threads in one
+# process, the fallback backend, 1.24× → 1.06× one thread). The path depends on the shapes only,
+# so a layer's rounding does not change with the batch size.
 
 
-def accumulates(call_macs: int, dtype=np.float32) -> bool:
-    """Products of ``call_macs`` multiply-adds each take ``gemm``'s accumulating GEMM."""
-    return call_macs >= MIN_CALL_MACS and gemm.available(dtype)
-
-
-def forward_call_macs(channels: int, filters: int, width: int, taps: int) -> int:
-    """Multiply-adds of one accumulated forward product at CALL_BATCH images, K × Fh·C × Wo·N, with
-    the filter's width for Fh (the routing sees one filter size; the presets' filters are square)."""
-    return filters * taps * channels * width * CALL_BATCH
+def accumulates(dtype=np.float32) -> bool:
+    """The products take ``gemm``'s accumulating GEMM for this dtype."""
+    return gemm.available(dtype)
 
 
 def wide_enough(width: int, taps: int) -> bool:
@@ -95,7 +84,7 @@ def wide_enough(width: int, taps: int) -> bool:
 def forward_pays(channels: int, filters: int, width: int, taps: int) -> bool:
     """The implicit forward beats im2col for C input channels, K filters, this output width and
     filter width."""
-    if accumulates(forward_call_macs(channels, filters, width, taps)):
+    if accumulates():
         return True
     return channels >= MIN_CHANNELS and filters < 2 * channels and wide_enough(width, taps)
 
@@ -110,7 +99,7 @@ def input_grad_pays(channels: int, filters: int, width: int, taps: int) -> bool:
     scatter."""
     if filters < MIN_CHANNELS:
         return False
-    if accumulates(forward_call_macs(filters, channels, width, taps)):
+    if accumulates():
         return channels >= MIN_CHANNELS or filters < FEW_CHANNELS_MAX_RATIO * channels
     return wide_enough(width, taps)
 
@@ -152,7 +141,7 @@ def chunks(rows: int, bytes_per_row: int) -> list[slice]:
 def implicit_correlate(xh: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
     """xh (Hp, C, Wp, N) ⋆ w (K, C, Fh, Fw) (+ b (K,)) → contiguous (K, Ho, Wo, N), stride 1."""
     K, C, Fh, Fw = w.shape
-    if xh.flags.c_contiguous and accumulates(forward_call_macs(C, K, xh.shape[2] - Fw + 1, Fh), xh.dtype):
+    if xh.flags.c_contiguous and accumulates(xh.dtype):
         out = accumulated_correlate(xh, w)
     else:
         out = shifted_correlate(xh, w)
@@ -213,9 +202,7 @@ def implicit_filter_grad(xh: np.ndarray, d: np.ndarray, taps: tuple[int, int]) -
     d = np.ascontiguousarray(d)  # free for the kernels' dout
     if d.size == 0:
         return np.zeros((d.shape[0], xh.shape[1], *taps), xh.dtype)
-    macs = taps[0] * xh.shape[1] * d.shape[0] * d.shape[2] * CALL_BATCH  # Fh·C × K × Wo·N
-
-    if xh.flags.c_contiguous and macs >= MIN_DW_CALL_MACS and accumulates(macs, xh.dtype):
+    if xh.flags.c_contiguous and accumulates(xh.dtype):
         return accumulated_filter_grad(xh, d, taps)
     return stacked_filter_grad(xh, d, taps)
 
