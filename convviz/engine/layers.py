@@ -63,9 +63,10 @@ class BatchNorm(Layer):
     rows, and gives its output in its input's memory order. Training passes run a cache-sized block
     of channels at a time (``convviz.engine.kernels.norm``).
 
-    A batch split across threads (``convviz.engine.parallel``) is still one batch: the parts add up
-    Σx and Σ(x − μ)² (forward) and Σdout, Σdout·x̂ (backward) over the whole batch, n counts every
-    part's values, and only part 0 updates the running statistics. Each part's ``grads`` hold its
+    A batch split into parts (``convviz.engine.parallel``) is still one batch: the parts combine
+    their Σx and Σ(x − μ_p)² (forward, ``norm.train_forward``) and add up Σdout, Σdout·x̂
+    (backward) over the whole batch, n counts every part's values, and only part 0 updates the
+    running statistics. Each part's ``grads`` hold its
     own share of dγ and dβ; the network sums them.
     """
 
@@ -107,7 +108,7 @@ class BatchNorm(Layer):
             xhat = rows if inplace else np.empty_like(rows)
             y = np.empty_like(rows)
             mean, var, inv_std = norm.train_forward(rows, gamma, beta, eps, n, xhat, y,
-                                                    None if part is None else part.sum, relu)
+                                                    None if part is None else part.gather, relu)
             if part is None or part.rank == 0:  # the running statistics are shared by the parts
                 running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
                 running_mean *= 1 - momentum

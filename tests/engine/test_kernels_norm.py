@@ -41,9 +41,9 @@ def make(dtype=np.float64, channels=7, values=40, seed=0):
 def test_forward_and_backward_match_the_formulas(small_blocks, phased):
     rows, gamma, beta, d = make()
     assert len(norm.channel_blocks(rows)) == 3  # 3 + 3 + 1 channels
-    total = (lambda a: a) if phased else None
+    total, gather = ((lambda a: a), (lambda a: [a])) if phased else (None, None)
     xhat, y = np.empty_like(rows), np.empty_like(rows)
-    mean, var, inv_std = norm.train_forward(rows, gamma, beta, 1e-5, rows.shape[1], xhat, y, total)
+    mean, var, inv_std = norm.train_forward(rows, gamma, beta, 1e-5, rows.shape[1], xhat, y, gather)
     want_xhat, want_y, want_mean, want_var = naive_forward(rows, gamma, beta, 1e-5)
     for got, want in ((xhat, want_xhat), (y, want_y), (mean, want_mean), (var, want_var)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
@@ -84,9 +84,9 @@ def test_float32_stays_float32_and_close_to_float64():
 def test_fused_relu_is_max_0_and_its_mask_in_backward(small_blocks, phased):
     """relu=True gives max(0, y); relu_out=y makes backward take dout·[y > 0] as its upstream."""
     rows, gamma, beta, d = make(seed=3)
-    total = (lambda a: a) if phased else None
+    total, gather = ((lambda a: a), (lambda a: [a])) if phased else (None, None)
     xhat, y = np.empty_like(rows), np.empty_like(rows)
-    _, _, inv_std = norm.train_forward(rows, gamma, beta, 1e-5, rows.shape[1], xhat, y, total, relu=True)
+    _, _, inv_std = norm.train_forward(rows, gamma, beta, 1e-5, rows.shape[1], xhat, y, gather, relu=True)
     want_xhat, want_y, _, var = naive_forward(rows, gamma, beta, 1e-5)
     np.testing.assert_allclose(y, np.maximum(want_y, 0), rtol=1e-12, atol=1e-12)
     assert np.any(y == 0) and np.any(y > 0)
@@ -95,3 +95,33 @@ def test_fused_relu_is_max_0_and_its_mask_in_backward(small_blocks, phased):
     want = naive_backward(d * (want_y > 0), want_xhat, gamma, var, 1e-5)
     for got, expected in zip((dx, dgamma, dbeta), want):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_split_batch_combines_its_parts_statistics_into_the_whole_batchs(small_blocks, dtype):
+    """Parts of 23 and 17 values, far from 0 (mean 1,000, std 2): each normalises its own values
+    with the whole batch's μ and σ², as stable as the one-part two-pass sums."""
+    rows, gamma, beta, _ = make(dtype)
+    rows += dtype(1000)
+    parts = [rows[:, :23], rows[:, 23:]]
+    own = []
+    for part in parts:
+        count = dtype(part.shape[1])
+        mean = part.sum(axis=1) / count
+        own.append((count, np.stack([part.sum(axis=1), ((part - mean[:, None]) ** 2).sum(axis=1)])))
+    want_xhat, want_y, want_mean, want_var = naive_forward(rows.astype(np.float64), gamma, beta, 1e-5)
+    tolerance = 1e-12 if dtype == np.float64 else 2e-4
+    for index, part in enumerate(parts):
+        xhat, y = np.empty_like(part), np.empty_like(part)
+
+        def gather(value, index=index):
+            assert value[0] == own[index][0]
+            np.testing.assert_allclose(value[1], own[index][1], rtol=1e-5)
+            return [value if i == index else own[i] for i in range(2)]
+
+        mean, var, _ = norm.train_forward(part, gamma, beta, 1e-5, rows.shape[1], xhat, y, gather)
+        columns = slice(0, 23) if index == 0 else slice(23, 40)
+        np.testing.assert_allclose(mean, want_mean, rtol=1e-12 if dtype == np.float64 else 1e-6)
+        np.testing.assert_allclose(var, want_var, rtol=tolerance)
+        np.testing.assert_allclose(xhat, want_xhat[:, columns], rtol=tolerance, atol=tolerance)
+        np.testing.assert_allclose(y, want_y[:, columns], rtol=tolerance, atol=tolerance)

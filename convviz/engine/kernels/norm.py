@@ -5,13 +5,15 @@
 
 Each row is one depth slice's n values. The passes of one block (sum, subtract, square, scale,
 shift …) then run on data still in the 1–2 MiB L2 cache, so each array crosses main memory once
-instead of once per numpy operation. A batch split over threads (``convviz.engine.parallel``) sums
-its statistics over the parts between the phases (``total`` below); one thread runs every phase of
-a block before the next block. Sums are numpy's (pairwise) row sums and einsum dot products, in the
+instead of once per numpy operation. A batch split into parts (``convviz.engine.parallel``) shares
+its statistics between the phases: one exchange forward (``gather``), one backward (``total``);
+one part runs every phase of a block before the next block. Sums are numpy's (pairwise) row sums and einsum dot products, in the
 rows' dtype, as before the blocking.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -24,18 +26,23 @@ def channel_blocks(rows: np.ndarray) -> list[slice]:
     return [slice(start, min(rows.shape[0], start + step)) for start in range(0, rows.shape[0], step)]
 
 
-def train_forward(rows, gamma, beta, eps: float, n: int, xhat, y, total=None, relu: bool = False):
+def train_forward(rows, gamma, beta, eps: float, n: int, xhat, y, gather=None, relu: bool = False):
     """x̂ into ``xhat`` and y into ``y`` (both (C, M), ``xhat`` may be ``rows``); returns (μ, σ², 1/σ̂).
 
-    ``total(array)`` sums a per-channel array over the batch's parts (None: one part, and n is
-    this part's count); the mean's sums are ``total``-ed too, so n must be the whole batch's count.
+    ``gather(array)`` gives every part's array of a split batch, in part order (None: one part, and
+    n is this part's count); n is the whole batch's count. Each part sends its count, Σx and
+    Σ(x − μ_p)² about its own mean μ_p in one exchange, and every part combines them in the same
+    order (Chan et al.'s pairwise update, as stable as the two-pass sum):
+
+        μ = Σ_p Σx_p / n,   nσ² = Σ_p [Σ(x − μ_p)²_p + n_p (μ_p − μ)²],   x − μ = (x − μ_p) − (μ − μ_p)
+
     ``relu``: y = max(0, γ·x̂ + β), the ReLU after the layer applied while the block is in cache.
     """
     C, dtype = rows.shape[0], rows.dtype
     mean, var, inv_std = (np.empty(C, dtype) for _ in range(3))
     blocks = channel_blocks(rows)
     scale_n = dtype.type(n)
-    if total is None:
+    if gather is None:
         for b in blocks:
             mean[b] = rows[b].sum(axis=1) / scale_n
             centred = np.subtract(rows[b], mean[b, None], out=xhat[b])
@@ -43,14 +50,23 @@ def train_forward(rows, gamma, beta, eps: float, n: int, xhat, y, total=None, re
             inv_std[b] = 1 / np.sqrt(var[b] + eps)
             scale_shift(centred, inv_std[b], gamma[b], beta[b], y[b], relu)
         return mean, var, inv_std
-    mean[...] = total(rows.sum(axis=1)) / scale_n
-    squares = np.empty(C, dtype)
+    count = dtype.type(rows.shape[1])
+    stats = np.empty((2, C), dtype)  # this part's Σx and Σ(x − μ_p)²
     for b in blocks:
-        centred = np.subtract(rows[b], mean[b, None], out=xhat[b])
-        squares[b] = np.einsum("cm,cm->c", centred, centred)
-    var[...] = total(squares) / scale_n
+        stats[0, b] = rows[b].sum(axis=1)
+        centred = np.subtract(rows[b], (stats[0, b] / count)[:, None], out=xhat[b])
+        stats[1, b] = np.einsum("cm,cm->c", centred, centred)
+    parts = gather((count, stats))
+    mean[...] = functools.reduce(np.add, (part_stats[0] for _, part_stats in parts)) / scale_n
+    squares = np.zeros(C, dtype)
+    for part_count, (part_sum, part_squares) in parts:
+        squares += part_squares
+        squares += part_count * np.square(part_sum / part_count - mean)
+    var[...] = squares / scale_n
     inv_std[...] = 1 / np.sqrt(var + eps)
+    shift = mean - stats[0] / count  # μ − μ_p
     for b in blocks:
+        xhat[b] -= shift[b, None]
         scale_shift(xhat[b], inv_std[b], gamma[b], beta[b], y[b], relu)
     return mean, var, inv_std
 
