@@ -400,14 +400,13 @@ def test_the_cores_setting_trains_on_that_many_cores_and_is_remembered(qtbot, se
         return w
 
     first = window()
-    assert first.training.cores.currentData() == DEFAULT_CORES == first.training.config().threads
+    assert first.training.cores.currentData() == DEFAULT_CORES == first.training.config().threads == 1
     assert first.training.cores.itemText(0) == "1 core" and first.training.cores.itemText(1) == "2 cores"
-    first.training.cores.setCurrentIndex(first.training.cores.findData(1))
-    assert first.training.config().threads == 1
+    first.training.cores.setCurrentIndex(first.training.cores.findData(2))
+    assert first.training.config().threads == 2
     first.close()
     second = window()
-    assert second.training.cores.currentData() == 1
-    second.training.cores.setCurrentIndex(second.training.cores.findData(2))
+    assert second.training.cores.currentData() == 2  # remembered
     second.document.reset(tiny_spec())
     second.training.epochs.setValue(30)
     second.training.batch.setValue(16)
