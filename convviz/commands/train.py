@@ -43,8 +43,8 @@ def register(subparsers) -> None:
     parser.add_argument("--validation", type=float, help="fraction of training images held out (default 0.1)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--threads", type=int, metavar="N",
-                        help="threads that share each step's batch (default 2: both cores; a resumed run "
-                             "keeps its own count)")
+                        help="cores that share each step's batch (default 2: both, the second half of each "
+                             "batch in a helper process; a resumed run keeps its own count)")
     parser.add_argument("--checkpoint", metavar="DIR", help="save a checkpoint here at each epoch end and when stopped")
     parser.add_argument("--resume", metavar="DIR", help="continue the run saved in this checkpoint folder")
     parser.add_argument("--init", metavar="WEIGHTS",

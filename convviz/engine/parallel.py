@@ -1,24 +1,25 @@
-"""One batch on several Python threads: the parts of a split batch and what their layers exchange.
+"""One batch in several parts: the parts of a split batch and what their layers exchange.
 
-A :class:`~convviz.engine.Network` built with ``threads=T`` keeps T replicas of its layer stacks
-whose layers share the parameter and buffer arrays (each replica has its own gradients and caches).
-A pass splits the batch along N into T contiguous parts (33 images on 2 threads: 17 + 16), runs
-replica r on part r — part 0 on the calling thread, the others on a small persistent pool — and
-joins the results: scores are concatenated, gradients summed. numpy releases the GIL inside BLAS
-and most ufuncs, so the parts run on both cores (PERF-NOTES: 1.45–1.71× on two cores).
+A :class:`~convviz.engine.Network` built with ``threads=T`` splits every batch along N into T
+contiguous parts (33 images on 2: 17 + 16), runs part 0 on the calling thread and the others in
+helper processes (``convviz.engine.processes``, the default) or, with ``backend="thread"``, on a
+small persistent pool of Python threads (:class:`Runner` here: T replicas of the layer stacks
+sharing the parameter and buffer arrays, each with its own gradients and caches; they queue for the
+GIL around small kernel calls, 1.04–1.48× one thread against the processes' 1.80–1.86×). The results
+are joined: scores are concatenated, gradients summed.
 
 A split batch is still one batch. The layers whose result depends on other images ask their
 :class:`Part` for the rest of the batch through a :class:`Collective`:
 
-- batch norm sums its per-slice statistics over the parts (Σx, then Σ(x − μ)², forward; Σdout and
-  Σdout·x̂, backward), so every part normalises with the whole batch's μ and σ²; only part 0
-  updates the (shared) running statistics;
+- batch norm combines its per-slice statistics over the parts (each part's count, Σx and
+  Σ(x − μ_p)² forward, in one exchange; Σdout and Σdout·x̂ backward), so every part normalises
+  with the whole batch's μ and σ²; only part 0 updates the (shared) running statistics;
 - dropout: part 0 draws the whole batch's mask from the network's generator, exactly the draw a
   one-thread pass makes, and every part multiplies by its rows of it.
 
 Every part runs the same layers in the same order, so they meet at the same collectives. When a
-part fails, the collective is aborted (the others stop waiting with ``BrokenBarrierError``) and the
-part's own error is raised to the caller.
+thread part fails, the collective is aborted (the others stop waiting with ``BrokenBarrierError``)
+and the part's own error is raised to the caller (helper processes: ``processes``).
 """
 
 from __future__ import annotations

@@ -38,10 +38,11 @@ class TrainConfig:
     clip_norm: float = 0.0  # clip the global gradient norm to this (0 = off)
     metrics_every: int = 10  # steps between metric records
     probe_images: int = 10  # validation images the snapshots show: the first of each class, in class order
-    # Python threads that share each step's batch (convviz.engine.parallel). Two measured fastest on
-    # the 2-core machine (bench/bench_train.py, batch 64, 2026-12-01: 1.54× one thread on ConvNetJS,
-    # 1.82× on the small VGG, 1.57× on ResNet-20); the app passes 1, which leaves a core to the
-    # window. The same seed gives the same run, number for number, for a given thread count.
+    # Cores that share each step's batch (convviz.engine.parallel; part 1 … in helper processes,
+    # convviz.engine.processes). Two measured fastest on the 2-core machine (bench/bench_train.py,
+    # batch 64, 2026-12-01: 1.86× one thread on ConvNetJS, 1.81× on the small VGG, 1.80× on
+    # ResNet-20); the app's Training panel passes 1 by default, which keeps the window smooth. The
+    # same seed gives the same run, number for number, for a given thread count.
     threads: int = 2
 
     def __post_init__(self) -> None:
