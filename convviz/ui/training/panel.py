@@ -19,7 +19,7 @@ import datetime
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, Signal
+from PySide6.QtCore import QSettings, QSignalBlocker, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -204,6 +204,11 @@ class TrainingPanel(QWidget):
         self.lr.setValue(config.lr)
         self.optimizer.setCurrentText(config.optimizer)
         self.augment.setChecked(config.augment)
+        cores = self.cores.findData(config.threads)
+        if cores >= 0:  # Resume Run then gives the numbers `convviz train --resume` gives; not remembered
+            blocker = QSignalBlocker(self.cores)
+            self.cores.setCurrentIndex(cores)
+            del blocker
         if opened.dataset == "synthetic" or (opened.dataset == "cifar10" and self.data_source.currentData() == "synthetic"):
             self.use_source(opened.dataset)  # an archive already chosen is kept for a CIFAR-10 run
         done = "finished" if opened.epoch >= config.epochs else f"{opened.epoch} of {config.epochs} epochs done"

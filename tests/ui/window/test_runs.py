@@ -62,6 +62,7 @@ def test_resume_gives_the_numbers_the_cli_gives(qtbot, builder, fake_dialogs, sa
     reference_folder = tmp_path / "reference"
     shutil.copytree(saved_run, reference_folder)  # the app's resumed run writes its checkpoints into its own folder
     assert builder.run_files.open_run_path(str(saved_run))
+    assert builder.training.cores.currentData() == 2  # the run's own (TrainConfig's default), so the numbers match
     session = builder.session
     builder.training.use_source("synthetic")
     builder.training.epochs.setValue(3)  # as `convviz train --resume run --epochs 3`
