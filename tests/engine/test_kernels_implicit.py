@@ -209,3 +209,22 @@ def test_a_layers_output_does_not_depend_on_the_batch_size():
     x, w, b, _, pad = make((67, 16, 32, 32, 16, 3, 3, 1), np.float32)
     whole = kernels.conv2d_forward(x, w, b, pad=pad)[0]
     np.testing.assert_array_equal(kernels.conv2d_forward(x[:3], w, b, pad=pad)[0], whole[:3])
+
+
+def test_products_just_over_blass_small_size_are_cut_in_two_with_the_same_numbers(monkeypatch):
+    """16 × 48 × 2,048 multiply-adds (a 16-channel 3×3 layer at batch 64) run as two halves, each
+    within OpenBLAS's small-matrix size; smaller and much bigger products run whole; the output is
+    the uncut one bit for bit."""
+    assert implicit.small_pieces(16, 48, 2048) == [(0, 1024), (1024, 1024)]
+    assert implicit.small_pieces(16, 48, 2047) == [(0, 1024), (1024, 1023)]
+    assert implicit.small_pieces(16, 48, 1024) == [(0, 1024)]
+    assert implicit.small_pieces(32, 96, 2048) == [(0, 2048)]
+    if not gemm.available(np.float32):
+        pytest.skip("numpy's BLAS has no cblas gemm that kernels.gemm reaches")
+    x, w, b, dout, pad = make((56, 16, 24, 24, 16, 3, 3, 1), np.float32)  # 16 × 48 × (24 · 56) = 1.03 M
+    assert len(implicit.small_pieces(16, 48, 24 * 56)) == 2
+    xh = implicit.rows_first(x.transpose(1, 2, 3, 0), ((1, 1), (1, 1)))
+    cut = implicit.accumulated_correlate(xh, w)
+    monkeypatch.setattr(implicit, "SMALL_PIECES", 1)
+    np.testing.assert_array_equal(implicit.accumulated_correlate(xh, w), cut)
+    np.testing.assert_allclose(cut, implicit.shifted_correlate(xh, w), rtol=1e-4, atol=1e-4)

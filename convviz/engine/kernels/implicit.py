@@ -164,12 +164,35 @@ def accumulated_correlate(xh: np.ndarray, w: np.ndarray) -> np.ndarray:
     x_row, w_step, o_row = C * Wp * N * size, K * inner * size, Wo * N * size
     x0, w0, o0 = xh.ctypes.data, wq.ctypes.data, out.ctypes.data
     zero, one = (np.array(v, xh.dtype).item() for v in (0.0, 1.0))
+    pieces = small_pieces(K, inner, Wo * N)
     for i in range(Ho):
         for q in range(Fw):
-            # c = out[:, i] (K, Wo·N), row stride Ho·Wo·N; b = X_i from column q·N, row stride Wp·N
-            run(o0 + i * o_row, Ho * Wo * N, w0 + q * w_step, inner, x0 + i * x_row + q * N * size, Wp * N,
-                K, Wo * N, inner, one if q else zero)
+            for start, n in pieces:
+                # c = out[:, i] (K, Wo·N) from column start, row stride Ho·Wo·N;
+                # b = X_i from column q·N + start, row stride Wp·N
+                run(o0 + i * o_row + start * size, Ho * Wo * N, w0 + q * w_step, inner,
+                    x0 + i * x_row + (q * N + start) * size, Wp * N, K, n, inner, one if q else zero)
     return out
+
+
+# OpenBLAS (its SkylakeX kernels) multiplies a product of at most SMALL_MACS multiply-adds with a
+# small-matrix kernel that packs nothing. The forward products of 16-channel layers at batch 64
+# (16 × 48 × 2,048 = 1.6 M) ran faster as two halves under that size, with the same numbers bit for
+# bit: ResNet-20 on one thread 0.74–0.76× → 0.77–0.80× PyTorch, ConvNetJS 1.02–1.05× → 1.09–1.15×
+# (bench/bench_train.py --cpu-time, 2026-12-01). Cutting bigger products as finely lost (the small
+# VGG's 32-channel layers: 0.83× → 0.77×), so only those up to SMALL_PIECES times the size are cut.
+SMALL_MACS = 1_000_000
+SMALL_PIECES = 2
+
+
+def small_pieces(m: int, k: int, n: int) -> list[tuple[int, int]]:
+    """(start, width) of the column pieces of an (m × k) @ (k × n) product: the whole product, or
+    SMALL_PIECES equal pieces of at most SMALL_MACS multiply-adds when that many make it small."""
+    macs = m * k * n
+    if macs <= SMALL_MACS or macs > SMALL_PIECES * SMALL_MACS:
+        return [(0, n)]
+    width = -(-n // SMALL_PIECES)
+    return [(start, min(width, n - start)) for start in range(0, n, width)]
 
 
 def shifted_correlate(xh: np.ndarray, w: np.ndarray) -> np.ndarray:
