@@ -14,7 +14,6 @@ and the first forward pass checks that every layer's real output has the shape t
 from __future__ import annotations
 
 import copy
-import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -29,9 +28,7 @@ from convviz.engine.parallel import (
     check_threads,
     split_bounds,
 )
-from convviz.engine.processes import HubCollective, ProcessRunner
-from convviz.engine.shared import share_arrays
-from convviz.engine.shared import supported as processes_supported
+from convviz.engine.processes import HubCollective, ProcessRunner, choose_backend
 from convviz.engine.stack import Branch, Residual, Stack, build_stack, walk_layers  # noqa: F401 (re-exported)
 from convviz.model.analysis import analyze
 from convviz.model.network import NetworkSpec
@@ -51,20 +48,6 @@ def init_scale(spec_stack: list, index: int) -> tuple[str, float]:
         if not layer.INIT_TRANSPARENT:
             break
     return "he", 2.0
-
-
-BACKENDS = ("process", "thread")
-
-
-def choose_backend(backend: str) -> str:
-    """"process" or "thread" for ``backend`` ("auto": processes where they can share memory)."""
-    if backend == "auto":
-        return "process" if processes_supported() else "thread"
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be 'auto', 'process' or 'thread', got {backend!r}")
-    if backend == "process" and not processes_supported():
-        raise ValueError("helper processes need a POSIX system here: use backend='thread'")
-    return backend
 
 
 @dataclass(frozen=True)
@@ -121,13 +104,10 @@ class Network:
         self._bounds = None  # (start, stop) of every part in the last plain pass (None: not split)
         # (this network's gradient array, the same gradient of every other part): summed after a split backward
         self._grad_shares = []
+        self._runner = None
         if helpers:
-            blocks = {kind: share_arrays(self.layers.values(), kind) for kind in ("params", "buffers")}
-            grad_specs = {f"{l.name}.{k}": (g.shape, g.dtype) for l in self.layers.values() for k, g in l.grads.items()}
-            self._runner = collective.runner = ProcessRunner(spec, dtype, self.threads, self._parts[0], blocks, grad_specs)
-            weakref.finalize(self, self._runner.close)  # the helpers end with the network
-            self._grad_shares = [(g, *(block.arrays[f"{l.name}.{k}"] for block in self._runner.grads))
-                                 for l in self.layers.values() for k, g in l.grads.items()]
+            self._runner = collective.runner = ProcessRunner.sharing(self, spec, self._parts[0])
+            self._grad_shares = self._runner.grad_shares(self.layers.values())
         elif self._replicas:
             self._runner = Runner(self._parts)
             replica_layers = [list(walk_layers(replica)) for replica in self._replicas]
@@ -135,8 +115,6 @@ class Network:
                 (g, *(layers[i].grads[key] for layers in replica_layers))
                 for i, main in enumerate(walk_layers(self.stack)) for key, g in main.grads.items()
             ]
-        else:
-            self._runner = None
         if weights is None:
             self._init_weights(np.random.default_rng(init_seq))
         self._params = {f"{l.name}.{k}": v for l in self.layers.values() for k, v in l.params.items()}
@@ -151,9 +129,7 @@ class Network:
     def helper_pids(self) -> list[int]:
         """Process ids of the helper processes running now (none on one thread, with the thread
         backend, or before the first split pass)."""
-        if not isinstance(self._runner, ProcessRunner):
-            return []
-        return [helper.process.pid for helper in self._runner.helpers if helper.alive]
+        return [] if self._runner is None else self._runner.pids()
 
     def _replica(self, part: Part) -> Stack:  # (thread backend)
         """The layers again for ``part``, sharing this network's parameter and buffer arrays."""
@@ -313,19 +289,14 @@ class Network:
         """
         x = self._prepare_input(x)
         n = x.shape[0]
-        self._bounds = split_bounds(n, self.threads) if self._runner is not None and n >= self.threads else None
-        if self._bounds is not None and isinstance(self._runner, ProcessRunner) and not self._runner.ready():
-            self._bounds = None
+        split = self._runner is not None and n >= self.threads and self._runner.ready()
+        self._bounds = split_bounds(n, self.threads) if split else None
         if self._bounds is None:
             raw = self.stack.forward(x, train)
-        elif isinstance(self._runner, ProcessRunner):
-            outs = self._runner.run(self._bounds, n, lambda rank, a, b: self.stack.forward(x[a:b], train),
-                                    "forward", x, {"train": train})
-            raw = np.concatenate(outs)
         else:
             stacks = [self.stack, *self._replicas]
-            outs = self._runner.run(self._bounds, n, lambda rank, a, b: stacks[rank].forward(x[a:b], train))
-            raw = np.concatenate(outs)
+            raw = np.concatenate(self._runner.run(self._bounds, n, lambda rank, a, b: stacks[rank].forward(x[a:b], train),
+                                                  "forward", x, {"train": train}))
         y = self._finish_output(raw)
         self._forward_shape, self._raw_shape = y.shape, raw.shape
         self._forward_id += 1
@@ -343,16 +314,9 @@ class Network:
         if self._bounds is None:
             return self.stack.backward(dscores, input_grad=input_grad)
         stacks = [self.stack, *self._replicas]
-        n = dscores.shape[0]
-        if isinstance(self._runner, ProcessRunner):
-            dxs = self._runner.run(
-                self._bounds, n, lambda rank, a, b: self.stack.backward(dscores[a:b], input_grad=input_grad),
-                "backward", dscores, {"input_grad": input_grad},
-            )
-        else:
-            dxs = self._runner.run(
-                self._bounds, n, lambda rank, a, b: stacks[rank].backward(dscores[a:b], input_grad=input_grad)
-            )
+        dxs = self._runner.run(self._bounds, dscores.shape[0],
+                               lambda rank, a, b: stacks[rank].backward(dscores[a:b], input_grad=input_grad),
+                               "backward", dscores, {"input_grad": input_grad})
         for total, *shares in self._grad_shares:
             for share in shares:
                 total += share

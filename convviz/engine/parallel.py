@@ -127,8 +127,16 @@ class Runner:
         self.collective = parts[0].collective
         self._pool = None
 
-    def run(self, bounds: list[tuple[int, int]], total: int, task) -> list:
-        """``task(rank, start, stop)`` for every part; returns the results in part order.
+    def ready(self) -> bool:
+        """The threads can take a split pass (always: see ``processes.ProcessRunner.ready``)."""
+        return True
+
+    def pids(self) -> list[int]:
+        return []
+
+    def run(self, bounds: list[tuple[int, int]], total: int, task, kind=None, rows=None, options=None) -> list:
+        """``task(rank, start, stop)`` for every part; returns the results in part order. (``kind``,
+        ``rows`` and ``options`` say the same to helper processes: ``processes.ProcessRunner.run``.)
 
         Each task runs in a copy of the caller's context (numpy's ``errstate`` is a context variable).
         """

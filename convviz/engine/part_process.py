@@ -9,6 +9,7 @@ aborts the pass.
 
 from __future__ import annotations
 
+import pickle
 import signal
 import sys
 import traceback
@@ -20,8 +21,6 @@ import numpy as np
 def _error_message(exc: BaseException):
     trace = traceback.format_exc()
     try:
-        import pickle
-
         pickle.dumps(exc)
     except Exception:  # noqa: BLE001 (an exception that does not pickle: its text instead)
         exc = RuntimeError(f"{type(exc).__name__}: {exc}")

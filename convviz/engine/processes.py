@@ -31,13 +31,15 @@ import sys
 import threading
 import time
 import warnings
+import weakref
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
 
 from convviz.engine.blas import configured_threads
-from convviz.engine.shared import SharedBlock
+from convviz.engine.shared import SharedBlock, share_arrays
+from convviz.engine.shared import supported as processes_supported
 
 START_TIMEOUT_S = 60.0
 # An exchange waits for the other process's message spinning this long before it blocks: a blocked
@@ -46,6 +48,20 @@ START_TIMEOUT_S = 60.0
 # only while the other part is about to arrive.
 SPIN_S = 0.002
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory that holds ``convviz``
+
+
+BACKENDS = ("process", "thread")
+
+
+def choose_backend(backend: str) -> str:
+    """"process" or "thread" for ``backend`` ("auto": processes where they can share memory)."""
+    if backend == "auto":
+        return "process" if processes_supported() else "thread"
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be 'auto', 'process' or 'thread', got {backend!r}")
+    if backend == "process" and not processes_supported():
+        raise ValueError("helper processes need a POSIX system here: use backend='thread'")
+    return backend
 
 
 class PassAborted(Exception):
@@ -170,6 +186,25 @@ class ProcessRunner:
         self.unavailable: str | None = None  # why helpers could not be started (then passes stay whole)
         self._lock = threading.Lock()  # one split pass at a time
 
+    @classmethod
+    def sharing(cls, network, spec, part) -> "ProcessRunner":
+        """The runner of ``network`` (built for part 0 on ``part``): its layers' parameters and buffers
+        moved into shared memory, a gradient block per helper; the helpers end with the network."""
+        layers = list(network.layers.values())
+        blocks = {kind: share_arrays(layers, kind) for kind in ("params", "buffers")}
+        grad_specs = {f"{l.name}.{k}": (g.shape, g.dtype) for l in layers for k, g in l.grads.items()}
+        runner = cls(spec, network.dtype, network.threads, part, blocks, grad_specs)
+        weakref.finalize(network, runner.close)
+        return runner
+
+    def grad_shares(self, layers) -> list[tuple]:
+        """(a layer's gradient array, the same gradient in every helper's block), for summing."""
+        return [(g, *(block.arrays[f"{l.name}.{k}"] for block in self.grads))
+                for l in layers for k, g in l.grads.items()]
+
+    def pids(self) -> list[int]:
+        return [helper.process.pid for helper in self.helpers if helper.alive]
+
     # -- helpers ------------------------------------------------------------------------------------------
     def ready(self) -> bool:
         """The helpers run (started now if need be). If they cannot be started at all (no Python
@@ -215,9 +250,8 @@ class ProcessRunner:
     # -- passes ---------------------------------------------------------------------------------------------
     def run(self, bounds: list[tuple[int, int]], total: int, local, kind: str, rows: np.ndarray, options: dict) -> list:
         """``local(0, start, stop)`` here and ``kind`` ("forward"/"backward") on ``rows[start:stop]``
-        with ``options`` in every helper; the results in part order."""
-        with self._lock:
-            self._start()
+        with ``options`` in every helper; the results in part order. The helpers run (``ready``)."""
+        with self._lock:  # (ready() started the helpers; one that died since fails this pass clearly)
             part = self.part
             part.split, (part.start, part.stop), part.total = True, bounds[0], total
             errstate = np.geterr()
