@@ -16,25 +16,16 @@ the data folder ``--data`` (it holds ``cifar10/``), evaluates the test set and s
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trained_window import ROOT, trained_window  # noqa: E402  (docs/ is on sys.path)
+from trained_window import screenshot_arguments, trained_window  # noqa: E402  (docs/ is on sys.path)
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default="/tmp/cifar_run/ckpt")
-    parser.add_argument("--data", default=str(ROOT.parent / "shared"))
-    parser.add_argument("--size", default="1280x800")
-    parser.add_argument("--out", default=str(ROOT / "docs"))
-    args = parser.parse_args(argv)
-    width, height = (int(v) for v in args.size.split("x"))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args, width, height, out = screenshot_arguments(__doc__.splitlines()[0], argv)
 
     import numpy as np
     from PySide6.QtGui import QImage

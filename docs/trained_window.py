@@ -24,6 +24,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def screenshot_arguments(description: str, argv: list[str], extra=None):
+    """(args, width, height, the out folder, made if need be) for a script's --checkpoint, --data, --size, --out
+    (``extra(parser)`` adds its own)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--checkpoint", default="/tmp/cifar_run/ckpt")
+    parser.add_argument("--data", default=str(ROOT.parent / "shared"))
+    parser.add_argument("--size", default="1280x800")
+    parser.add_argument("--out", default=str(ROOT / "docs"))
+    if extra is not None:
+        extra(parser)
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.split("x"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return args, width, height, out
+
+
 @contextmanager
 def trained_window(checkpoint: str, data: str, width: int, height: int):
     """Yields (the MainWindow with the run of ``checkpoint`` open, ``settle(condition, timeout)``, the temporary folder)."""

@@ -121,16 +121,24 @@ def test_fast_plan_equals_layer_by_layer_plan():
     net = Network(preset("convnetjs"), dtype=np.float64)
     x = batch(net, 3)
     d = np.random.default_rng(2).standard_normal((3, 10))
-    fast = net.forward(x)
-    net.backward(d)
-    fast_grads = {k: g.copy() for k, g in net.grads().items()}
-    trace = net.trace_forward(x, train=True)
-    net.trace_backward(trace, d)
-    np.testing.assert_allclose(trace.scores, fast, rtol=1e-12, atol=1e-12)
-    for name, g in fast_grads.items():
-        layer, kind = name.rsplit(".", 1)
-        np.testing.assert_allclose(trace[layer].param_grads[kind], g, rtol=1e-10, atol=1e-12, err_msg=name)
+    assert_fast_plan_is_the_traced_plan(net, x, d, True, rtol_scores=1e-12, rtol_grads=1e-10)
     assert any(step.name == "relu1+maxpool1" for step in net.stack.fast)
+
+
+def assert_fast_plan_is_the_traced_plan(net, x, d, train, rtol_scores, rtol_grads):
+    """A fast pass and a traced pass of ``x`` (upstream ``d``) from the same state give the same
+    scores and parameter gradients."""
+    with net.run_state_kept():
+        fast = net.forward(x, train=train)
+        net.backward(d)
+        fast_grads = {k: g.copy() for k, g in net.grads().items()}
+    with net.run_state_kept():
+        trace = net.trace_forward(x, train=train)
+        net.trace_backward(trace, d)
+    np.testing.assert_allclose(trace.scores, fast, rtol=rtol_scores, atol=1e-12)
+    for key, g in fast_grads.items():
+        layer, kind = key.rsplit(".", 1)
+        np.testing.assert_allclose(trace[layer].param_grads[kind], g, rtol=rtol_grads, atol=1e-12, err_msg=key)
 
 
 @pytest.mark.parametrize("name", ["smallvgg", "resnet20"])
@@ -145,17 +153,7 @@ def test_batch_norm_and_relu_fused_give_the_layer_by_layer_numbers(name):
     x = batch(net, 3)
     d = np.random.default_rng(2).standard_normal((3, 10))
     for train in (True, False):
-        with net.run_state_kept():
-            fast = net.forward(x, train=train)
-            net.backward(d)
-            fast_grads = {k: g.copy() for k, g in net.grads().items()}
-        with net.run_state_kept():
-            trace = net.trace_forward(x, train=train)
-            net.trace_backward(trace, d)
-        np.testing.assert_allclose(trace.scores, fast, rtol=1e-11, atol=1e-12)
-        for key, g in fast_grads.items():
-            layer, kind = key.rsplit(".", 1)
-            np.testing.assert_allclose(trace[layer].param_grads[kind], g, rtol=1e-9, atol=1e-12, err_msg=key)
+        assert_fast_plan_is_the_traced_plan(net, x, d, train, rtol_scores=1e-11, rtol_grads=1e-9)
 
 
 def test_user_arrays_are_never_modified():
