@@ -11,6 +11,16 @@ needs_blas = pytest.mark.skipif(blas.blas_library() is None, reason="numpy's BLA
 
 
 @pytest.fixture
+def numpy_matmul():
+    """im2col's products through numpy's matmul (with MKL installed they go to kernels.gemm)."""
+    from convviz.engine.kernels import gemm
+
+    gemm.use("openblas")
+    yield
+    gemm.use(None)
+
+
+@pytest.fixture
 def two_threads():
     previous = blas.set_threads(2)
     yield
@@ -43,7 +53,7 @@ def test_limit_threads_sets_and_restores(two_threads):
 
 
 @needs_blas
-def test_a_kernel_runs_with_the_engine_count_and_restores_the_callers(two_threads, monkeypatch):
+def test_a_kernel_runs_with_the_engine_count_and_restores_the_callers(two_threads, monkeypatch, numpy_matmul):
     seen = []
     monkeypatch.setattr(np, "matmul", _spy(np.matmul, seen))
     # stride 2: im2col and numpy's matmul (stride 1 calls BLAS through kernels.gemm)
@@ -60,14 +70,14 @@ def test_the_accumulating_products_run_with_the_engine_count_too(two_threads, mo
         pytest.skip("numpy's BLAS has no cblas gemm that kernels.gemm reaches")
     seen = []
     routine = gemm.routine
-    monkeypatch.setattr(gemm, "routine", lambda dtype: _spy(routine(dtype), seen))
+    monkeypatch.setattr(gemm, "routine", lambda dtype, **flags: _spy(routine(dtype, **flags), seen))
     kernels.conv2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), None)
     assert seen and set(seen) == {blas.ENGINE_THREADS}
     assert blas.get_threads() == 2
 
 
 @needs_blas
-def test_env_var_overrides_or_turns_off(two_threads, monkeypatch):
+def test_env_var_overrides_or_turns_off(two_threads, monkeypatch, numpy_matmul):
     seen = []
     monkeypatch.setattr(np, "matmul", _spy(np.matmul, seen))
     monkeypatch.setenv(blas.ENV_VAR, "off")

@@ -44,3 +44,37 @@ def test_empty_inner_dimension_scales_c_by_beta():
 def test_unsuitable_arrays_are_refused_with_a_reason(c, a, b, message):
     with pytest.raises(ValueError, match=message):
         gemm.gemm_into(c, a, b)
+
+
+@pytest.mark.parametrize("library", ["mkl", "openblas"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transposed_views_are_read_transposed_and_matmul_accumulates(library, dtype):
+    """a and b may be transposed views (unit stride down their columns), as im2col's products pass
+    them; ``matmul`` with beta adds like numpy, with either library."""
+    gemm.use(None if library == "mkl" else "openblas")
+    try:
+        if gemm.library() != library:
+            pytest.skip(f"{library} is not installed (pip install 'convviz[mkl]')")
+        rng = np.random.default_rng(1)
+        a = rng.standard_normal((9, 5)).astype(dtype).T  # (5, 9), a transposed view
+        b = rng.standard_normal((4, 9)).astype(dtype).T[:, 1:]  # (9, 3)
+        c = np.zeros((5, 3), dtype)
+        gemm.gemm_into(c, a, b)
+        np.testing.assert_allclose(c, a @ b, rtol=1e-5)
+        out = np.ones((5, 3), dtype)
+        gemm.matmul(a, b, out=out, beta=1.0)
+        np.testing.assert_allclose(out, 1 + a @ b, rtol=1e-5)
+        gemm.matmul(a, b, out=out)
+        np.testing.assert_allclose(out, a @ b, rtol=1e-5)
+    finally:
+        gemm.use(None)
+
+
+def test_convviz_gemm_openblas_keeps_openblas(monkeypatch):
+    """CONVVIZ_GEMM=openblas: numpy's OpenBLAS multiplies even where MKL is installed."""
+    monkeypatch.setenv(gemm.LIBRARY_ENV, "openblas")
+    gemm.use("openblas")
+    try:
+        assert gemm.library() == "openblas"
+    finally:
+        gemm.use(None)

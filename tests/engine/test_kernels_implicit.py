@@ -28,12 +28,29 @@ ROUTED = {
 }
 
 
-@pytest.fixture(params=["accumulating GEMM", "numpy products"])
+@pytest.fixture(params=["MKL", "OpenBLAS", "numpy products"])
 def products(request, monkeypatch):
-    """Run a test with each of the implicit forward's two product paths."""
+    """Run a test with each of the implicit forward's product paths: BLAS's accumulating GEMM from
+    MKL (where the optional package is installed) or OpenBLAS, and numpy's products."""
     if request.param == "numpy products":
         monkeypatch.setattr(gemm, "available", lambda dtype: False)
+    else:
+        with_library(request.param.lower(), request)
     return request.param
+
+
+def with_library(name: str, request) -> None:
+    """Multiply with ``name`` ("mkl" or "openblas") for the rest of the test, or skip if it is absent."""
+    gemm.use("openblas" if name == "openblas" else None)
+    request.addfinalizer(lambda: gemm.use(None))
+    if gemm.library() != name:
+        pytest.skip(f"{name} is not installed (pip install 'convviz[mkl]')")
+
+
+@pytest.fixture
+def openblas(request):
+    """Multiply with OpenBLAS even where MKL is installed."""
+    with_library("openblas", request)
 
 
 @pytest.fixture
@@ -211,7 +228,7 @@ def test_a_layers_output_does_not_depend_on_the_batch_size():
     np.testing.assert_array_equal(kernels.conv2d_forward(x[:3], w, b, pad=pad)[0], whole[:3])
 
 
-def test_products_just_over_blass_small_size_are_cut_in_two_with_the_same_numbers(monkeypatch):
+def test_products_just_over_blass_small_size_are_cut_in_two_with_the_same_numbers(monkeypatch, openblas):
     """16 × 48 × 2,048 multiply-adds (a 16-channel 3×3 layer at batch 64) run as two halves, each
     within OpenBLAS's small-matrix size; smaller and much bigger products run whole; the output is
     the uncut one bit for bit."""
@@ -228,3 +245,18 @@ def test_products_just_over_blass_small_size_are_cut_in_two_with_the_same_number
     monkeypatch.setattr(implicit, "SMALL_PIECES", 1)
     np.testing.assert_array_equal(implicit.accumulated_correlate(xh, w), cut)
     np.testing.assert_allclose(cut, implicit.shifted_correlate(xh, w), rtol=1e-4, atol=1e-4)
+
+
+def test_mkl_multiplies_whole_products_with_the_numbers_of_openblas_to_rounding(request):
+    """With MKL installed the products go to MKL, uncut, and agree with OpenBLAS's to float32
+    rounding (and both with the naive loops in float64: the ROUTED cases under ``products``)."""
+    with_library("mkl", request)
+    assert implicit.small_pieces(16, 48, 2048) == [(0, 2048)]
+    x, w, b, dout, pad = make((8, 16, 12, 12, 16, 3, 3, 1), np.float32)
+    out, cache = kernels.conv2d_forward(x, w, b, pad=pad)
+    grads = kernels.conv2d_backward(dout, cache)
+    gemm.use("openblas")
+    assert gemm.library() == "openblas"
+    want_out, want_cache = kernels.conv2d_forward(x, w, b, pad=pad)
+    for got, want in zip((out, *grads), (want_out, *kernels.conv2d_backward(dout, want_cache))):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convviz.engine.blas import engine_threads
-from convviz.engine.kernels import implicit
+from convviz.engine.kernels import gemm, implicit
 from convviz.engine.kernels.checks import check_dout, sliding_window
 from convviz.engine.kernels.layout import add_windows, batch_last, padded_planes, row_chunks, windows
 from convviz.engine.kernels.memory import keep_freed_memory
@@ -111,7 +111,7 @@ def correlate(xp, w2, geo: Window2d, b=None):
     chunks, buffer = column_chunks(view)
     for rows in chunks:
         chunk = out[:, rows].reshape(K, -1)
-        np.matmul(w2, columns(view[:, :, :, rows], buffer), out=chunk)
+        gemm.matmul(w2, columns(view[:, :, :, rows], buffer), out=chunk)
         if b is not None:
             chunk += b[:, None]
     return out
@@ -140,11 +140,9 @@ def filter_grad(xp, d, geo: Window2d):
     view = windows(xp, geo)
     K = d.shape[0]
     chunks, buffer = column_chunks(view)
-    dw2t = np.zeros((view.shape[0] * view.shape[1] * view.shape[2], K), xp.dtype)
-    part = np.empty_like(dw2t)
-    for rows in chunks:
-        np.matmul(columns(view[:, :, :, rows], buffer), d[:, rows].reshape(K, -1).T, out=part)
-        dw2t += part
+    dw2t = np.empty((view.shape[0] * view.shape[1] * view.shape[2], K), xp.dtype)
+    for index, rows in enumerate(chunks):
+        gemm.matmul(columns(view[:, :, :, rows], buffer), d[:, rows].reshape(K, -1).T, out=dw2t, beta=min(index, 1))
     return dw2t.T
 
 
@@ -183,6 +181,7 @@ def input_grad_scatter(d, w, geo: Window2d):
     w2t = w.reshape(K, -1).T
     dxp = np.zeros((C, geo.padded_h, geo.padded_w, N), d.dtype)
     for rows in row_chunks(geo.out_h, C * Fh * Fw * geo.out_w * N * d.itemsize):
-        dcols = w2t @ d[:, rows].reshape(K, -1)
+        d_rows = d[:, rows].reshape(K, -1)
+        dcols = gemm.matmul(w2t, d_rows, out=np.empty((w2t.shape[0], d_rows.shape[1]), d.dtype))
         add_windows(dxp, dcols.reshape(C, Fh, Fw, -1, geo.out_w, N), geo, rows)
     return dxp[:, top : top + geo.in_h, left : left + geo.in_w]
