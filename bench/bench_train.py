@@ -9,6 +9,8 @@ update. Prints:
 
 - the float32 GEMM rate of 2048² matrices (best of 7) on one BLAS thread (the engine's setting) and
   on two: the machine's own peak, measured in the same run;
+- which library multiplies the convolutions' products (``convviz.engine.kernels.gemm``: MKL where
+  the optional package is installed, then also an "engine (OpenBLAS)" row on 1 thread, as without it);
 - each network's images/s with the engine on 1 thread and on 2 cores (``Network(threads=2)``: the
   batch split in two, part 1 in a helper process, one BLAS thread each), and for comparison on 2
   Python threads in one process (``backend="thread"``), its achieved GFLOP/s (6 × the multiply-
@@ -50,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from convviz.engine import Network, blas, softmax_cross_entropy  # noqa: E402
+from convviz.engine.kernels import gemm  # noqa: E402
 from convviz.engine.optim import SGD  # noqa: E402
 from convviz.model import analyze, preset  # noqa: E402
 from convviz.model import layers as S  # noqa: E402
@@ -170,6 +173,19 @@ def torch_step(name: str, threads: int, batch: int = BATCH):
     return step
 
 
+def on_openblas(step):
+    """``step`` with the convolutions' products on OpenBLAS (where MKL would take them)."""
+
+    def run():
+        gemm.use("openblas")
+        try:
+            step()
+        finally:
+            gemm.use(None)
+
+    return run
+
+
 def measure(configs: dict, rounds: int, steps: int) -> dict[str, float]:
     """Median seconds per step of each config, steps interleaved round by round."""
     times = {key: [] for key in configs}
@@ -221,10 +237,12 @@ def measure_network(name: str, have_torch: bool, rounds: int, steps: int) -> dic
     configs = {("engine", t): engine_step(name, t) for t in THREADS}
     if 2 in THREADS:
         configs[("engine-threads", 2)] = engine_step(name, 2, backend="thread")
+    if gemm.library() == "mkl":
+        configs[("engine-openblas", 1)] = on_openblas(engine_step(name, 1))
     if have_torch:
         configs.update({("pytorch", t): torch_step(name, t) for t in THREADS})
     seconds = measure(configs, rounds, steps)
-    figures = {"engine": {}, "engine-threads": {}, "pytorch": {}}
+    figures = {"engine": {}, "engine-threads": {}, "engine-openblas": {}, "pytorch": {}}
     for (kind, threads), s in seconds.items():
         figures[kind][threads] = BATCH / s
     return figures
@@ -235,8 +253,9 @@ def table(name: str, figures: dict, gemm1: float) -> str:
     lines = [f"\n{name}: batch {BATCH}, float32, {flops / 1e6:.1f} MFLOP per training image",
              f"  {'':<28}{'images/s':>10}{'GFLOP/s':>9}{'of GEMM':>9}{'× PyTorch 1t':>14}{'× PyTorch 2t':>14}"]
     torch_rates = figures["pytorch"]
-    names = {"engine": "engine", "engine-threads": "engine (threads)", "pytorch": "PyTorch"}
-    for kind in ("engine", "engine-threads", "pytorch"):
+    names = {"engine": "engine", "engine-threads": "engine (threads)", "engine-openblas": "engine (OpenBLAS)",
+             "pytorch": "PyTorch"}
+    for kind in ("engine", "engine-threads", "engine-openblas", "pytorch"):
         for threads, rate in figures.get(kind, {}).items():
             unit = "core" if kind == "engine" and threads > 1 else "thread"
             label = f"{names[kind]}, {threads} {unit}{'s' if threads > 1 else ''}"
@@ -351,6 +370,9 @@ def main() -> None:
     gemm1, gemm2 = gemm_rate(1), gemm_rate(2)
     say(f"float32 GEMM 2048²: {gemm1:.1f} GFLOP/s on 1 BLAS thread, {gemm2:.1f} on 2 (the engine runs "
         f"BLAS on {blas.ENGINE_THREADS} per Python thread); load average {os.getloadavg()[0]:.1f} at the start")
+    say(f"the convolutions' products: {gemm.library() or 'numpy'}"
+        + (" (engine (OpenBLAS): the same with CONVVIZ_GEMM=openblas, as without the mkl extra)"
+           if gemm.library() == "mkl" else ""))
     say(f"steps interleaved round by round: {rounds} rounds of {steps} steps, medians")
     results = {}
     for name in args.networks:
@@ -380,12 +402,14 @@ def main() -> None:
             "numpy": np.__version__, "pytorch": torch_version,
             "blas": None if blas.blas_library() is None else blas.blas_library().api,
             "gemm_gflops": {"1": gemm1, "2": gemm2},
+            "convolution_products": gemm.library(),
             "peak_rss_mb": {str(t): mb for t, mb in peak.items()},
             "networks": {
                 name: {
                     "mflop_per_image": training_flops(name) / 1e6,
                     "engine_images_per_s": {str(t): r for t, r in figures["engine"].items()},
                     "engine_thread_backend_images_per_s": {str(t): r for t, r in figures["engine-threads"].items()},
+                    "engine_openblas_images_per_s": {str(t): r for t, r in figures["engine-openblas"].items()},
                     "pytorch_images_per_s": {str(t): r for t, r in figures["pytorch"].items()},
                 }
                 for name, figures in results.items()
