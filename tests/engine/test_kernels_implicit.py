@@ -260,3 +260,16 @@ def test_mkl_multiplies_whole_products_with_the_numbers_of_openblas_to_rounding(
     want_out, want_cache = kernels.conv2d_forward(x, w, b, pad=pad)
     for got, want in zip((out, *grads), (want_out, *kernels.conv2d_backward(dout, want_cache))):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_mkls_batched_forward_is_the_row_by_row_forward_bit_for_bit(request, monkeypatch):
+    """Planes of BATCH_ROWS or more output rows take one MKL batch call per filter column: the
+    numbers are those of one call per row and column."""
+    with_library("mkl", request)
+    x, w, _, _, pad = make((4, 8, 16, 12, 8, 3, 3, 1), np.float32)
+    xh = implicit.rows_first(x.transpose(1, 2, 3, 0), ((1, 1), (1, 1)))
+    assert xh.shape[0] - 2 >= implicit.BATCH_ROWS and gemm.batch_routine(np.float32) is not None
+    batched = implicit.accumulated_correlate(xh, w)
+    monkeypatch.setattr(implicit, "BATCH_ROWS", 10**9)
+    np.testing.assert_array_equal(implicit.accumulated_correlate(xh, w), batched)
+    np.testing.assert_allclose(batched, implicit.shifted_correlate(xh, w), rtol=1e-5, atol=1e-5)

@@ -107,6 +107,41 @@ def _routines() -> dict:
     return found
 
 
+@functools.cache
+def _batches() -> dict:
+    """{dtype: (ctypes function, scalar type)} of MKL's grouped batch GEMM (``cblas_?gemm_batch_64``),
+    empty without MKL."""
+    mkl = _mkl()
+    names = {np.dtype(np.float32): "cblas_sgemm_batch_64", np.dtype(np.float64): "cblas_dgemm_batch_64"}
+    found = {}
+    for dtype, name in names.items():
+        function = getattr(mkl, name, None) if mkl is not None else None
+        if function is not None:
+            function.argtypes = [ctypes.c_int] + [ctypes.c_void_p] * 13 + [ctypes.c_int64, ctypes.c_void_p]
+            function.restype = None
+            found[dtype] = (function, np.float32 if dtype == np.float32 else np.float64)
+    return found
+
+
+def batch_routine(dtype):
+    """MKL's ``batch(c_addrs, ldc, a_addrs, lda, b_addrs, ldb, m, n, k, beta)``: one call for
+    len(c_addrs) products C_i = A_i @ B_i + beta · C_i of one shape (int64 address arrays, row-major,
+    no transposes; the C_i must not overlap), or None without MKL."""
+    if np.dtype(dtype) not in _batches():
+        return None
+    function, scalar = _batches()[np.dtype(dtype)]
+    trans = np.array([NO_TRANS, NO_TRANS], np.int32)
+
+    def batch(c, ldc, a, lda, b, ldb, m, n, k, beta):
+        sizes = np.array([m, n, k, lda, ldb, ldc, len(c)], np.int64)
+        scalars = np.array([1.0, beta], scalar)
+        t0, s0, f0 = trans.ctypes.data, sizes.ctypes.data, scalars.ctypes.data
+        function(ROW_MAJOR, t0, t0 + 4, s0, s0 + 8, s0 + 16, f0, a.ctypes.data, s0 + 24, b.ctypes.data, s0 + 32,
+                 f0 + scalars.itemsize, c.ctypes.data, s0 + 40, 1, s0 + 48)
+
+    return batch
+
+
 def library() -> str | None:
     """The library that multiplies: "mkl", "openblas", or None (numpy's products)."""
     if not _routines():
@@ -123,6 +158,7 @@ def use(name: str | None) -> None:
         os.environ[LIBRARY_ENV] = name
     _mkl.cache_clear()
     _routines.cache_clear()
+    _batches.cache_clear()
 
 
 def available(dtype) -> bool:

@@ -164,6 +164,16 @@ def accumulated_correlate(xh: np.ndarray, w: np.ndarray) -> np.ndarray:
     x_row, w_step, o_row = C * Wp * N * size, K * inner * size, Wo * N * size
     x0, w0, o0 = xh.ctypes.data, wq.ctypes.data, out.ctypes.data
     zero, one = (np.array(v, xh.dtype).item() for v in (0.0, 1.0))
+    batch = gemm.batch_routine(xh.dtype) if Ho >= BATCH_ROWS else None
+    if batch is not None:
+        # one call per filter column q over every output row i: the same products in the same
+        # order per output value (q = 0 first), bit for bit the row-by-row result
+        rows = np.arange(Ho, dtype=np.int64)
+        outs, inputs = o0 + rows * o_row, x0 + rows * x_row
+        for q in range(Fw):
+            batch(outs, Ho * Wo * N, np.full(Ho, w0 + q * w_step, np.int64), inner, inputs + q * N * size, Wp * N,
+                  K, Wo * N, inner, 1.0 if q else 0.0)
+        return out
     pieces = small_pieces(K, inner, Wo * N)
     for i in range(Ho):
         for q in range(Fw):
@@ -184,6 +194,10 @@ def accumulated_correlate(xh: np.ndarray, w: np.ndarray) -> np.ndarray:
 # MKL multiplies the whole product faster (16 channels: 2.07 ms a layer whole, 2.21 in halves).
 SMALL_MACS = 1_000_000
 SMALL_PIECES = 2
+# With MKL, planes of at least BATCH_ROWS output rows take one batched call per filter column
+# (cblas_sgemm_batch) instead of one call per row and column: 4–8% faster on the 16- and
+# 32-channel forwards, 4% slower on 8-row planes (bench, 2026-12-01).
+BATCH_ROWS = 16
 
 
 def small_pieces(m: int, k: int, n: int) -> list[tuple[int, int]]:
