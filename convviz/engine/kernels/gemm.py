@@ -119,7 +119,7 @@ def _batches() -> dict:
         if function is not None:
             function.argtypes = [ctypes.c_int] + [ctypes.c_void_p] * 13 + [ctypes.c_int64, ctypes.c_void_p]
             function.restype = None
-            found[dtype] = (function, np.float32 if dtype == np.float32 else np.float64)
+            found[dtype] = (function, dtype.type)
     return found
 
 
